@@ -1,0 +1,429 @@
+//! The site bus: an MQTT 5 connection to the broker that carries the sites this client is
+//! enrolled for, and the shared state it keeps up to date.
+//!
+//! [`Bus::start`] spawns the connection task (`mqtt.rs`); [`BusState`] is the cloneable
+//! handle that the app, the CLI and tests read: the live site model, the connection status,
+//! counters, and a broadcast of changes. The state can be fed without a broker
+//! ([`BusState::ingest`]) so that the app's commands can be tested on their own.
+
+mod backoff;
+mod mqtt;
+
+pub use backoff::Backoff;
+
+use crate::protocol;
+use crate::secret::Secret;
+use crate::site::{ApplyError, SiteSummary, SiteView, Sites};
+use serde::Serialize;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+use ts_rs::TS;
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    pub broker: BrokerAddress,
+    /// Stable per device, so the broker keeps this client's session across reconnects.
+    pub client_id: String,
+    pub user: String,
+    pub password: Option<Secret<String>>,
+    pub sites: Vec<String>,
+    pub keep_alive: Duration,
+    /// How long the broker keeps the session (and queues QoS 1 messages) while we are away.
+    pub session_expiry: Duration,
+}
+
+impl BusConfig {
+    pub fn new(broker: BrokerAddress, client_id: &str, user: &str, sites: Vec<String>) -> Self {
+        BusConfig {
+            broker,
+            client_id: client_id.to_owned(),
+            user: user.to_owned(),
+            password: None,
+            sites,
+            keep_alive: Duration::from_secs(10),
+            session_expiry: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The environment variables a development or test profile is read from, until
+/// enrolment (keychain-backed) replaces them.
+pub mod env {
+    pub const BROKER: &str = "MIMAMORI_BROKER";
+    pub const USER: &str = "MIMAMORI_USER";
+    pub const PASSWORD: &str = "MIMAMORI_PASSWORD";
+    pub const SITES: &str = "MIMAMORI_SITES";
+    pub const CLIENT_ID: &str = "MIMAMORI_CLIENT_ID";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{var} is not set")]
+    Missing { var: &'static str },
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+impl BusConfig {
+    /// Reads a profile from `MIMAMORI_BROKER`, `MIMAMORI_USER`, `MIMAMORI_PASSWORD`,
+    /// `MIMAMORI_SITES` (comma-separated site ids) and optionally `MIMAMORI_CLIENT_ID`.
+    /// Returns `Ok(None)` when `MIMAMORI_BROKER` is unset.
+    pub fn from_env() -> Result<Option<BusConfig>, ProfileError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<BusConfig>, ProfileError> {
+        let Some(broker) = get(env::BROKER) else {
+            return Ok(None);
+        };
+        let broker = broker
+            .parse()
+            .map_err(|e: AddressError| ProfileError::Invalid { var: env::BROKER, reason: e.to_string() })?;
+        let user = get(env::USER).ok_or(ProfileError::Missing { var: env::USER })?;
+        crate::protocol::check_id("user", &user)
+            .map_err(|e| ProfileError::Invalid { var: env::USER, reason: e.to_string() })?;
+        let sites: Vec<String> = get(env::SITES)
+            .ok_or(ProfileError::Missing { var: env::SITES })?
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for site in &sites {
+            crate::protocol::check_id("site id", site)
+                .map_err(|e| ProfileError::Invalid { var: env::SITES, reason: e.to_string() })?;
+        }
+        // One id per user until enrolment gives each device its own; two devices of one
+        // user must set MIMAMORI_CLIENT_ID, or the broker will keep switching between them.
+        let client_id = get(env::CLIENT_ID).unwrap_or_else(|| format!("mimamori-{user}"));
+        crate::protocol::check_id("client id", &client_id)
+            .map_err(|e| ProfileError::Invalid { var: env::CLIENT_ID, reason: e.to_string() })?;
+        let mut config = BusConfig::new(broker, &client_id, &user, sites);
+        config.password = get(env::PASSWORD).map(Secret::new);
+        Ok(Some(config))
+    }
+}
+
+/// A broker address. Only plain `mqtt://` on loopback exists until enrolment brings
+/// `mqtts://` with a pinned certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("broker address must look like mqtt://host:port")]
+    Syntax,
+    #[error("unsupported broker scheme `{0}`: this build speaks mqtt:// only")]
+    Scheme(String),
+}
+
+impl std::str::FromStr for BrokerAddress {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, AddressError> {
+        let (scheme, rest) = s.split_once("://").ok_or(AddressError::Syntax)?;
+        if scheme != "mqtt" {
+            return Err(AddressError::Scheme(scheme.chars().take(16).collect()));
+        }
+        if rest.contains('@') {
+            // Credentials never travel in an address.
+            return Err(AddressError::Syntax);
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(|_| AddressError::Syntax)?),
+            None => (rest, 1883),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(AddressError::Syntax);
+        }
+        Ok(BrokerAddress { host: host.trim_start_matches('[').trim_end_matches(']').to_owned(), port })
+    }
+}
+
+/// Where the connection to the broker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionPhase {
+    /// First attempt, nothing known yet.
+    Connecting,
+    Connected,
+    /// Was connected (or tried), lost it, trying again.
+    Reconnecting,
+    Stopped,
+}
+
+/// Why the last attempt failed, in words that never include an address or a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionProblem {
+    Unreachable,
+    NotAuthorized,
+    Refused,
+    TimedOut,
+    Closed,
+    Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
+    pub phase: ConnectionPhase,
+    /// When this phase began, ms since the Unix epoch.
+    #[ts(type = "number")]
+    pub since_ms: u64,
+    /// Failed attempts since the last successful connection.
+    pub attempt: u32,
+    pub problem: Option<ConnectionProblem>,
+}
+
+/// Counters for diagnostics: what arrived and what was refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BusStats {
+    #[ts(type = "number")]
+    pub received: u64,
+    #[ts(type = "number")]
+    pub rejected: u64,
+    pub last_rejection: Option<String>,
+}
+
+/// What changed, broadcast to whoever shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum BusChange {
+    #[serde(rename_all = "camelCase")]
+    Site {
+        site_id: String,
+    },
+    Connection(ConnectionStatus),
+    /// Changes were missed (a slow reader): read everything again.
+    Resync,
+}
+
+pub(crate) fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+struct Inner {
+    sites: Mutex<Sites>,
+    connection: Mutex<ConnectionStatus>,
+    stats: Mutex<BusStats>,
+    changes: broadcast::Sender<BusChange>,
+}
+
+/// The shared, cloneable view of the bus.
+#[derive(Clone)]
+pub struct BusState {
+    inner: Arc<Inner>,
+}
+
+/// A poisoned lock only means another thread panicked mid-update of plain data; the data is
+/// still usable, and refusing service would turn one bug into an outage.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl BusState {
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(sites: I) -> BusState {
+        let (changes, _) = broadcast::channel(1024);
+        BusState {
+            inner: Arc::new(Inner {
+                sites: Mutex::new(Sites::new(sites)),
+                connection: Mutex::new(ConnectionStatus {
+                    phase: ConnectionPhase::Connecting,
+                    since_ms: wall_ms(),
+                    attempt: 0,
+                    problem: None,
+                }),
+                stats: Mutex::new(BusStats::default()),
+                changes,
+            }),
+        }
+    }
+
+    /// Decodes and applies one message from the bus. A rejected message is logged with its
+    /// reason, counted, and changes nothing.
+    pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<(), ApplyError> {
+        let result = protocol::decode(topic, payload)
+            .map_err(ApplyError::from)
+            .and_then(|msg| lock(&self.inner.sites).apply(msg, Instant::now()));
+        let mut stats = lock(&self.inner.stats);
+        stats.received += 1;
+        match result {
+            Ok(site_id) => {
+                drop(stats);
+                let _ = self.inner.changes.send(BusChange::Site { site_id });
+                Ok(())
+            }
+            Err(err) => {
+                stats.rejected += 1;
+                let topic_head: String = topic.chars().take(160).collect();
+                stats.last_rejection = Some(format!("{topic_head}: {err}"));
+                tracing::warn!(topic, reason = %err, "rejected message from the bus");
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs supervision now; returns when it next needs to run.
+    pub fn supervise(&self) -> Option<Instant> {
+        let mut sites = lock(&self.inner.sites);
+        for site_id in sites.supervise(Instant::now()) {
+            tracing::warn!(site = %site_id, "site silent past its supervision time");
+            let _ = self.inner.changes.send(BusChange::Site { site_id });
+        }
+        sites.next_deadline()
+    }
+
+    pub(crate) fn restart_supervision(&self) {
+        lock(&self.inner.sites).restart_supervision(Instant::now());
+    }
+
+    pub(crate) fn set_connection(
+        &self,
+        phase: ConnectionPhase,
+        attempt: u32,
+        problem: Option<ConnectionProblem>,
+    ) {
+        let status = {
+            let mut c = lock(&self.inner.connection);
+            if c.phase != phase {
+                c.since_ms = wall_ms();
+            }
+            c.phase = phase;
+            c.attempt = attempt;
+            c.problem = problem;
+            c.clone()
+        };
+        let _ = self.inner.changes.send(BusChange::Connection(status));
+    }
+
+    pub fn site_ids(&self) -> Vec<String> {
+        lock(&self.inner.sites).ids().map(str::to_owned).collect()
+    }
+
+    pub fn summaries(&self) -> Vec<SiteSummary> {
+        lock(&self.inner.sites).summaries()
+    }
+
+    pub fn view(&self, site: &str) -> Option<SiteView> {
+        lock(&self.inner.sites).view(site)
+    }
+
+    pub fn connection(&self) -> ConnectionStatus {
+        lock(&self.inner.connection).clone()
+    }
+
+    pub fn stats(&self) -> BusStats {
+        lock(&self.inner.stats).clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusChange> {
+        self.inner.changes.subscribe()
+    }
+}
+
+/// A running connection to the broker. Dropping it stops the connection task.
+pub struct Bus {
+    state: BusState,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Bus {
+    /// Starts connecting in the background (on the current Tokio runtime); progress shows in
+    /// [`BusState::connection`].
+    pub fn start(config: BusConfig) -> Bus {
+        let state = BusState::new(config.sites.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(mqtt::run(config, state.clone(), stop_rx));
+        Bus { state, stop, task: Some(task) }
+    }
+
+    pub fn state(&self) -> &BusState {
+        &self.state
+    }
+
+    /// Disconnects cleanly (no Last Will; the session stays on the broker) and waits for
+    /// the task to end.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_addresses() {
+        let a: BrokerAddress = "mqtt://127.0.0.1:1884".parse().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 1884));
+        let a: BrokerAddress = "mqtt://[::1]:1".parse().unwrap();
+        assert_eq!(a.host, "::1");
+        assert_eq!("mqtt://h".parse::<BrokerAddress>().unwrap().port, 1883);
+        assert!(matches!("mqtts://h".parse::<BrokerAddress>(), Err(AddressError::Scheme(_))));
+        for bad in ["h:1", "mqtt://", "mqtt://u:p@h:1", "mqtt://h:99999", "mqtt://h/x:1"] {
+            assert!(bad.parse::<BrokerAddress>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profile_from_environment() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(BusConfig::from_lookup(vars(&[])).unwrap().map(|c| c.user), None);
+        let c = BusConfig::from_lookup(vars(&[
+            (env::BROKER, "mqtt://127.0.0.1:1"),
+            (env::USER, "aiko"),
+            (env::PASSWORD, "CANARY-pw"),
+            (env::SITES, "hq, shop,"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!((c.client_id.as_str(), c.sites.len()), ("mimamori-aiko", 2));
+        assert!(!format!("{c:?}").contains("CANARY"));
+        let missing = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://h:1"), (env::USER, "a")]));
+        assert_eq!(missing.unwrap_err(), ProfileError::Missing { var: env::SITES });
+        let bad = BusConfig::from_lookup(vars(&[
+            (env::BROKER, "mqtt://h:1"),
+            (env::USER, "a"),
+            (env::SITES, "a/#"),
+        ]));
+        assert!(matches!(bad, Err(ProfileError::Invalid { .. })));
+    }
+
+    #[tokio::test]
+    async fn rejected_messages_are_counted_and_change_nothing() {
+        let state = BusState::new(["hq"]);
+        let mut changes = state.subscribe();
+        let good = br#"{"v":1,"name":"HQ","time_zone":"UTC"}"#;
+        state.ingest("mimamori/v1/sites/hq/catalog", good).unwrap();
+        assert!(matches!(changes.try_recv(), Ok(BusChange::Site { .. })));
+        assert!(state.ingest("mimamori/v1/sites/hq/catalog", b"{\"v\":1}").is_err());
+        assert!(state.ingest("mimamori/v1/sites/other/catalog", good).is_err());
+        assert!(changes.try_recv().is_err());
+        assert_eq!(state.summaries()[0].name.as_deref(), Some("HQ"));
+        let stats = state.stats();
+        assert_eq!((stats.received, stats.rejected), (3, 2));
+        assert!(stats.last_rejection.unwrap().contains("not enrolled"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The MQTT 5 connection task behind [`super::Bus`]: connect with a persistent session,
+//! subscribe to the enrolled sites, feed every publish to the model, supervise the sites,
+//! and reconnect with backoff and jitter when the link drops.
+
+use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
+use crate::protocol::{self, topics};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Filter, Packet, SubscribeReasonCode};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until};
+
+/// Filters per SUBSCRIBE packet: large enrolments go out in several packets, since brokers
+/// cap the size of one.
+const FILTERS_PER_SUBSCRIBE: usize = 100;
+/// Room for the topic and properties around the largest payload we accept.
+const PACKET_OVERHEAD: usize = 4096;
+
+fn options(config: &BusConfig) -> MqttOptions {
+    let mut o = MqttOptions::new(&config.client_id, &config.broker.host, config.broker.port);
+    // rumqttc asserts a keep-alive of at least 5 s; clamp rather than panic.
+    o.set_keep_alive(config.keep_alive.max(Duration::from_secs(5)));
+    // Persistent session: the broker queues QoS 1 messages while we are away.
+    o.set_clean_start(false);
+    o.set_session_expiry_interval(Some(
+        u32::try_from(config.session_expiry.as_secs()).unwrap_or(u32::MAX).max(1),
+    ));
+    // Tells the broker not to send us anything larger: bounded memory per message.
+    o.set_max_packet_size(Some(
+        u32::try_from(protocol::MAX_PAYLOAD_BYTES + PACKET_OVERHEAD).unwrap_or(u32::MAX),
+    ));
+    o.set_connection_timeout(5);
+    if let Some(password) = &config.password {
+        o.set_credentials(&config.user, password.expose());
+    } else {
+        o.set_credentials(&config.user, "");
+    }
+    o
+}
+
+fn problem(err: &ConnectionError) -> ConnectionProblem {
+    match err {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::NotAuthorized
+            | ConnectReturnCode::BadUserNamePassword
+            | ConnectReturnCode::Banned,
+        ) => ConnectionProblem::NotAuthorized,
+        ConnectionError::ConnectionRefused(_) => ConnectionProblem::Refused,
+        ConnectionError::Timeout(_) => ConnectionProblem::TimedOut,
+        ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ConnectionProblem::Unreachable
+        }
+        ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => ConnectionProblem::TimedOut,
+        ConnectionError::Io(_)
+        | ConnectionError::MqttState(
+            StateError::Io(_) | StateError::ConnectionAborted | StateError::ServerDisconnect { .. },
+        ) => ConnectionProblem::Closed,
+        // No answer to our ping within the keep-alive: the link is dead or black-holed.
+        ConnectionError::MqttState(StateError::AwaitPingResp) => ConnectionProblem::TimedOut,
+        _ => ConnectionProblem::Protocol,
+    }
+}
+
+/// Only the topics this client reads: a site-wide `#` would also bring every user's
+/// commands and acknowledgements, which are none of this client's business.
+fn subscribe_all(client: &AsyncClient, sites: &[String]) {
+    let filters: Vec<String> = sites.iter().flat_map(|s| topics::client_filters(s)).collect();
+    for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
+        let filters = chunk.iter().map(|f| Filter::new(f, QoS::AtLeastOnce));
+        if let Err(err) = client.try_subscribe_many(filters) {
+            tracing::error!(%err, "could not queue a subscription");
+        }
+    }
+}
+
+pub(super) async fn run(config: BusConfig, state: BusState, mut stop: watch::Receiver<bool>) {
+    let (client, mut events): (AsyncClient, EventLoop) = AsyncClient::new(options(&config), 64);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    let mut ever_connected = false;
+    let mut connected = false;
+    let mut next_check: Option<Instant> = None;
+    let far = || Instant::now() + Duration::from_secs(3600);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            // Supervision only while connected: a client that cannot hear anybody must not
+            // blame the sites for the silence.
+            () = sleep_until(next_check.unwrap_or_else(far)), if connected => {
+                next_check = state.supervise();
+            }
+            event = events.poll() => match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    tracing::info!(session_present = ack.session_present, "connected to the broker");
+                    ever_connected = true;
+                    connected = true;
+                    backoff.reset();
+                    // Subscribing again even with a resumed session re-delivers retained
+                    // state, which is how the model catches up after a broker restart.
+                    subscribe_all(&client, &config.sites);
+                    state.restart_supervision();
+                    next_check = state.supervise();
+                    state.set_connection(ConnectionPhase::Connected, 0, None);
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let topic = String::from_utf8_lossy(&p.topic);
+                    // Rejections are logged and counted inside; nothing else to do here.
+                    let _ = state.ingest(&topic, &p.payload);
+                    next_check = state.supervise();
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused = ack
+                        .return_codes
+                        .iter()
+                        .filter(|c| !matches!(c, SubscribeReasonCode::Success(_)))
+                        .count();
+                    if refused > 0 {
+                        tracing::warn!(refused, "broker refused some site subscriptions");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Disconnect(d))) => {
+                    tracing::warn!(reason = ?d.reason_code, "broker closed the session");
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    connected = false;
+                    let problem = problem(&err);
+                    let attempt = backoff.attempt() + 1;
+                    tracing::warn!(?problem, attempt, "broker connection failed: {err}");
+                    let phase = if ever_connected { ConnectionPhase::Reconnecting } else { ConnectionPhase::Connecting };
+                    state.set_connection(phase, attempt, Some(problem));
+                    let wake = Instant::now() + backoff.next_delay();
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        () = sleep_until(wake) => {}
+                    }
+                }
+            }
+        }
+    }
+    // A clean DISCONNECT: the broker keeps our session and publishes no Last Will.
+    if client.try_disconnect().is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Ok(ev) = events.poll().await {
+                if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    state.set_connection(ConnectionPhase::Stopped, 0, None);
+}

@@ -1,0 +1,9 @@
+//! Mimamori's core: everything that is not UI. The Tauri shell, the CLI and the tests all
+//! drive the product through this crate. See `docs/architecture.md`.
+
+pub mod bus;
+pub mod protocol;
+pub mod secret;
+pub mod site;
+
+pub use secret::Secret;

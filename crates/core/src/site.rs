@@ -1,0 +1,407 @@
+//! The live model of the sites a client is enrolled for, built from site-protocol messages.
+//!
+//! `Sites` is pure: it takes decoded messages and the current instant and answers what
+//! changed. The bus feeds it; the views it hands out ([`SiteSummary`], [`SiteView`]) are
+//! the IPC types the web view sees, and by construction they carry no endpoint URL.
+//! See `docs/site-protocol.md` for the rules applied here (retained state, supervision).
+
+use crate::protocol::{
+    ArmState, CameraEntry, CameraHealth, Catalog, LinkState, MAX_OUTPUTS, Message, OutputKind, OutputState,
+    OutputValue, ProtocolError, Status, Topic,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use ts_rs::TS;
+
+/// How a site's link looks from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum SiteLink {
+    /// Nothing heard from the site yet.
+    Unknown,
+    /// The site's status says online and it was heard within its supervision time.
+    Online,
+    /// The site said it is offline, or the broker published its Last Will.
+    Offline,
+    /// The site said online but has been silent for longer than its supervision time.
+    Lost,
+}
+
+/// One line of the site list.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteSummary {
+    pub id: String,
+    /// `None` until the site's catalog has arrived.
+    pub name: Option<String>,
+    pub link: SiteLink,
+    pub armed: Option<ArmState>,
+    pub camera_count: u32,
+    pub faulty_cameras: u32,
+    pub output_count: u32,
+    /// When this client last heard from the site, ms since the Unix epoch (client clock).
+    #[ts(type = "number | null")]
+    pub last_seen_ms: Option<u64>,
+}
+
+/// Everything the UI may know of one site: no endpoints, no credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteView {
+    #[serde(flatten)]
+    pub summary: SiteSummary,
+    pub time_zone: Option<String>,
+    pub supervision_s: u32,
+    pub armable: bool,
+    pub cameras: Vec<CameraView>,
+    pub outputs: Vec<OutputView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CameraView {
+    pub id: String,
+    pub name: String,
+    pub zone: Option<String>,
+    pub zone_name: Option<String>,
+    pub health: Option<CameraHealth>,
+    pub has_sub_stream: bool,
+    pub has_snapshot: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputView {
+    pub id: String,
+    pub kind: OutputKind,
+    pub name: String,
+    pub state: Option<OutputValue>,
+    #[ts(type = "number | null")]
+    pub since_ms: Option<u64>,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct SiteEntry {
+    catalog: Option<Catalog>,
+    status: Option<Status>,
+    outputs: BTreeMap<String, OutputState>,
+    link: Option<SiteLink>,
+    last_heard: Option<Instant>,
+    last_seen_ms: Option<u64>,
+}
+
+impl SiteEntry {
+    fn supervision(&self) -> Duration {
+        let s = self.catalog.as_ref().map_or(crate::protocol::DEFAULT_SUPERVISION_S, |c| c.supervision_s);
+        Duration::from_secs(u64::from(s))
+    }
+}
+
+/// The sites this client is enrolled for and what it knows of each.
+#[derive(Debug, Default)]
+pub struct Sites {
+    entries: BTreeMap<String, SiteEntry>,
+    order: Vec<String>,
+}
+
+/// Why a message was not applied although it decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("message for site `{0}`, which this client is not enrolled for")]
+    NotEnrolled(String),
+    #[error("site `{site}` sent state for more than {MAX_OUTPUTS} outputs")]
+    TooManyOutputs { site: String },
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Sites {
+    /// A model for these site ids, in this order (the enrolment order).
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Sites {
+        let mut sites = Sites::default();
+        for id in ids {
+            let id = id.into();
+            if !sites.entries.contains_key(&id) {
+                sites.entries.insert(id.clone(), SiteEntry::default());
+                sites.order.push(id);
+            }
+        }
+        sites
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+
+    /// Applies a decoded message; returns the id of the site it changed. A message that
+    /// would not change anything visible still counts as a sign of life.
+    pub fn apply(&mut self, msg: Message, now: Instant) -> Result<String, ApplyError> {
+        let site_id = match &msg {
+            Message::Catalog { site, .. }
+            | Message::Status { site, .. }
+            | Message::OutputState { site, .. }
+            | Message::Event { site } => site.clone(),
+            Message::Cleared { topic } => topic.site().to_owned(),
+        };
+        let entry = self.entries.get_mut(&site_id).ok_or_else(|| ApplyError::NotEnrolled(site_id.clone()))?;
+        match msg {
+            Message::Catalog { catalog, .. } => entry.catalog = Some(catalog),
+            Message::Status { status, .. } => {
+                entry.link = Some(match status.state {
+                    LinkState::Online => SiteLink::Online,
+                    LinkState::Offline => SiteLink::Offline,
+                });
+                entry.status = Some(status);
+            }
+            Message::OutputState { output, state, .. } => {
+                if !entry.outputs.contains_key(&output) && entry.outputs.len() >= MAX_OUTPUTS {
+                    return Err(ApplyError::TooManyOutputs { site: site_id });
+                }
+                entry.outputs.insert(output, state);
+            }
+            Message::Cleared { topic } => match topic {
+                Topic::Catalog { .. } => entry.catalog = None,
+                Topic::Status { .. } => {
+                    entry.status = None;
+                    entry.link = None;
+                }
+                Topic::OutputState { output, .. } => {
+                    entry.outputs.remove(&output);
+                }
+                Topic::Events { .. } => {}
+            },
+            Message::Event { .. } => {}
+        }
+        entry.last_heard = Some(now);
+        entry.last_seen_ms = Some(wall_ms());
+        // A site heard again after being declared lost is online again only if its last
+        // status said so.
+        if entry.link == Some(SiteLink::Lost)
+            && entry.status.as_ref().map(|s| s.state) == Some(LinkState::Online)
+        {
+            entry.link = Some(SiteLink::Online);
+        }
+        Ok(site_id)
+    }
+
+    /// Declares lost every online site silent for longer than its supervision time;
+    /// returns the ids of the sites that changed.
+    pub fn supervise(&mut self, now: Instant) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (id, entry) in &mut self.entries {
+            if entry.link != Some(SiteLink::Online) {
+                continue;
+            }
+            let silent = entry.last_heard.map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+            if silent > entry.supervision() {
+                entry.link = Some(SiteLink::Lost);
+                changed.push(id.clone());
+            }
+        }
+        changed
+    }
+
+    /// The earliest instant at which [`Sites::supervise`] could change something.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter(|e| e.link == Some(SiteLink::Online))
+            .filter_map(|e| e.last_heard.map(|t| t + e.supervision()))
+            .min()
+    }
+
+    /// Restarts every site's supervision clock, e.g. after this client reconnects: while it
+    /// was disconnected it could not hear anybody, which is not the sites' fault.
+    pub fn restart_supervision(&mut self, now: Instant) {
+        for entry in self.entries.values_mut() {
+            if entry.last_heard.is_some() {
+                entry.last_heard = Some(now);
+            }
+        }
+    }
+
+    pub fn summaries(&self) -> Vec<SiteSummary> {
+        self.order.iter().filter_map(|id| self.entries.get(id).map(|e| summary(id, e))).collect()
+    }
+
+    pub fn view(&self, id: &str) -> Option<SiteView> {
+        let entry = self.entries.get(id)?;
+        let catalog = entry.catalog.as_ref();
+        let zone_name = |zone: &Option<String>| {
+            let zone = zone.as_deref()?;
+            catalog?.zones.iter().find(|z| z.id == zone).map(|z| z.name.clone())
+        };
+        let cameras = catalog.map_or_else(Vec::new, |c| {
+            c.cameras
+                .iter()
+                .map(|cam| CameraView {
+                    id: cam.id.clone(),
+                    name: cam.name.clone(),
+                    zone: cam.zone.clone(),
+                    zone_name: zone_name(&cam.zone),
+                    health: entry.status.as_ref().and_then(|s| s.cameras.get(&cam.id).copied()),
+                    has_sub_stream: cam.sub.is_some(),
+                    has_snapshot: cam.snapshot.is_some(),
+                })
+                .collect()
+        });
+        let outputs = catalog.map_or_else(Vec::new, |c| {
+            c.outputs
+                .iter()
+                .map(|o| {
+                    let state = entry.outputs.get(&o.id);
+                    OutputView {
+                        id: o.id.clone(),
+                        kind: o.kind,
+                        name: o.name.clone(),
+                        state: state.map(|s| s.state),
+                        since_ms: state.and_then(|s| s.since),
+                        by: state.and_then(|s| s.by.clone()),
+                    }
+                })
+                .collect()
+        });
+        Some(SiteView {
+            summary: summary(id, entry),
+            time_zone: catalog.map(|c| c.time_zone.clone()),
+            supervision_s: entry.supervision().as_secs().try_into().unwrap_or(u32::MAX),
+            armable: catalog.is_some_and(|c| c.armable),
+            cameras,
+            outputs,
+        })
+    }
+
+    /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
+    pub fn camera_entry(&self, site: &str, camera: &str) -> Option<&CameraEntry> {
+        self.entries.get(site)?.catalog.as_ref()?.cameras.iter().find(|c| c.id == camera)
+    }
+}
+
+fn summary(id: &str, e: &SiteEntry) -> SiteSummary {
+    let catalog = e.catalog.as_ref();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    SiteSummary {
+        id: id.to_owned(),
+        name: catalog.map(|c| c.name.clone()),
+        link: e.link.unwrap_or(SiteLink::Unknown),
+        armed: e.status.as_ref().and_then(|s| s.armed),
+        camera_count: count(catalog.map_or(0, |c| c.cameras.len())),
+        faulty_cameras: count(
+            e.status.as_ref().map_or(0, |s| s.cameras.values().filter(|h| **h != CameraHealth::Ok).count()),
+        ),
+        output_count: count(catalog.map_or(0, |c| c.outputs.len())),
+        last_seen_ms: e.last_seen_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode;
+
+    fn msg(topic: &str, json: serde_json::Value) -> Message {
+        decode(topic, &serde_json::to_vec(&json).unwrap()).unwrap()
+    }
+
+    fn catalog() -> Message {
+        msg(
+            "mimamori/v1/sites/hq/catalog",
+            serde_json::json!({"v":1,"name":"本社","time_zone":"Asia/Tokyo","supervision_s":30,
+                "zones":[{"id":"z","name":"Lobby"}],
+                "cameras":[{"id":"c1","name":"Door","zone":"z","main":"rtsp://h/main","sub":"rtsp://h/sub"}],
+                "outputs":[{"id":"siren","kind":"siren","name":"Siren"}]}),
+        )
+    }
+
+    fn status(state: &str) -> Message {
+        msg(
+            "mimamori/v1/sites/hq/status",
+            serde_json::json!({"v":1,"state":state,"armed":"armed","cameras":{"c1":"fault"}}),
+        )
+    }
+
+    #[test]
+    fn builds_views_without_endpoints() {
+        let t = Instant::now();
+        let mut s = Sites::new(["hq", "shop"]);
+        s.apply(catalog(), t).unwrap();
+        s.apply(status("online"), t).unwrap();
+        s.apply(
+            msg(
+                "mimamori/v1/sites/hq/outputs/siren/state",
+                serde_json::json!({"v":1,"state":"on","by":"aiko"}),
+            ),
+            t,
+        )
+        .unwrap();
+        let list = s.summaries();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].name.as_deref(), Some("本社"));
+        assert_eq!((list[0].link, list[0].camera_count, list[0].faulty_cameras), (SiteLink::Online, 1, 1));
+        assert_eq!(list[1].link, SiteLink::Unknown);
+        let view = s.view("hq").unwrap();
+        assert_eq!(view.cameras[0].zone_name.as_deref(), Some("Lobby"));
+        assert_eq!(view.outputs[0].state, Some(OutputValue::On));
+        assert_eq!(view.outputs[0].by.as_deref(), Some("aiko"));
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(!json.contains("rtsp://"), "{json}");
+        assert!(s.camera_entry("hq", "c1").unwrap().main.starts_with("rtsp://"));
+    }
+
+    #[test]
+    fn messages_for_other_sites_are_refused() {
+        let mut s = Sites::new(["shop"]);
+        assert_eq!(s.apply(catalog(), Instant::now()), Err(ApplyError::NotEnrolled("hq".into())));
+        assert!(s.view("hq").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_past_supervision_is_lost_and_a_heartbeat_restores() {
+        let mut s = Sites::new(["hq"]);
+        s.apply(catalog(), Instant::now()).unwrap();
+        s.apply(status("online"), Instant::now()).unwrap();
+        assert_eq!(s.next_deadline(), Some(Instant::now() + Duration::from_secs(30)));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(s.supervise(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(s.supervise(Instant::now()), vec!["hq".to_owned()]);
+        assert_eq!(s.summaries()[0].link, SiteLink::Lost);
+        assert!(s.next_deadline().is_none());
+        s.apply(status("online"), Instant::now()).unwrap();
+        assert_eq!(s.summaries()[0].link, SiteLink::Online);
+    }
+
+    #[test]
+    fn last_will_marks_offline_and_cleared_status_is_unknown() {
+        let t = Instant::now();
+        let mut s = Sites::new(["hq"]);
+        s.apply(status("online"), t).unwrap();
+        s.apply(status("offline"), t).unwrap();
+        assert_eq!(s.summaries()[0].link, SiteLink::Offline);
+        assert!(s.supervise(t + Duration::from_secs(3600)).is_empty());
+        s.apply(decode("mimamori/v1/sites/hq/status", b"").unwrap(), t).unwrap();
+        assert_eq!(s.summaries()[0].link, SiteLink::Unknown);
+    }
+
+    #[test]
+    fn output_states_are_bounded() {
+        let t = Instant::now();
+        let mut s = Sites::new(["hq"]);
+        for i in 0..MAX_OUTPUTS {
+            let topic = format!("mimamori/v1/sites/hq/outputs/o{i}/state");
+            s.apply(msg(&topic, serde_json::json!({"v":1,"state":"off"})), t).unwrap();
+        }
+        let topic = "mimamori/v1/sites/hq/outputs/extra/state";
+        let err = s.apply(msg(topic, serde_json::json!({"v":1,"state":"off"})), t).unwrap_err();
+        assert!(matches!(err, ApplyError::TooManyOutputs { .. }));
+    }
+}

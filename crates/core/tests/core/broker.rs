@@ -1,0 +1,109 @@
+//! A private Mosquitto for one test: its own port, password file, ACL and directory.
+//! Dropping it kills the broker.
+
+use mimamori_core::bus::BrokerAddress;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "test-pass-1";
+
+/// Users and what each may do, in Mosquitto ACL syntax.
+const ACL: &str = "\
+user viewer-hq
+topic read mimamori/v1/sites/hq/#
+
+user manager
+topic read mimamori/v1/sites/hq/#
+topic read mimamori/v1/sites/shop/#
+
+user site-hq
+topic readwrite mimamori/v1/sites/hq/#
+
+user site-shop
+topic readwrite mimamori/v1/sites/shop/#
+";
+
+pub struct Mosquitto {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let passwd = dir.join("passwd");
+        std::fs::write(&passwd, "").unwrap();
+        for user in ["viewer-hq", "manager", "site-hq", "site-shop"] {
+            let status = Command::new("mosquitto_passwd")
+                .args(["-b", passwd.to_str().unwrap(), user, PASSWORD])
+                .status()
+                .expect("mosquitto_passwd (install with scripts/install-deps --test)");
+            assert!(status.success());
+        }
+        std::fs::write(dir.join("acl"), ACL).unwrap();
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {p}\nacl_file {a}\n\
+             persistence false\nlog_dest file {l}\nlog_type all\n",
+            p = passwd.display(),
+            a = dir.join("acl").display(),
+            l = dir.join("mosquitto.log").display(),
+        );
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
+        let mut m = Mosquitto { port, dir, child: None };
+        m.restart();
+        m
+    }
+
+    pub fn address(&self) -> BrokerAddress {
+        BrokerAddress { host: "127.0.0.1".into(), port: self.port }
+    }
+
+    /// Kills the broker (SIGKILL: nothing saved, no goodbye to clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (install with scripts/install-deps --test)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
