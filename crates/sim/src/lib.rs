@@ -1,0 +1,9 @@
+//! Simulated sites for the demo and the tests: each one behaves like an alarm controller
+//! on the site bus (catalog, status with Last Will and heartbeat, output state), against
+//! any MQTT 5 broker. `broker.rs` adds the embedded broker the demo runs on.
+
+pub mod broker;
+pub mod demo;
+pub mod site;
+
+pub use site::{SimConfig, SimSite, SiteSpec};

@@ -1,0 +1,172 @@
+//! One simulated site on the bus, as an alarm controller would run it: on every connection
+//! it publishes its catalog, its status and its output states (all retained), then a
+//! status heartbeat; its Last Will marks it offline when it vanishes.
+
+use mimamori_core::bus::BrokerAddress;
+use mimamori_core::protocol::{self, ArmState, Catalog, LinkState, OutputState, OutputValue, Status, topics};
+use mimamori_core::secret::Secret;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// What a simulated site is: its catalog and the initial state of its outputs.
+#[derive(Debug, Clone)]
+pub struct SiteSpec {
+    pub id: String,
+    pub catalog: Catalog,
+    pub outputs: BTreeMap<String, OutputValue>,
+    pub armed: ArmState,
+}
+
+/// How a simulated site reaches its broker.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub broker: BrokerAddress,
+    /// Broker user; `None` means `site-{id}`.
+    pub user: Option<String>,
+    pub password: Option<Secret<String>>,
+    /// Interval between status heartbeats; `None` means a third of the supervision time.
+    pub heartbeat: Option<Duration>,
+}
+
+impl SimConfig {
+    pub fn new(broker: BrokerAddress) -> Self {
+        SimConfig { broker, user: None, password: None, heartbeat: None }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn status_payload(spec: &SiteSpec, state: LinkState) -> Vec<u8> {
+    protocol::encode(&Status {
+        v: protocol::VERSION,
+        state,
+        time: Some(now_ms()),
+        armed: Some(spec.armed),
+        cameras: spec.catalog.cameras.iter().map(|c| (c.id.clone(), protocol::CameraHealth::Ok)).collect(),
+    })
+}
+
+/// A running simulated site.
+pub struct SimSite {
+    id: String,
+    stop: watch::Sender<Stop>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Run,
+    /// Publish "offline" and disconnect cleanly, as a controller shutting down does.
+    Graceful,
+}
+
+impl SimSite {
+    /// Connects and starts publishing on the current Tokio runtime.
+    pub fn start(spec: SiteSpec, config: SimConfig) -> SimSite {
+        let (stop, stop_rx) = watch::channel(Stop::Run);
+        let id = spec.id.clone();
+        let task = tokio::spawn(run(spec, config, stop_rx));
+        SimSite { id, stop, task }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Shuts down like a controller that is switched off properly: status "offline", then
+    /// a clean disconnect.
+    pub async fn stop(self) {
+        let _ = self.stop.send(Stop::Graceful);
+        let _ = self.task.await;
+    }
+
+    /// Vanishes like a controller that lost power: the connection drops without a
+    /// DISCONNECT, so the broker publishes the Last Will.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+async fn run(spec: SiteSpec, config: SimConfig, mut stop: watch::Receiver<Stop>) {
+    let user = config.user.clone().unwrap_or_else(|| format!("site-{}", spec.id));
+    let mut opts = MqttOptions::new(format!("site-{}", spec.id), &config.broker.host, config.broker.port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    opts.set_clean_start(true);
+    let password = config.password.as_ref().map_or("", |p| p.expose().as_str());
+    opts.set_credentials(user, password);
+    opts.set_last_will(LastWill::new(
+        topics::status(&spec.id),
+        status_payload(&spec, LinkState::Offline),
+        QoS::AtLeastOnce,
+        true,
+        None,
+    ));
+    let (client, mut events) = AsyncClient::new(opts, 256);
+    let heartbeat =
+        config.heartbeat.unwrap_or_else(|| Duration::from_secs(u64::from(spec.catalog.supervision_s) / 3));
+    let mut beat = tokio::time::interval(heartbeat);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = beat.tick(), if connected => {
+                publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
+            }
+            event = events.poll() => match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    tracing::info!(site = %spec.id, "simulated site connected");
+                    connected = true;
+                    publish_all(&client, &spec);
+                    beat.reset();
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    connected = false;
+                    tracing::debug!(site = %spec.id, "simulated site connection: {err}");
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    }
+    if connected {
+        publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Offline));
+        let _ = client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(ev) = events.poll().await {
+                if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) {
+    if let Err(err) = client.try_publish(topic, QoS::AtLeastOnce, true, payload) {
+        tracing::warn!("simulated site could not queue a publish: {err}");
+    }
+}
+
+fn publish_all(client: &AsyncClient, spec: &SiteSpec) {
+    publish(client, topics::catalog(&spec.id), protocol::encode(&spec.catalog));
+    publish(client, topics::status(&spec.id), status_payload(spec, LinkState::Online));
+    let since = now_ms();
+    for (output, value) in &spec.outputs {
+        let state = OutputState { v: protocol::VERSION, state: *value, since: Some(since), by: None };
+        publish(client, topics::output_state(&spec.id, output), protocol::encode(&state));
+    }
+}
