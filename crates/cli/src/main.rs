@@ -1,0 +1,198 @@
+//! `mimamori`: the core from a terminal.
+//!
+//!     mimamori demo                 # embedded broker + demo sites, headless
+//!     mimamori sites --demo         # list the demo sites
+//!     mimamori watch                # print changes as they arrive (profile from MIMAMORI_*)
+#![allow(clippy::print_stdout)] // a terminal program: stdout is its user interface
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mimamori_core::bus::{Bus, BusChange, BusConfig, BusState, ConnectionPhase};
+use mimamori_core::site::{SiteLink, SiteView};
+use mimamori_sim::demo::Demo;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "mimamori", version, about = "Mimamori remote monitoring from a terminal")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Source {
+    /// Run the built-in demo (embedded broker and simulated sites) instead of connecting
+    /// to the profile in MIMAMORI_BROKER / MIMAMORI_USER / MIMAMORI_PASSWORD / MIMAMORI_SITES.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List sites, their cameras and outputs, and whether they are online.
+    Sites {
+        #[command(flatten)]
+        source: Source,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How long to wait for every site to report, in seconds.
+        #[arg(long, default_value_t = 5)]
+        wait: u64,
+    },
+    /// Print changes as they arrive, until interrupted.
+    Watch {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Run the embedded broker and the demo sites without a window, until interrupted.
+    Demo {
+        /// Port for the embedded broker.
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+    },
+}
+
+/// A bus connection, and the demo it runs on if any (kept alive with it).
+struct Session {
+    bus: Bus,
+    _demo: Option<Demo>,
+}
+
+fn connect(source: &Source) -> anyhow::Result<Session> {
+    if source.demo {
+        let demo = Demo::start(0)?;
+        let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
+        return Ok(Session { bus: Bus::start(config), _demo: Some(demo) });
+    }
+    let config = BusConfig::from_env()?.context(
+        "no profile: set MIMAMORI_BROKER, MIMAMORI_USER, MIMAMORI_PASSWORD and MIMAMORI_SITES, or use --demo",
+    )?;
+    Ok(Session { bus: Bus::start(config), _demo: None })
+}
+
+fn link_text(link: SiteLink) -> &'static str {
+    match link {
+        SiteLink::Unknown => "unknown",
+        SiteLink::Online => "online",
+        SiteLink::Offline => "offline",
+        SiteLink::Lost => "link lost",
+    }
+}
+
+fn print_site(view: &SiteView) {
+    let s = &view.summary;
+    let armed = s.armed.map_or("-".to_owned(), |a| format!("{a:?}").to_lowercase());
+    println!(
+        "{} ({})  {}  armed: {}  {} cameras  {} outputs",
+        s.name.as_deref().unwrap_or("(no catalog yet)"),
+        s.id,
+        link_text(s.link),
+        armed,
+        s.camera_count,
+        s.output_count
+    );
+    for c in &view.cameras {
+        let health = c.health.map_or("-".to_owned(), |h| format!("{h:?}").to_lowercase());
+        println!("  camera  {:<14} {}  [{}] {}", c.id, c.name, c.zone_name.as_deref().unwrap_or("-"), health);
+    }
+    for o in &view.outputs {
+        let state = o.state.map_or("-".to_owned(), |v| format!("{v:?}").to_lowercase());
+        let by = o.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+        println!("  output  {:<14} {}  {:?}: {state}{by}", o.id, o.name, o.kind);
+    }
+}
+
+/// Waits until every site has a catalog and a status, or the time is up.
+async fn settle(state: &BusState, wait: Duration) {
+    let complete =
+        |s: &BusState| s.summaries().iter().all(|x| x.name.is_some() && x.link != SiteLink::Unknown);
+    let mut changes = state.subscribe();
+    let _ = tokio::time::timeout(wait, async {
+        while !complete(state) {
+            if changes.recv().await.is_err() {
+                changes = state.subscribe();
+            }
+        }
+    })
+    .await;
+}
+
+async fn sites(source: Source, json: bool, wait: u64) -> anyhow::Result<()> {
+    let session = connect(&source)?;
+    let state = session.bus.state().clone();
+    settle(&state, Duration::from_secs(wait)).await;
+    let views: Vec<SiteView> = state.site_ids().iter().filter_map(|id| state.view(id)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+    } else {
+        let conn = state.connection();
+        if conn.phase != ConnectionPhase::Connected {
+            println!("broker: {:?} ({:?})", conn.phase, conn.problem);
+        }
+        for v in &views {
+            print_site(v);
+        }
+    }
+    session.bus.stop().await;
+    Ok(())
+}
+
+async fn watch(source: Source) -> anyhow::Result<()> {
+    let session = connect(&source)?;
+    let state = session.bus.state().clone();
+    let mut changes = state.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            change = changes.recv() => match change {
+                Ok(BusChange::Connection(c)) => println!("broker  {:?}{}", c.phase, c.problem.map(|p| format!(" ({p:?})")).unwrap_or_default()),
+                Ok(BusChange::Site { site_id }) => {
+                    if let Some(v) = state.view(&site_id) {
+                        let s = &v.summary;
+                        let outputs: Vec<String> = v.outputs.iter()
+                            .map(|o| format!("{}={}", o.id, o.state.map_or("-".into(), |x| format!("{x:?}").to_lowercase())))
+                            .collect();
+                        println!("site    {} {}  {}  {} cameras  {}", s.id, s.name.as_deref().unwrap_or("?"), link_text(s.link), s.camera_count, outputs.join(" "));
+                    }
+                }
+                Ok(BusChange::Resync) => println!("(resync)"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("(skipped {n} changes)"),
+                Err(_) => break,
+            }
+        }
+    }
+    session.bus.stop().await;
+    Ok(())
+}
+
+async fn demo(port: u16) -> anyhow::Result<()> {
+    let demo = Demo::start(port)?;
+    println!(
+        "demo broker on mqtt://{}:{} with sites {}; Ctrl-C stops",
+        demo.broker.host,
+        demo.broker.port,
+        demo.site_ids().join(", ")
+    );
+    tokio::signal::ctrl_c().await?;
+    for site in demo.sites {
+        site.stop().await;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rumqttd=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Sites { source, json, wait } => sites(source, json, wait).await,
+        Command::Watch { source } => watch(source).await,
+        Command::Demo { port } => demo(port).await,
+    }
+}
