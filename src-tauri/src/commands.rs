@@ -1,0 +1,45 @@
+//! The IPC commands: each converts its arguments, asks the core, converts the error.
+
+use crate::error::{ErrorKind, IpcError};
+use crate::state::AppState;
+use mimamori_core::bus::{BusStats, ConnectionStatus};
+use mimamori_core::protocol::check_id;
+use mimamori_core::site::{SiteSummary, SiteView};
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+#[tauri::command]
+pub fn list_sites(state: State<'_, AppState>) -> Vec<SiteSummary> {
+    state.bus.summaries()
+}
+
+#[tauri::command]
+pub fn get_site(state: State<'_, AppState>, site_id: String) -> Result<SiteView, IpcError> {
+    check_id("site id", &site_id)?;
+    state.bus.view(&site_id).ok_or_else(|| IpcError::new(ErrorKind::NotFound, format!("no site `{site_id}`")))
+}
+
+#[tauri::command]
+pub fn connection_status(state: State<'_, AppState>) -> ConnectionStatus {
+    state.bus.connection()
+}
+
+#[tauri::command]
+pub fn bus_stats(state: State<'_, AppState>) -> BusStats {
+    state.bus.stats()
+}
+
+/// What the UI needs to know about how the app runs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+    /// Running on the built-in demo sites (shown as such).
+    pub demo: bool,
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo { version: env!("CARGO_PKG_VERSION").to_owned(), demo: state.demo }
+}

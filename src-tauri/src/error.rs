@@ -1,0 +1,34 @@
+//! Errors as they cross to the web view: `{ kind, message }`, with a small stable set of
+//! kinds the UI can branch on. Messages name ids, never URLs or secrets.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub enum ErrorKind {
+    NotFound,
+    InvalidInput,
+    Unauthenticated,
+    PermissionDenied,
+    Unavailable,
+    Timeout,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct IpcError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl IpcError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        IpcError { kind, message: message.into() }
+    }
+}
+
+impl From<mimamori_core::protocol::ProtocolError> for IpcError {
+    fn from(e: mimamori_core::protocol::ProtocolError) -> Self {
+        IpcError::new(ErrorKind::InvalidInput, e.to_string())
+    }
+}

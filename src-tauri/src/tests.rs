@@ -1,0 +1,171 @@
+//! Tests of the shell: the commands through Tauri's mock runtime, and the freshness of the
+//! generated TypeScript bindings.
+
+use crate::commands::AppInfo;
+use crate::error::{ErrorKind, IpcError};
+use crate::state::AppState;
+use mimamori_core::bus::{
+    BusChange, BusState, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus,
+};
+use mimamori_core::protocol::{ArmState, CameraHealth, OutputKind, OutputValue};
+use mimamori_core::site::{CameraView, OutputView, SiteLink, SiteSummary, SiteView};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewWindow, WebviewWindowBuilder};
+use ts_rs::TS;
+
+fn fed_state() -> BusState {
+    let bus = BusState::new(["hq", "shop"]);
+    let catalog = json!({
+        "v": 1, "name": "本社", "time_zone": "Asia/Tokyo",
+        "cameras": [{"id": "entrance", "name": "正面玄関", "main": "rtsp://10.1.2.3/CANARY-main"}],
+        "outputs": [{"id": "siren", "kind": "siren", "name": "サイレン"}]
+    });
+    bus.ingest("mimamori/v1/sites/hq/catalog", catalog.to_string().as_bytes()).unwrap();
+    bus.ingest("mimamori/v1/sites/hq/status", br#"{"v":1,"state":"online"}"#).unwrap();
+    bus.ingest("mimamori/v1/sites/hq/outputs/siren/state", br#"{"v":1,"state":"off"}"#).unwrap();
+    bus
+}
+
+fn window(state: AppState) -> WebviewWindow<tauri::test::MockRuntime> {
+    let app = crate::build_app(mock_builder(), state).build(mock_context(noop_assets())).expect("mock app");
+    WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("mock window")
+}
+
+fn invoke(w: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(w, request).map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn list_sites_returns_every_enrolled_site_in_order() {
+    let w = window(AppState::detached(fed_state()));
+    let sites = invoke(&w, "list_sites", json!({})).unwrap();
+    assert_eq!(sites[0]["id"], "hq");
+    assert_eq!(sites[0]["name"], "本社");
+    assert_eq!(sites[0]["link"], "online");
+    assert_eq!(sites[0]["cameraCount"], 1);
+    assert_eq!(sites[1]["id"], "shop");
+    assert_eq!(sites[1]["link"], "unknown");
+    assert_eq!(sites[1]["name"], Value::Null);
+}
+
+#[test]
+fn get_site_has_cameras_and_outputs_but_no_endpoint() {
+    let w = window(AppState::detached(fed_state()));
+    let site = invoke(&w, "get_site", json!({"siteId": "hq"})).unwrap();
+    assert_eq!(site["cameras"][0]["name"], "正面玄関");
+    assert_eq!(site["outputs"][0]["state"], "off");
+    let text = site.to_string();
+    assert!(!text.contains("CANARY") && !text.contains("rtsp"), "{text}");
+}
+
+#[test]
+fn get_site_errors_have_a_kind() {
+    let w = window(AppState::detached(fed_state()));
+    let err = invoke(&w, "get_site", json!({"siteId": "nowhere"})).unwrap_err();
+    assert_eq!(err["kind"], "NotFound");
+    let err = invoke(&w, "get_site", json!({"siteId": "../../etc"})).unwrap_err();
+    assert_eq!(err["kind"], "InvalidInput");
+    // A wrongly typed argument is refused by Tauri before the command runs.
+    assert!(invoke(&w, "get_site", json!({"siteId": 5})).is_err());
+    assert!(invoke(&w, "get_site", json!({})).is_err());
+}
+
+#[test]
+fn connection_and_info_commands() {
+    let w = window(AppState::detached(fed_state()));
+    let c = invoke(&w, "connection_status", json!({})).unwrap();
+    assert_eq!(c["phase"], "connecting");
+    let stats = invoke(&w, "bus_stats", json!({})).unwrap();
+    assert_eq!(stats["received"], 3);
+    let info = invoke(&w, "app_info", json!({})).unwrap();
+    assert_eq!(info["demo"], false);
+}
+
+/// Every IPC type, and where its TypeScript declaration lives.
+fn bindings() -> Vec<(String, String)> {
+    fn one<T: TS + 'static>() -> (String, String) {
+        let cfg = ts_rs::Config::new();
+        let path = T::output_path().expect("exportable").to_string_lossy().into_owned();
+        (path, T::export_to_string(&cfg).expect("renders"))
+    }
+    vec![
+        one::<SiteSummary>(),
+        one::<SiteView>(),
+        one::<SiteLink>(),
+        one::<CameraView>(),
+        one::<OutputView>(),
+        one::<ArmState>(),
+        one::<CameraHealth>(),
+        one::<OutputKind>(),
+        one::<OutputValue>(),
+        one::<ConnectionStatus>(),
+        one::<ConnectionPhase>(),
+        one::<ConnectionProblem>(),
+        one::<BusStats>(),
+        one::<BusChange>(),
+        one::<IpcError>(),
+        one::<ErrorKind>(),
+        one::<AppInfo>(),
+    ]
+}
+
+/// Fails when `ui/bindings/` differs from what the Rust types generate. To refresh:
+/// `UPDATE_BINDINGS=1 cargo test -p mimamori-app bindings`.
+#[test]
+fn bindings_are_fresh() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/bindings");
+    let update = std::env::var("UPDATE_BINDINGS").is_ok_and(|v| v == "1");
+    let expected = bindings();
+    if update {
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "ts") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+    let mut stale = Vec::new();
+    for (file, text) in &expected {
+        let path = dir.join(file);
+        if update {
+            std::fs::write(&path, text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(file.clone());
+        }
+    }
+    let known: Vec<&str> = expected.iter().map(|(f, _)| f.as_str()).collect();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".ts") && !known.contains(&name.as_str()) {
+            stale.push(format!("{name} (no longer generated)"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "ui/bindings is stale: {stale:?}; run UPDATE_BINDINGS=1 cargo test -p mimamori-app bindings"
+    );
+}
+
+#[test]
+fn errors_serialize_as_kind_and_message() {
+    let e = IpcError::new(ErrorKind::Unavailable, "broker unreachable");
+    assert_eq!(
+        serde_json::to_value(e).unwrap(),
+        json!({"kind": "Unavailable", "message": "broker unreachable"})
+    );
+    let _ = ConnectionProblem::Closed;
+}
