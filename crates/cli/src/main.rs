@@ -105,8 +105,13 @@ fn print_site(view: &SiteView) {
 
 /// Waits until every site has a catalog and a status, or the time is up.
 async fn settle(state: &BusState, wait: Duration) {
-    let complete =
-        |s: &BusState| s.summaries().iter().all(|x| x.name.is_some() && x.link != SiteLink::Unknown);
+    let complete = |s: &BusState| {
+        s.site_ids().iter().filter_map(|id| s.view(id)).all(|v| {
+            v.summary.name.is_some()
+                && v.summary.link != SiteLink::Unknown
+                && v.outputs.iter().all(|o| o.state.is_some())
+        })
+    };
     let mut changes = state.subscribe();
     let _ = tokio::time::timeout(wait, async {
         while !complete(state) {
@@ -186,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,rumqttd=error".into()),
+                .unwrap_or_else(|_| "warn,rumqttd=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
