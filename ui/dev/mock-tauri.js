@@ -1,0 +1,161 @@
+// Development only: a stand-in for `window.__TAURI__` so the UI can be looked at (and
+// screenshotted) in a plain browser. Loaded by dev/index.html before main.js; never part
+// of ui/www. It answers the same commands with made-up sites and, every few seconds,
+// flips one site's link to show live updates. No addresses or credentials, as in the app.
+// A classic script (not a module) so that it runs before main.js; hence the IIFE.
+
+(() => {
+  const query = new URLSearchParams(globalThis.location?.search ?? '');
+  const now = Date.now();
+  const min = 60_000;
+
+  /** @typedef {import('../www/js/types.js').SiteView} SiteView */
+  /** @typedef {import('../www/js/types.js').CameraView} CameraView */
+  /** @typedef {import('../www/js/types.js').ConnectionStatus} ConnectionStatus */
+  /** @typedef {import('../www/js/types.js').BusChange} BusChange */
+
+  /**
+   * @param {string} prefix
+   * @param {[string, string | null, import('../www/js/types.js').CameraHealth | null][]} rows
+   * @returns {CameraView[]}
+   */
+  const cameras = (prefix, rows) =>
+    rows.map(([name, zoneName, health], i) => ({
+      id: `${prefix}-cam${i + 1}`,
+      name,
+      zone: zoneName ? `z${i + 1}` : null,
+      zoneName,
+      health,
+      hasSubStream: true,
+      hasSnapshot: i % 2 === 0,
+    }));
+
+  /**
+   * @param {Omit<SiteView, 'cameraCount' | 'faultyCameras' | 'outputCount'>} s
+   * @returns {SiteView}
+   */
+  const site = (s) => ({
+    ...s,
+    cameraCount: s.cameras.length,
+    faultyCameras: s.cameras.filter((c) => c.health === 'fault' || c.health === 'offline').length,
+    outputCount: s.outputs.length,
+  });
+
+  /** @type {SiteView[]} */
+  let sites = [
+    site({
+      id: 'tokyo-hq', name: '東京本社', link: 'online', armed: 'armed', lastSeenMs: now - 5000,
+      timeZone: 'Asia/Tokyo', supervisionS: 90, armable: true,
+      cameras: cameras('tokyo', [
+        ['正面玄関', '1F ロビー', 'ok'], ['通用口', '1F 裏口', 'ok'], ['駐車場', '屋外', 'ok'],
+        ['サーバー室', '3F', 'ok'], ['倉庫 A', '2F', 'ok'], ['屋上', null, null],
+      ]),
+      outputs: [
+        { id: 'siren1', kind: 'siren', name: '屋外サイレン', state: 'off', sinceMs: now - 3 * 3600_000, by: null },
+        { id: 'light1', kind: 'light', name: '駐車場照明', state: 'on', sinceMs: now - 12 * min, by: 'sato' },
+        { id: 'door1', kind: 'lock', name: '通用口 電気錠', state: 'locked', sinceMs: now - 95 * min, by: 'tanaka' },
+      ],
+    }),
+    site({
+      id: 'osaka-wh', name: 'Osaka warehouse', link: 'lost', armed: 'partial', lastSeenMs: now - 4 * min,
+      timeZone: 'Asia/Tokyo', supervisionS: 90, armable: true,
+      cameras: cameras('osaka', [
+        ['Loading bay', 'Dock', 'ok'], ['Aisle 3', 'Storage', 'fault'], ['Gate', 'Outside', 'offline'], ['Office', null, 'ok'],
+      ]),
+      outputs: [
+        { id: 'siren', kind: 'siren', name: 'Siren', state: null, sinceMs: null, by: null },
+        { id: 'gate', kind: 'lock', name: 'Gate lock', state: 'unlocked', sinceMs: now - 26 * 3600_000, by: 'kimura' },
+        { id: 'aux', kind: 'relay', name: 'Fog machine', state: 'off', sinceMs: null, by: null },
+      ],
+    }),
+    site({
+      id: 'store-10', name: 'Store 10', link: 'offline', armed: 'disarmed', lastSeenMs: now - 50 * min,
+      timeZone: null, supervisionS: 90, armable: false,
+      cameras: cameras('s10', [['Till', 'Shop floor', 'ok'], ['Back door', null, 'ok']]),
+      outputs: [],
+    }),
+    site({
+      id: 'store-2', name: 'Store 2', link: 'online', armed: 'disarmed', lastSeenMs: now - 2000,
+      timeZone: null, supervisionS: 90, armable: true,
+      cameras: cameras('s2', [['Till', 'Shop floor', 'ok']]),
+      outputs: [{ id: 'light', kind: 'light', name: 'Window light', state: 'off', sinceMs: now - 8 * min, by: 'suzuki' }],
+    }),
+    site({
+      id: 'kyoto-new', name: null, link: 'unknown', armed: null, lastSeenMs: null,
+      timeZone: null, supervisionS: 90, armable: false, cameras: [], outputs: [],
+    }),
+  ];
+  const count = query.get('sites');
+  if (count !== null) {
+    const n = Number(count);
+    const extra = [];
+    for (let i = sites.length; i < n; i += 1) {
+      extra.push(site({
+        id: `branch-${i}`, name: `Branch ${i}`, link: 'online', armed: 'armed', lastSeenMs: now,
+        timeZone: null, supervisionS: 90, armable: true, cameras: [], outputs: [],
+      }));
+    }
+    sites = [...sites, ...extra].slice(0, n);
+  }
+
+  /** @type {ConnectionStatus} */
+  let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null };
+  /** @type {Set<(event: TauriEvent<BusChange>) => void>} */
+  const handlers = new Set();
+  /** @param {BusChange} payload */
+  const emit = (payload) => handlers.forEach((cb) => cb({ event: 'bus-change', id: 0, payload }));
+
+  const wanted = query.get('conn') ?? 'connected';
+  setTimeout(() => {
+    if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable' };
+    else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized' };
+    else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null };
+    emit({ type: 'connection', ...connection });
+  }, 800);
+
+  // Live updates: the Osaka site keeps dropping and coming back.
+  setInterval(() => {
+    const s = sites.find((x) => x.id === 'osaka-wh');
+    if (!s) return;
+    s.link = s.link === 'lost' ? 'online' : 'lost';
+    s.lastSeenMs = Date.now();
+    emit({ type: 'site', siteId: s.id });
+  }, 4000);
+
+  let received = 0;
+  /** @param {SiteView} s */
+  const summary = ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs }) =>
+    ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs });
+
+  /** @type {Record<string, (args: Record<string, unknown>) => unknown>} */
+  const commands = {
+    list_sites: () => sites.map(summary),
+    get_site: ({ siteId }) => {
+      const s = sites.find((x) => x.id === siteId);
+      if (!s) throw { kind: 'NotFound', message: `no site \`${String(siteId)}\`` };
+      return structuredClone(s);
+    },
+    connection_status: () => ({ ...connection }),
+    bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`' }),
+    app_info: () => ({ version: '0.1.0-dev', demo: query.get('demo') !== '0' }),
+  };
+
+  globalThis.__TAURI__ = {
+    core: {
+      async invoke(cmd, args = {}) {
+        const run = commands[cmd];
+        if (!run) throw `command ${cmd} not found`;
+        await new Promise((r) => setTimeout(r, 30));
+        return /** @type {any} */ (run(args));
+      },
+    },
+    event: {
+      async listen(event, handler) {
+        if (event !== 'bus-change') return () => {};
+        const cb = /** @type {(event: TauriEvent<BusChange>) => void} */ (handler);
+        handlers.add(cb);
+        return () => handlers.delete(cb);
+      },
+    },
+  };
+})();

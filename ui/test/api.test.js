@@ -1,0 +1,76 @@
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { appInfo, getSite, isAvailable, onBusChange, toIpcError } from '../www/js/api.js';
+
+afterEach(() => {
+  globalThis.__TAURI__ = undefined;
+});
+
+/**
+ * A fake Tauri global that records calls.
+ * @param {(cmd: string, args?: Record<string, unknown>) => Promise<unknown>} invoke
+ */
+function install(invoke) {
+  /** @type {((event: TauriEvent<unknown>) => void)[]} */
+  const handlers = [];
+  globalThis.__TAURI__ = {
+    core: { invoke: /** @type {any} */ (invoke) },
+    event: {
+      async listen(_event, handler) {
+        handlers.push(/** @type {any} */ (handler));
+        return () => {};
+      },
+    },
+  };
+  return handlers;
+}
+
+test('errors from commands keep their kind and message', () => {
+  assert.deepEqual(toIpcError({ kind: 'NotFound', message: 'no site `x`' }), { kind: 'NotFound', message: 'no site `x`' });
+});
+
+test('anything else becomes Internal with a readable message', () => {
+  assert.deepEqual(toIpcError('command get_site not allowed'), { kind: 'Internal', message: 'command get_site not allowed' });
+  assert.deepEqual(toIpcError(new TypeError('boom')), { kind: 'Internal', message: 'boom' });
+  assert.deepEqual(toIpcError({ kind: 'Weird', message: 'x' }), { kind: 'Internal', message: 'x' });
+  assert.deepEqual(toIpcError(42), { kind: 'Internal', message: '42' });
+  assert.deepEqual(toIpcError(undefined), { kind: 'Internal', message: 'undefined' });
+});
+
+test('without the app every call fails as Unavailable', async () => {
+  assert.equal(isAvailable(), false);
+  await assert.rejects(appInfo(), { kind: 'Unavailable', message: 'not running inside the app' });
+  await assert.rejects(onBusChange(() => {}), { kind: 'Unavailable' });
+});
+
+test('commands are invoked by their Rust name with camelCase arguments', async () => {
+  /** @type {[string, unknown][]} */
+  const calls = [];
+  install(async (cmd, args) => {
+    calls.push([cmd, args]);
+    return { id: 'tokyo' };
+  });
+  assert.equal(isAvailable(), true);
+  assert.deepEqual(await getSite('tokyo'), { id: 'tokyo' });
+  assert.deepEqual(calls, [['get_site', { siteId: 'tokyo' }]]);
+});
+
+test('a rejected invoke is normalised', async () => {
+  install(async () => {
+    throw { kind: 'NotFound', message: 'no site `gone`' };
+  });
+  await assert.rejects(getSite('gone'), { kind: 'NotFound', message: 'no site `gone`' });
+  install(async () => {
+    throw 'invalid args `siteId` for command `get_site`';
+  });
+  await assert.rejects(getSite('x'), { kind: 'Internal' });
+});
+
+test('bus changes reach the callback as their payload', async () => {
+  const handlers = install(async () => null);
+  /** @type {unknown[]} */
+  const seen = [];
+  await onBusChange((change) => seen.push(change));
+  handlers[0]({ event: 'bus-change', id: 1, payload: { type: 'site', siteId: 'a' } });
+  assert.deepEqual(seen, [{ type: 'site', siteId: 'a' }]);
+});

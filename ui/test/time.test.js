@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatClock } from '../www/js/time.js';
+
+/** @type {(h: number, m: number, day?: number) => number} */
+const utc = (h, m, day = 24) => Date.UTC(2025, 10, day, h, m);
+
+test('times of today are HH:MM, 24-hour, zero-padded', () => {
+  const now = utc(23, 59);
+  assert.equal(formatClock(utc(0, 5), { now, timeZone: 'UTC' }), '00:05');
+  assert.equal(formatClock(utc(9, 7), { now, timeZone: 'UTC' }), '09:07');
+  assert.equal(formatClock(utc(23, 50), { now, timeZone: 'UTC' }), '23:50');
+});
+
+test('an earlier day gets its date in front', () => {
+  assert.equal(formatClock(utc(23, 50, 23), { now: utc(8, 0), timeZone: 'UTC' }), '11/23 23:50');
+});
+
+test('the day is judged in the time zone shown', () => {
+  // 23:50 UTC on the 23rd is 08:50 on the 24th in Tokyo, the same day as "now" there.
+  assert.equal(formatClock(utc(23, 50, 23), { now: utc(8, 0), timeZone: 'Asia/Tokyo' }), '08:50');
+});

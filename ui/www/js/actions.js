@@ -1,0 +1,69 @@
+// What the user can do, as functions the views and the keyboard handler share. Each one
+// updates the store (and the core, through sync) and says where focus goes next, so that
+// keyboard and screen-reader users land somewhere sensible after every step.
+
+import { setLanguage } from './i18n.js';
+import { setTheme } from './theme.js';
+import { focusAfterRender } from './render.js';
+
+/**
+ * @typedef {import('./store.js').Store} Store
+ * @typedef {import('./store.js').Tab} Tab
+ * @typedef {import('./sync.js').Sync} Sync
+ * @typedef {import('./i18n.js').Lang} Lang
+ * @typedef {import('./theme.js').Theme} Theme
+ */
+
+/**
+ * @param {string} testid
+ * @param {string} [siteId]
+ */
+function byTestId(testid, siteId) {
+  for (const el of document.querySelectorAll(`[data-testid="${testid}"]`)) {
+    if (el instanceof HTMLElement && (siteId === undefined || el.dataset.siteId === siteId)) return el;
+  }
+  return null;
+}
+
+/**
+ * @param {Store} store
+ * @param {Sync} sync
+ */
+export function createActions(store, sync) {
+  return {
+    /** @param {Tab} tab */
+    selectTab(tab) {
+      store.set({ tab });
+      if (tab === 'settings') void sync.refreshStats();
+    },
+    /** @param {string} siteId */
+    openSite(siteId) {
+      store.set({ tab: 'sites' });
+      void sync.openSite(siteId);
+      // The page's heading, so a screen reader announces which site opened.
+      focusAfterRender(() => byTestId('site-page', siteId)?.querySelector('h2'));
+    },
+    closeSite() {
+      const siteId = store.get().openSiteId;
+      if (siteId === null) return;
+      sync.closeSite();
+      focusAfterRender(() => byTestId('site-card', siteId));
+    },
+    /** @param {string} filter */
+    setFilter(filter) {
+      store.set({ filter });
+    },
+    /** @param {Lang} lang */
+    setLanguage(lang) {
+      setLanguage(lang);
+      store.set({ lang });
+    },
+    /** @param {Theme} theme */
+    setTheme(theme) {
+      setTheme(theme);
+      store.set({ theme });
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof createActions>} Actions */

@@ -1,0 +1,98 @@
+// The only module that talks to the Rust side: one typed function per IPC command, and
+// the `bus-change` subscription. Every failure reaches callers as an IpcError
+// `{ kind, message }`, so views branch on `kind` and never parse strings.
+
+/**
+ * @typedef {import('./types.js').SiteSummary} SiteSummary
+ * @typedef {import('./types.js').SiteView} SiteView
+ * @typedef {import('./types.js').ConnectionStatus} ConnectionStatus
+ * @typedef {import('./types.js').BusStats} BusStats
+ * @typedef {import('./types.js').AppInfo} AppInfo
+ * @typedef {import('./types.js').BusChange} BusChange
+ * @typedef {import('./types.js').IpcError} IpcError
+ * @typedef {import('./types.js').ErrorKind} ErrorKind
+ */
+
+/** @type {readonly ErrorKind[]} */
+const KINDS = ['NotFound', 'InvalidInput', 'Unauthenticated', 'PermissionDenied', 'Unavailable', 'Timeout', 'Internal'];
+
+/** The message used when the page was opened outside the Tauri shell (e.g. in a browser). */
+export const NO_APP_MESSAGE = 'not running inside the app';
+
+/** True when the Tauri globals exist, i.e. the page runs inside the app. */
+export function isAvailable() {
+  return globalThis.__TAURI__ !== undefined;
+}
+
+/**
+ * Turns whatever a rejected `invoke`/`listen` gave us into an IpcError. Commands reject
+ * with `{ kind, message }`; Tauri itself rejects with a plain string (e.g. a command that
+ * a capability does not grant), and a JS bug rejects with an Error.
+ * @param {unknown} e
+ * @returns {IpcError}
+ */
+export function toIpcError(e) {
+  if (typeof e === 'string') return { kind: 'Internal', message: e };
+  if (typeof e === 'object' && e !== null && 'message' in e && typeof e.message === 'string') {
+    const kind = 'kind' in e && KINDS.includes(/** @type {ErrorKind} */ (e.kind)) ? /** @type {ErrorKind} */ (e.kind) : 'Internal';
+    return { kind, message: e.message };
+  }
+  return { kind: 'Internal', message: String(e) };
+}
+
+/** @returns {TauriGlobal} */
+function tauri() {
+  const t = globalThis.__TAURI__;
+  if (t === undefined) throw /** @type {IpcError} */ ({ kind: 'Unavailable', message: NO_APP_MESSAGE });
+  return t;
+}
+
+/**
+ * @template T
+ * @param {string} cmd
+ * @param {Record<string, unknown>} [args]
+ * @returns {Promise<T>}
+ */
+async function call(cmd, args) {
+  try {
+    return await tauri().core.invoke(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/** @returns {Promise<SiteSummary[]>} */
+export const listSites = () => call('list_sites');
+
+/**
+ * @param {string} siteId
+ * @returns {Promise<SiteView>}
+ */
+export const getSite = (siteId) => call('get_site', { siteId });
+
+/** @returns {Promise<ConnectionStatus>} */
+export const connectionStatus = () => call('connection_status');
+
+/** @returns {Promise<BusStats>} */
+export const busStats = () => call('bus_stats');
+
+/** @returns {Promise<AppInfo>} */
+export const appInfo = () => call('app_info');
+
+/**
+ * Calls `cb` with every `bus-change` payload until the returned function is called.
+ * @param {(change: BusChange) => void} cb
+ * @returns {Promise<() => void>}
+ */
+export async function onBusChange(cb) {
+  try {
+    return await tauri().event.listen('bus-change', (event) => cb(/** @type {BusChange} */ (event.payload)));
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/** The API as one object, so sync.js can be driven by a fake in tests. */
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, onBusChange };
+
+/** @typedef {typeof api} Api */

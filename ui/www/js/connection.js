@@ -1,0 +1,49 @@
+// What the connection bar says. Pure: given the status and a translator it returns the
+// phase (for `data-phase` and the shape), a tone (for the colour) and the text.
+
+import { formatClock } from './time.js';
+
+/**
+ * @typedef {import('./types.js').ConnectionStatus} ConnectionStatus
+ * @typedef {import('./types.js').ConnectionPhase} ConnectionPhase
+ * @typedef {import('./labels.js').Tone} Tone
+ * @typedef {import('./i18n.js').MessageKey} MessageKey
+ * @typedef {(key: MessageKey, params?: import('./i18n.js').Params) => string} Translate
+ * @typedef {ConnectionPhase | 'unknown' | 'unavailable'} BarPhase
+ * @typedef {{ phase: BarPhase, tone: Tone, text: string }} Bar
+ */
+
+/**
+ * @param {ConnectionStatus | null} status null until the first answer
+ * @param {Translate} t
+ * @param {{ available?: boolean } & import('./time.js').ClockOptions} [options]
+ * @returns {Bar}
+ */
+export function connectionBar(status, t, { available = true, ...clock } = {}) {
+  if (!available) return { phase: 'unavailable', tone: 'alarm', text: t('conn.unavailable') };
+  if (status === null) return { phase: 'unknown', tone: 'neutral', text: t('conn.unknown') };
+  const time = formatClock(status.sinceMs, clock);
+  /** @type {{ tone: Tone, text: string }} */
+  let bar;
+  switch (status.phase) {
+    case 'connected':
+      return { phase: 'connected', tone: 'ok', text: t('conn.connected') };
+    case 'connecting':
+      bar = { tone: 'warn', text: t('conn.connecting') };
+      break;
+    case 'reconnecting':
+      // `attempt` counts failures since the last success; a fresh drop has none yet, and
+      // "attempt 0" reads like a bug.
+      bar = { tone: 'warn', text: t('conn.reconnecting', { attempt: Math.max(1, status.attempt), time }) };
+      break;
+    case 'stopped':
+      bar = { tone: 'alarm', text: t('conn.stopped', { time }) };
+      break;
+    default:
+      return { phase: 'unknown', tone: 'neutral', text: t('conn.unknown') };
+  }
+  if (status.problem) {
+    bar.text = t('conn.problem', { text: bar.text, problem: t(`problem.${status.problem}`) });
+  }
+  return { phase: status.phase, ...bar };
+}

@@ -1,0 +1,100 @@
+// Starts the UI: lays out the page's persistent parts, connects the store to the core
+// (sync.js) and re-renders the regions whose state changed, at most once per frame.
+
+import { isAvailable, api } from './api.js';
+import { applyLanguage, language } from './i18n.js';
+import { applyTheme, storedTheme } from './theme.js';
+import { createStore } from './store.js';
+import { createSync } from './sync.js';
+import { createActions } from './actions.js';
+import { installKeys } from './keys.js';
+import { region, applyPendingFocus } from './render.js';
+import { h } from './dom.js';
+import { createConnectionBar } from './views/connection-bar.js';
+import { header } from './views/header.js';
+import { siteList } from './views/site-list.js';
+import { sitePage, sitePageDeps } from './views/site-page.js';
+import { alerts } from './views/alerts.js';
+import { settings } from './views/settings.js';
+import { noApp } from './views/no-app.js';
+
+/** @typedef {import('./store.js').State} State */
+
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html has no #app');
+
+applyLanguage();
+applyTheme(storedTheme());
+
+const store = createStore({
+  available: isAvailable(),
+  info: null,
+  connection: null,
+  stats: null,
+  sites: null,
+  sitesError: null,
+  openSiteId: null,
+  site: null,
+  siteError: null,
+  tab: 'sites',
+  filter: '',
+  lang: language(),
+  theme: storedTheme(),
+});
+const sync = createSync(api, store);
+const actions = createActions(store, sync);
+
+// The persistent skeleton; regions fill it.
+const bar = createConnectionBar();
+const headerEl = h('header', { class: 'header' });
+const listEl = h('aside', { class: 'sites-column', testid: 'site-list' });
+const pageEl = h('div', { class: 'site-pane' });
+const sitesPanel = h('section', { class: 'panel panel-sites' }, listEl, pageEl);
+const alertsPanel = h('section', { class: 'panel panel-alerts' });
+const settingsPanel = h('section', { class: 'panel panel-settings' });
+const main = h('main', { class: 'main' });
+root.replaceChildren(bar.el, headerEl, main);
+
+/** @type {((state: State) => void)[]} */
+let regions;
+if (store.get().available) {
+  main.append(sitesPanel, alertsPanel, settingsPanel);
+  regions = [
+    bar.update,
+    region(headerEl, (s) => [s.info, s.tab, s.lang], (s) => header(s, actions)),
+    region(listEl, (s) => [s.sites, s.sitesError, s.openSiteId, s.filter, s.lang], (s) => siteList(s, actions)),
+    region(pageEl, sitePageDeps, (s) => sitePage(s, actions)),
+    region(alertsPanel, (s) => [s.lang], () => alerts()),
+    region(settingsPanel, (s) => [s.info, s.stats, s.lang, s.theme], (s) => settings(s, actions)),
+    (s) => {
+      // Which panel shows, and (on phones) whether the list or the open site fills it.
+      sitesPanel.hidden = s.tab !== 'sites';
+      alertsPanel.hidden = s.tab !== 'alerts';
+      settingsPanel.hidden = s.tab !== 'settings';
+      root.dataset.tab = s.tab;
+      root.toggleAttribute('data-site-open', s.openSiteId !== null);
+    },
+  ];
+  installKeys(root, store, actions);
+} else {
+  main.append(noApp());
+  regions = [bar.update, region(headerEl, (s) => [s.lang], () => h('h1', { class: 'app-name', text: 'Mimamori 見守り' }))];
+}
+
+function render() {
+  const state = store.get();
+  for (const r of regions) r(state);
+  applyPendingFocus();
+}
+
+let scheduled = false;
+store.subscribe(() => {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    render();
+  });
+});
+render();
+if (store.get().available) void sync.start();

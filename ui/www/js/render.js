@@ -1,0 +1,79 @@
+// Re-rendering without losing the user's place. The page is split into regions; a region
+// is rebuilt only when one of the state values it depends on changed (by identity), and
+// the element that had focus inside it (found again by its data-testid and id) gets focus
+// back, with its text selection. Each region's container is its own scroller, so
+// rebuilding its children keeps the scroll position.
+
+/** @typedef {import('./store.js').State} State */
+
+/**
+ * @param {HTMLElement} container
+ * @param {(state: State) => unknown[]} deps
+ * @param {(state: State) => Node | Node[]} render
+ * @returns {(state: State) => void}
+ */
+export function region(container, deps, render) {
+  /** @type {unknown[] | null} */
+  let last = null;
+  return (state) => {
+    const next = deps(state);
+    if (last !== null && next.length === last.length && next.every((v, i) => Object.is(v, last?.[i]))) return;
+    last = next;
+    const focused = focusedWithin(container);
+    const nodes = render(state);
+    container.replaceChildren(...(Array.isArray(nodes) ? nodes : [nodes]));
+    if (focused) restore(container, focused);
+  };
+}
+
+/**
+ * What identifies an element across rebuilds.
+ * @param {HTMLElement} el
+ */
+function keyOf(el) {
+  const d = el.dataset;
+  return d.testid ? `${d.testid}|${d.siteId ?? d.cameraId ?? d.outputId ?? ''}` : null;
+}
+
+/** @param {HTMLElement} container */
+function focusedWithin(container) {
+  const el = document.activeElement;
+  if (!(el instanceof HTMLElement) || !container.contains(el)) return null;
+  const key = keyOf(el);
+  if (key === null) return null;
+  const selection = el instanceof HTMLInputElement ? [el.selectionStart, el.selectionEnd] : null;
+  return { key, selection };
+}
+
+/**
+ * @param {HTMLElement} container
+ * @param {{ key: string, selection: (number | null)[] | null }} focused
+ */
+function restore(container, { key, selection }) {
+  for (const el of container.querySelectorAll('[data-testid]')) {
+    if (el instanceof HTMLElement && keyOf(el) === key) {
+      el.focus({ preventScroll: true });
+      if (selection && el instanceof HTMLInputElement) el.setSelectionRange(selection[0], selection[1]);
+      return;
+    }
+  }
+}
+
+/** @type {(() => HTMLElement | null | undefined) | null} */
+let pendingFocus = null;
+
+/**
+ * Moves focus after the next render, to an element that may not exist yet (e.g. the
+ * heading of a site page that is about to open).
+ * @param {() => HTMLElement | null | undefined} find
+ */
+export function focusAfterRender(find) {
+  pendingFocus = find;
+}
+
+/** Called by the render loop once every region is up to date. */
+export function applyPendingFocus() {
+  const find = pendingFocus;
+  pendingFocus = null;
+  find?.()?.focus({ preventScroll: false });
+}

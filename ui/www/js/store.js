@@ -1,0 +1,59 @@
+// The UI's state in one object, replaced (never mutated) on every change, with
+// subscribers. Views read it; only sync.js and the user's actions write it.
+
+/**
+ * @typedef {import('./types.js').AppInfo} AppInfo
+ * @typedef {import('./types.js').ConnectionStatus} ConnectionStatus
+ * @typedef {import('./types.js').BusStats} BusStats
+ * @typedef {import('./types.js').SiteSummary} SiteSummary
+ * @typedef {import('./types.js').SiteView} SiteView
+ * @typedef {import('./types.js').IpcError} IpcError
+ * @typedef {import('./i18n.js').Lang} Lang
+ * @typedef {import('./theme.js').Theme} Theme
+ * @typedef {'sites' | 'alerts' | 'settings'} Tab
+ */
+
+/**
+ * @typedef {object} State
+ * @property {boolean} available whether the page runs inside the app
+ * @property {AppInfo | null} info
+ * @property {ConnectionStatus | null} connection null until first read
+ * @property {BusStats | null} stats
+ * @property {SiteSummary[] | null} sites sorted; null until first read
+ * @property {IpcError | null} sitesError
+ * @property {string | null} openSiteId the site whose page is open
+ * @property {SiteView | null} site that site's view, once read (always for openSiteId)
+ * @property {IpcError | null} siteError
+ * @property {Tab} tab
+ * @property {string} filter the text typed into the site search
+ * @property {Lang} lang
+ * @property {Theme} theme
+ */
+
+/**
+ * @typedef {object} Store
+ * @property {() => State} get
+ * @property {(patch: Partial<State>) => void} set
+ * @property {(cb: (state: State) => void) => () => void} subscribe
+ */
+
+/**
+ * @param {State} initial
+ * @returns {Store}
+ */
+export function createStore(initial) {
+  let state = initial;
+  /** @type {Set<(state: State) => void>} */
+  const subscribers = new Set();
+  return {
+    get: () => state,
+    set(patch) {
+      state = { ...state, ...patch };
+      for (const cb of subscribers) cb(state);
+    },
+    subscribe(cb) {
+      subscribers.add(cb);
+      return () => subscribers.delete(cb);
+    },
+  };
+}

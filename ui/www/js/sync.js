@@ -1,0 +1,152 @@
+// Keeps the store in step with the core: the first read, then one re-read per
+// `bus-change` (a site changed → its summary, and its page if open; the connection
+// changed → the status that came with the event; resync → everything).
+//
+// Reads are coalesced: while one is in flight, any number of further requests for it
+// become exactly one more read after it, so a burst of changes costs two calls, and the
+// last answer applied is always from a read that started after the last change.
+
+import { toIpcError } from './api.js';
+import { sortSites } from './sites.js';
+
+/**
+ * @typedef {import('./api.js').Api} Api
+ * @typedef {import('./store.js').Store} Store
+ * @typedef {import('./types.js').BusChange} BusChange
+ */
+
+/**
+ * @param {() => Promise<void>} read must not reject
+ * @returns {() => Promise<void>}
+ */
+function coalesced(read) {
+  /** @type {Promise<void> | null} */
+  let running = null;
+  let again = false;
+  return () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await read();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+}
+
+/**
+ * @param {Api} api
+ * @param {Store} store
+ */
+export function createSync(api, store) {
+  const refreshSites = coalesced(async () => {
+    try {
+      store.set({ sites: sortSites(await api.listSites()), sitesError: null });
+    } catch (e) {
+      store.set({ sitesError: toIpcError(e) });
+    }
+  });
+
+  const refreshSite = coalesced(async () => {
+    const id = store.get().openSiteId;
+    if (id === null) return;
+    try {
+      const site = await api.getSite(id);
+      // The user may have opened another site meanwhile; that one gets its own read.
+      if (store.get().openSiteId === id) store.set({ site, siteError: null });
+    } catch (e) {
+      if (store.get().openSiteId === id) store.set({ site: null, siteError: toIpcError(e) });
+    }
+  });
+
+  // A `connection` event carries the status itself. A read that was already on its way
+  // when such an event arrived may answer with the older status, so it is dropped.
+  let connectionEvents = 0;
+  const refreshConnection = coalesced(async () => {
+    const seen = connectionEvents;
+    try {
+      const connection = await api.connectionStatus();
+      if (seen === connectionEvents) store.set({ connection });
+    } catch (e) {
+      console.error('connection_status failed', toIpcError(e));
+    }
+  });
+
+  const refreshStats = coalesced(async () => {
+    try {
+      store.set({ stats: await api.busStats() });
+    } catch (e) {
+      console.error('bus_stats failed', toIpcError(e));
+    }
+  });
+
+  async function resync() {
+    await Promise.all([refreshSites(), refreshSite(), refreshConnection(), refreshStats()]);
+  }
+
+  /**
+   * @param {BusChange} change
+   * @returns {Promise<void>}
+   */
+  async function handle(change) {
+    switch (change.type) {
+      case 'site': {
+        const reads = [refreshSites()];
+        if (change.siteId === store.get().openSiteId) reads.push(refreshSite());
+        if (store.get().tab === 'settings') reads.push(refreshStats());
+        await Promise.all(reads);
+        return;
+      }
+      case 'connection': {
+        connectionEvents += 1;
+        const { phase, sinceMs, attempt, problem } = change;
+        store.set({ connection: { phase, sinceMs, attempt, problem } });
+        return;
+      }
+      case 'resync':
+        await resync();
+        return;
+      default:
+        // A newer core may send kinds this UI does not know yet; re-reading is always safe.
+        await resync();
+    }
+  }
+
+  return {
+    /** Subscribes first, then reads, so no change can fall between the read and the subscription. */
+    async start() {
+      try {
+        await api.onBusChange((change) => void handle(change));
+      } catch (e) {
+        console.error('cannot listen for bus changes', toIpcError(e));
+      }
+      const info = api.appInfo().then(
+        (info) => store.set({ info }),
+        (e) => console.error('app_info failed', toIpcError(e)),
+      );
+      await Promise.all([info, resync()]);
+    },
+    handle,
+    refreshStats,
+    /** @param {string} siteId */
+    openSite(siteId) {
+      if (store.get().openSiteId !== siteId) {
+        store.set({ openSiteId: siteId, site: null, siteError: null });
+      }
+      return refreshSite();
+    },
+    closeSite() {
+      store.set({ openSiteId: null, site: null, siteError: null });
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof createSync>} Sync */

@@ -1,0 +1,22 @@
+// One place that names the IPC types for the JSDoc of the other modules. The shapes are
+// generated from the Rust structs into ui/bindings/ (ts-rs); never restate them here.
+
+/** @typedef {import('../../bindings/SiteSummary').SiteSummary} SiteSummary */
+/** @typedef {import('../../bindings/SiteView').SiteView} SiteView */
+/** @typedef {import('../../bindings/SiteLink').SiteLink} SiteLink */
+/** @typedef {import('../../bindings/ArmState').ArmState} ArmState */
+/** @typedef {import('../../bindings/CameraView').CameraView} CameraView */
+/** @typedef {import('../../bindings/CameraHealth').CameraHealth} CameraHealth */
+/** @typedef {import('../../bindings/OutputView').OutputView} OutputView */
+/** @typedef {import('../../bindings/OutputKind').OutputKind} OutputKind */
+/** @typedef {import('../../bindings/OutputValue').OutputValue} OutputValue */
+/** @typedef {import('../../bindings/ConnectionStatus').ConnectionStatus} ConnectionStatus */
+/** @typedef {import('../../bindings/ConnectionPhase').ConnectionPhase} ConnectionPhase */
+/** @typedef {import('../../bindings/ConnectionProblem').ConnectionProblem} ConnectionProblem */
+/** @typedef {import('../../bindings/BusStats').BusStats} BusStats */
+/** @typedef {import('../../bindings/BusChange').BusChange} BusChange */
+/** @typedef {import('../../bindings/AppInfo').AppInfo} AppInfo */
+/** @typedef {import('../../bindings/IpcError').IpcError} IpcError */
+/** @typedef {import('../../bindings/ErrorKind').ErrorKind} ErrorKind */
+
+export {};

@@ -1,0 +1,68 @@
+// Settings: language and theme (kept on this device), and what the app is — its version,
+// whether it is the demo, and how many site messages arrived or were refused.
+
+import { t } from '../i18n.js';
+import { h } from '../dom.js';
+
+/**
+ * @typedef {import('../store.js').State} State
+ * @typedef {import('../actions.js').Actions} Actions
+ */
+
+/**
+ * A group of buttons of which exactly one is pressed.
+ * @param {string} label
+ * @param {{ testid: string, text: string, lang?: string, pressed: boolean, choose: () => void }[]} options
+ */
+function choice(label, options) {
+  return h('section', { class: 'setting' },
+    h('h3', { class: 'section-title', text: label }),
+    h('div', { class: 'choice', attrs: { role: 'group', 'aria-label': label } },
+      options.map((o) => h('button', {
+        class: 'choice-option',
+        testid: o.testid,
+        text: o.text,
+        attrs: { type: 'button', 'aria-pressed': String(o.pressed), lang: o.lang ?? false },
+        on: { click: o.choose },
+      }))));
+}
+
+/**
+ * @param {[string, string | number][]} rows
+ */
+function facts(rows) {
+  return h('dl', { class: 'facts' }, rows.flatMap(([term, value]) => [h('dt', { text: term }), h('dd', { text: String(value) })]));
+}
+
+/**
+ * @param {State} state
+ * @param {Actions} actions
+ */
+export function settings(state, actions) {
+  const { info, stats } = state;
+  return [
+    h('h2', { class: 'panel-title', text: t('settings.title') }),
+    // Each language is named in itself, so a user who cannot read the current one finds theirs.
+    choice(t('settings.language'), [
+      { testid: 'lang-ja', text: '日本語', lang: 'ja', pressed: state.lang === 'ja', choose: () => actions.setLanguage('ja') },
+      { testid: 'lang-en', text: 'English', lang: 'en', pressed: state.lang === 'en', choose: () => actions.setLanguage('en') },
+    ]),
+    choice(t('settings.theme'), [
+      { testid: 'theme-dark', text: t('settings.dark'), pressed: state.theme === 'dark', choose: () => actions.setTheme('dark') },
+      { testid: 'theme-light', text: t('settings.light'), pressed: state.theme === 'light', choose: () => actions.setTheme('light') },
+    ]),
+    h('section', { class: 'setting' },
+      h('h3', { class: 'section-title', text: t('settings.bus') }),
+      stats
+        ? facts([
+            [t('settings.received'), stats.received],
+            [t('settings.rejected'), stats.rejected],
+            ...(stats.lastRejection ? /** @type {[string, string][]} */ ([[t('settings.lastRejection'), stats.lastRejection]]) : []),
+          ])
+        : h('p', { class: 'muted', text: '…' })),
+    h('section', { class: 'setting' },
+      h('h3', { class: 'section-title', text: t('settings.about') }),
+      facts([[t('settings.version'), info?.version ?? '…']]),
+      info?.demo ? h('p', { class: 'demo-note', testid: 'demo-note', text: t('settings.demoNote') }) : null),
+  ];
+}
