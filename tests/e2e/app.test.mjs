@@ -1,0 +1,132 @@
+// End-to-end: the real Mimamori app (WebKitGTK under Xvfb, driven by tauri-driver and
+// WebKitWebDriver) against a real Mosquitto and simulated sites running as processes.
+//
+// Needs: DISPLAY (scripts/test starts Xvfb), mosquitto, tauri-driver, WebKitWebDriver and a
+// built workspace (target/debug/mimamori-app, target/debug/mimamori-sim).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Mosquitto, Site, TauriDriver, WebDriver, freePort, until, PASSWORD } from "./harness.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+const app = join(targetDir, "debug", "mimamori-app");
+const simBin = join(targetDir, "debug", "mimamori-sim");
+const out = join(root, "tests", "e2e", "out");
+mkdirSync(out, { recursive: true });
+
+/** @type {Mosquitto} */ let broker;
+/** @type {Record<string, Site>} */ const sites = {};
+/** @type {TauriDriver} */ let driver;
+/** @type {WebDriver} */ let wd;
+
+const siteCards = () =>
+  wd.exec(`return [...document.querySelectorAll('[data-testid="site-card"]')]
+    .map(e => ({ id: e.getAttribute('data-site-id'), link: e.getAttribute('data-link'), text: e.textContent }))`);
+const phase = () => wd.exec(`return document.querySelector('[data-testid="connection-bar"]')?.getAttribute('data-phase') ?? null`);
+/** Clicks once the element exists and can be clicked (views render asynchronously). */
+const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 5000);
+const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
+
+before(async () => {
+  broker = new Mosquitto(await freePort());
+  await broker.start();
+  for (const id of ["hq", "warehouse", "shop"]) {
+    sites[id] = new Site(simBin, broker.port, id);
+    sites[id].start();
+  }
+  driver = new TauriDriver(await freePort(), {
+    MIMAMORI_BROKER: `mqtt://127.0.0.1:${broker.port}`,
+    MIMAMORI_USER: "manager",
+    MIMAMORI_PASSWORD: PASSWORD,
+    MIMAMORI_SITES: "hq,warehouse,shop",
+    MIMAMORI_CLIENT_ID: "e2e-app",
+  });
+  await driver.start();
+  wd = new WebDriver(driver.port);
+  await wd.open(app);
+});
+
+after(async () => {
+  await wd?.close();
+  await driver?.stop();
+  for (const s of Object.values(sites)) await s.kill();
+  await broker?.dispose();
+});
+
+test("the site list shows every site online, with names and camera counts", async () => {
+  await until("three online site cards", async () => {
+    const cards = await siteCards();
+    return cards.length === 3 && cards.every((c) => c.link === "online");
+  }, 30000);
+  const cards = await siteCards();
+  assert.deepEqual(cards.map((c) => c.id).sort(), ["hq", "shop", "warehouse"]);
+  const byId = Object.fromEntries(cards.map((c) => [c.id, c]));
+  assert.match(byId.hq.text, /本社/);
+  assert.match(byId.warehouse.text, /倉庫/);
+  assert.match(byId.hq.text, /6/);
+  assert.equal(await phase(), "connected");
+  await sleep(300);
+  await wd.screenshot(join(out, "sites.png"));
+});
+
+test("a tap opens the site's camera grid with its outputs", async () => {
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+  const grid = await until("warehouse grid", () =>
+    wd.exec(`const p = document.querySelector('[data-testid="site-page"][data-site-id="warehouse"]');
+      return p && { tiles: p.querySelectorAll('[data-testid="camera-tile"]').length,
+        outputs: [...p.querySelectorAll('[data-testid="output-row"]')].map(o => o.getAttribute('data-state')),
+        text: p.textContent }`));
+  assert.equal(grid.tiles, 8);
+  assert.match(grid.text, /搬入口 1/);
+  assert.deepEqual(grid.outputs, ["off", "off", "locked"]);
+  await sleep(300);
+  await wd.screenshot(join(out, "site.png"));
+});
+
+test("the language switches between Japanese and English", async () => {
+  await tap('[data-testid="tab-settings"]');
+  await tap('[data-testid="lang-ja"]');
+  await until("Japanese labels", async () =>
+    (await wd.exec(`return document.documentElement.lang`)) === "ja" &&
+    /拠点/.test(await wd.exec(`return document.querySelector('[data-testid="tab-sites"]').textContent`)));
+  await tap('[data-testid="lang-en"]');
+  await until("English labels", async () =>
+    /Sites/.test(await wd.exec(`return document.querySelector('[data-testid="tab-sites"]').textContent`)));
+  await tap('[data-testid="tab-sites"]');
+});
+
+test("no endpoint or secret ever reaches the page", async () => {
+  const html = await wd.exec("return document.documentElement.outerHTML + JSON.stringify(localStorage)");
+  assert.ok(!html.includes("rtsp://"), "a camera URL reached the DOM");
+  assert.ok(!html.includes(PASSWORD), "the broker password reached the DOM");
+  assert.ok(!html.includes(String(broker.port)), "the broker address reached the DOM");
+});
+
+test("a site whose controller dies turns offline within its supervision time", async () => {
+  const started = Date.now();
+  await sites.shop.kill();
+  await until("shop offline", async () => (await linkOf("shop")) === "offline", 30000);
+  assert.ok(Date.now() - started < 30000);
+  assert.equal(await linkOf("hq"), "online");
+});
+
+test("a broker restart shows reconnecting, then everything correct again", async () => {
+  await broker.kill();
+  await until("reconnecting shown", async () => ["reconnecting", "connecting"].includes(await phase()), 20000);
+  await wd.screenshot(join(out, "reconnecting.png"));
+  await broker.start();
+  await until("connected again", async () => (await phase()) === "connected", 60000);
+  await until("hq and warehouse online again", async () =>
+    (await linkOf("hq")) === "online" && (await linkOf("warehouse")) === "online", 30000);
+  assert.equal(await linkOf("shop"), "offline", "the dead site must not come back by itself");
+  // The open site page still shows its grid after the restart.
+  const tiles = await wd.exec(`return document.querySelectorAll('[data-testid="site-page"] [data-testid="camera-tile"]').length`);
+  assert.equal(tiles, 8);
+  sites.shop.start();
+  await until("shop back online", async () => (await linkOf("shop")) === "online", 30000);
+});

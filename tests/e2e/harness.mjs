@@ -1,0 +1,217 @@
+// Processes for the end-to-end test: a private Mosquitto, simulated sites, tauri-driver, and
+// a minimal W3C WebDriver client (no test-tool downloads; Node's fetch is enough).
+
+import { spawn, execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const PASSWORD = "e2e-pass-1";
+
+/** @returns {Promise<number>} a free loopback port */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+export async function waitForPort(port, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => { s.destroy(); resolve(true); });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port}`);
+    await sleep(50);
+  }
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function until(what, fn, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
+    await sleep(100);
+  }
+}
+
+/** A Mosquitto of the test's own, with passwords and a per-user ACL. */
+export class Mosquitto {
+  constructor(port) {
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-mosquitto-"));
+    // Run as root, Mosquitto drops to its own user, which must be able to read its files.
+    chmodSync(this.dir, 0o755);
+    const passwd = join(this.dir, "passwd");
+    writeFileSync(passwd, "");
+    for (const user of ["manager", "site-hq", "site-warehouse", "site-shop"]) {
+      execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
+    }
+    const acl = [
+      "user manager", "topic read mimamori/v1/sites/#", "",
+      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, ""]),
+    ].join("\n");
+    writeFileSync(join(this.dir, "acl"), acl);
+    writeFileSync(join(this.dir, "mosquitto.conf"), [
+      `listener ${port} 127.0.0.1`, "allow_anonymous false", `password_file ${passwd}`,
+      `acl_file ${join(this.dir, "acl")}`, "persistence false", `log_dest file ${join(this.dir, "log")}`, "",
+    ].join("\n"));
+    this.child = null;
+  }
+
+  async start() {
+    this.child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    await waitForPort(this.port);
+  }
+
+  /** SIGKILL: the broker vanishes without a word. */
+  async kill() {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child?.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+    this.child = null;
+  }
+
+  log() {
+    try { return readFileSync(join(this.dir, "log"), "utf8"); } catch { return ""; }
+  }
+
+  async dispose() {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** One simulated site as its own process (so it can be killed like a controller losing power). */
+export class Site {
+  constructor(bin, brokerPort, id) {
+    this.bin = bin;
+    this.brokerPort = brokerPort;
+    this.id = id;
+    this.child = null;
+  }
+
+  start() {
+    this.child = spawn(this.bin, ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id], {
+      stdio: "ignore",
+      env: { ...process.env, MIMAMORI_SIM_PASSWORD: PASSWORD, RUST_LOG: "warn" },
+    });
+  }
+
+  async kill() {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child?.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+    this.child = null;
+  }
+}
+
+/** tauri-driver under the current DISPLAY; the app inherits `env`. */
+export class TauriDriver {
+  constructor(port, env) {
+    this.port = port;
+    this.env = env;
+    this.child = null;
+  }
+
+  async start() {
+    this.child = spawn("tauri-driver", ["--port", String(this.port), "--native-port", String(this.port + 1)], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, ...this.env },
+    });
+    await waitForPort(this.port);
+  }
+
+  async stop() {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child?.once("exit", r));
+    this.child.kill("SIGTERM");
+    await Promise.race([exited, sleep(3000)]);
+    this.child?.kill("SIGKILL");
+    this.child = null;
+  }
+}
+
+/** The few W3C WebDriver calls the test needs. */
+export class WebDriver {
+  constructor(port) {
+    this.base = `http://127.0.0.1:${port}`;
+    this.session = "";
+  }
+
+  async call(method, path, body) {
+    // tauri-driver 2.x sometimes drops a request ("connection reset"); retry such a request.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await fetch(this.base + path, {
+          method,
+          headers: body ? { "content-type": "application/json" } : undefined,
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        const json = await res.json();
+        if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+        return json.value;
+      } catch (e) {
+        const reset = e instanceof TypeError || /ECONNRESET|socket hang up|fetch failed/.test(String(e));
+        if (!reset || attempt >= 4) throw e;
+        await sleep(200);
+      }
+    }
+  }
+
+  async open(application) {
+    const caps = { "tauri:options": { application } };
+    const value = await this.call("POST", "/session", { capabilities: { alwaysMatch: caps, firstMatch: [{}] } });
+    this.session = value.sessionId;
+  }
+
+  async close() {
+    if (this.session) await this.call("DELETE", `/session/${this.session}`).catch(() => {});
+    this.session = "";
+  }
+
+  /** Runs a script in the page; returns its value. */
+  exec(script, ...args) {
+    return this.call("POST", `/session/${this.session}/execute/sync`, { script, args });
+  }
+
+  async find(css) {
+    const value = await this.call("POST", `/session/${this.session}/element`, { using: "css selector", value: css });
+    return Object.values(value)[0];
+  }
+
+  async click(css) {
+    const id = await this.find(css);
+    await this.call("POST", `/session/${this.session}/element/${id}/click`, {});
+  }
+
+  async setWindowSize(width, height) {
+    await this.call("POST", `/session/${this.session}/window/rect`, { width, height });
+  }
+
+  async screenshot(path) {
+    const b64 = await this.call("GET", `/session/${this.session}/screenshot`);
+    writeFileSync(path, Buffer.from(b64, "base64"));
+  }
+}
