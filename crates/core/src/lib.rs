@@ -5,5 +5,6 @@ pub mod bus;
 pub mod protocol;
 pub mod secret;
 pub mod site;
+pub mod time;
 
 pub use secret::Secret;

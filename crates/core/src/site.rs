@@ -11,7 +11,7 @@ use crate::protocol::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 use ts_rs::TS;
 
@@ -118,12 +118,6 @@ pub enum ApplyError {
     TooManyOutputs { site: String },
 }
 
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Sites {
     /// A model for these site ids, in this order (the enrolment order).
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Sites {
@@ -182,7 +176,7 @@ impl Sites {
             Message::Event { .. } => {}
         }
         entry.last_heard = Some(now);
-        entry.last_seen_ms = Some(wall_ms());
+        entry.last_seen_ms = Some(crate::time::now_ms());
         // A site heard again after being declared lost is online again only if its last
         // status said so.
         if entry.link == Some(SiteLink::Lost)

@@ -5,11 +5,12 @@
 use mimamori_core::bus::BrokerAddress;
 use mimamori_core::protocol::{self, ArmState, Catalog, LinkState, OutputState, OutputValue, Status, topics};
 use mimamori_core::secret::Secret;
+use mimamori_core::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What a simulated site is: its catalog and the initial state of its outputs.
@@ -36,12 +37,6 @@ impl SimConfig {
     pub fn new(broker: BrokerAddress) -> Self {
         SimConfig { broker, user: None, password: None, heartbeat: None }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn status_payload(spec: &SiteSpec, state: LinkState) -> Vec<u8> {

@@ -14,9 +14,10 @@ pub use backoff::Backoff;
 use crate::protocol;
 use crate::secret::Secret;
 use crate::site::{ApplyError, SiteSummary, SiteView, Sites};
+use crate::time::now_ms;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use ts_rs::TS;
@@ -206,12 +207,6 @@ pub enum BusChange {
     Resync,
 }
 
-pub(crate) fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 struct Inner {
     sites: Mutex<Sites>,
     connection: Mutex<ConnectionStatus>,
@@ -239,7 +234,7 @@ impl BusState {
                 sites: Mutex::new(Sites::new(sites)),
                 connection: Mutex::new(ConnectionStatus {
                     phase: ConnectionPhase::Connecting,
-                    since_ms: wall_ms(),
+                    since_ms: now_ms(),
                     attempt: 0,
                     problem: None,
                 }),
@@ -296,7 +291,7 @@ impl BusState {
         let status = {
             let mut c = lock(&self.inner.connection);
             if c.phase != phase {
-                c.since_ms = wall_ms();
+                c.since_ms = now_ms();
             }
             c.phase = phase;
             c.attempt = attempt;

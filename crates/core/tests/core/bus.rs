@@ -4,6 +4,7 @@ use crate::broker::{Mosquitto, PASSWORD};
 use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
 use mimamori_core::site::SiteLink;
+use mimamori_core::time::now_ms;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, MqttOptions};
@@ -40,11 +41,6 @@ async fn until(state: &BusState, secs: u64, what: &str, pred: impl Fn(&BusState)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn wall_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    u64::try_from(since.as_millis()).unwrap()
 }
 
 fn link(state: &BusState, id: &str) -> SiteLink {
@@ -156,7 +152,7 @@ async fn the_client_rides_out_a_broker_restart_and_recovers_its_model() {
 
     // Without persistence the restarted broker has forgotten everything; the sites and the
     // client reconnect, and the retained state is rebuilt.
-    let restarted_ms = wall_ms();
+    let restarted_ms = now_ms();
     broker.restart();
     until(&state, 40, "client connected again", |s| s.connection().phase == ConnectionPhase::Connected).await;
     // Fresh word from both sites, not just the state remembered from before.
