@@ -100,6 +100,25 @@ test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-sites"]');
 });
 
+test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {
+  const layout = () => wd.exec(`const r = (q) => document.querySelector(q)?.getBoundingClientRect();
+    const tabs = r('[data-testid="tab-sites"]'), list = r('[data-testid="site-list"]'),
+      page = r('[data-testid="site-page"]');
+    return { w: innerWidth, h: innerHeight, tabsTop: tabs?.top ?? -1,
+      listVisible: !!list && list.width > 0, pageVisible: !!page && page.width > 0,
+      sideBySide: !!list && !!page && list.width > 0 && page.width > 0 && list.right <= page.left + 1 }`);
+  await wd.setWindowSize(390, 844);
+  const phone = await until("phone viewport", async () => { const l = await layout(); return l.w <= 400 && l; });
+  assert.ok(phone.tabsTop > phone.h / 2, `tabs should sit at the bottom on a phone: ${JSON.stringify(phone)}`);
+  assert.ok(!phone.sideBySide, "a phone shows one column at a time");
+  await wd.screenshot(join(out, "phone.png"));
+  await wd.setWindowSize(1024, 1366);
+  const tablet = await until("tablet viewport", async () => { const l = await layout(); return l.w >= 1000 && l; });
+  assert.ok(tablet.sideBySide, `the site list sits beside the grid on a tablet: ${JSON.stringify(tablet)}`);
+  await wd.screenshot(join(out, "tablet.png"));
+  await wd.setWindowSize(1280, 800);
+});
+
 test("no endpoint or secret ever reaches the page", async () => {
   const html = await wd.exec("return document.documentElement.outerHTML + JSON.stringify(localStorage)");
   assert.ok(!html.includes("rtsp://"), "a camera URL reached the DOM");

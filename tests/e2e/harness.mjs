@@ -54,6 +54,15 @@ export async function until(what, fn, timeoutMs = 20000) {
   }
 }
 
+/** Sends `signal` and waits for the exit; SIGKILL after 3 s. */
+async function stopChild(child, signal) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill(signal);
+  await Promise.race([exited, sleep(3000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
 /** A Mosquitto of the test's own, with passwords and a per-user ACL. */
 export class Mosquitto {
   constructor(port) {
@@ -85,10 +94,7 @@ export class Mosquitto {
 
   /** SIGKILL: the broker vanishes without a word. */
   async kill() {
-    if (!this.child) return;
-    const exited = new Promise((r) => this.child?.once("exit", r));
-    this.child.kill("SIGKILL");
-    await exited;
+    await stopChild(this.child, "SIGKILL");
     this.child = null;
   }
 
@@ -119,10 +125,7 @@ export class Site {
   }
 
   async kill() {
-    if (!this.child) return;
-    const exited = new Promise((r) => this.child?.once("exit", r));
-    this.child.kill("SIGKILL");
-    await exited;
+    await stopChild(this.child, "SIGKILL");
     this.child = null;
   }
 }
@@ -144,11 +147,7 @@ export class TauriDriver {
   }
 
   async stop() {
-    if (!this.child) return;
-    const exited = new Promise((r) => this.child?.once("exit", r));
-    this.child.kill("SIGTERM");
-    await Promise.race([exited, sleep(3000)]);
-    this.child?.kill("SIGKILL");
+    await stopChild(this.child, "SIGTERM");
     this.child = null;
   }
 }
