@@ -43,15 +43,21 @@ test('the reason is added when there is one', () => {
     connectionBar(status('reconnecting', 2, 'unreachable'), en, clock).text,
     'Reconnecting (attempt 2) · offline since 14:05 — server unreachable',
   );
-  const stopped = connectionBar(status('stopped', 5, 'notAuthorized'), en, clock);
-  assert.deepEqual(stopped, { phase: 'stopped', tone: 'alarm', text: 'Stopped · offline since 14:05 — not authorised' });
+  const stopped = connectionBar(status('stopped', 5, 'timedOut'), en, clock);
+  assert.deepEqual(stopped, { phase: 'stopped', tone: 'alarm', text: 'Stopped · offline since 14:05 — timed out' });
+});
+
+test('refused credentials say to enrol again instead of showing a retry', () => {
+  const bar = connectionBar(status('stopped', 1, 'notAuthorized'), en, clock);
+  assert.deepEqual(bar, { phase: 'stopped', tone: 'alarm', text: 'The server no longer accepts this device · enrol it again' });
+  assert.match(connectionBar(status('stopped', 1, 'notAuthorized'), ja, clock).text, /登録/);
 });
 
 test('every problem has words in both languages', () => {
   /** @type {import('../www/js/types.js').ConnectionProblem[]} */
   const problems = ['unreachable', 'notAuthorized', 'refused', 'timedOut', 'closed', 'protocol'];
   for (const t of [en, ja]) {
-    const texts = problems.map((p) => connectionBar(status('stopped', 1, p), t, clock).text);
+    const texts = problems.map((p) => connectionBar(status('reconnecting', 1, p), t, clock).text);
     assert.equal(new Set(texts).size, problems.length);
     for (const text of texts) assert.doesNotMatch(text, /problem\.|\{/);
   }

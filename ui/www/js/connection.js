@@ -37,6 +37,10 @@ export function connectionBar(status, t, { available = true, ...clock } = {}) {
       bar = { tone: 'warn', text: t('conn.reconnecting', { attempt: Math.max(1, status.attempt), time }) };
       break;
     case 'stopped':
+      // Refused credentials stop the client for good: say what will fix it.
+      if (status.problem === 'notAuthorized') {
+        return { phase: 'stopped', tone: 'alarm', text: t('conn.revoked') };
+      }
       bar = { tone: 'alarm', text: t('conn.stopped', { time }) };
       break;
     default:

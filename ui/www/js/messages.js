@@ -23,6 +23,7 @@ export const en = {
   'conn.connected': 'Connected',
   'conn.reconnecting': 'Reconnecting (attempt {attempt}) · offline since {time}',
   'conn.stopped': 'Stopped · offline since {time}',
+  'conn.revoked': 'The server no longer accepts this device · enrol it again',
   'conn.unavailable': 'Not running inside the app',
   'conn.problem': '{text} — {problem}',
 
@@ -130,6 +131,7 @@ export const ja = {
   'conn.connected': '接続済み',
   'conn.reconnecting': '再接続中（{attempt} 回目）・{time} からオフライン',
   'conn.stopped': '停止中・{time} からオフライン',
+  'conn.revoked': 'サーバーがこの端末を受け付けません・もう一度登録してください',
   'conn.unavailable': 'アプリの外で開かれています',
   'conn.problem': '{text} — {problem}',
 

@@ -127,6 +127,14 @@ pub(super) async fn run(config: BusConfig, state: BusState, mut stop: watch::Rec
                     let problem = problem(&err);
                     let attempt = backoff.attempt() + 1;
                     tracing::warn!(?problem, attempt, "broker connection failed: {err}");
+                    if problem == ConnectionProblem::NotAuthorized {
+                        // Revoked or wrong credentials: retrying cannot help and would hammer
+                        // the broker. Stay stopped until the device is enrolled again.
+                        tracing::error!("the broker refused this account; enrol this device again");
+                        state.set_connection(ConnectionPhase::Stopped, attempt, Some(problem));
+                        let _ = stop.changed().await;
+                        return;
+                    }
                     let phase = if ever_connected { ConnectionPhase::Reconnecting } else { ConnectionPhase::Connecting };
                     state.set_connection(phase, attempt, Some(problem));
                     let wake = Instant::now() + backoff.next_delay();

@@ -55,10 +55,9 @@ impl Mosquitto {
         std::fs::write(dir.join("acl"), ACL).unwrap();
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {p}\nacl_file {a}\n\
-             persistence false\nlog_dest file {l}\nlog_type all\n",
+             persistence false\nlog_dest stderr\nlog_type all\n",
             p = passwd.display(),
             a = dir.join("acl").display(),
-            l = dir.join("mosquitto.log").display(),
         );
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
         let mut m = Mosquitto { port, dir, child: None };
@@ -85,7 +84,14 @@ impl Mosquitto {
             .arg("-c")
             .arg(self.dir.join("mosquitto.conf"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Our file, handed over open: Mosquitto drops root and could not open it itself.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join("mosquitto.log"))
+                    .expect("broker log file"),
+            )
             .spawn()
             .expect("mosquitto (install with scripts/install-deps --test)");
         self.child = Some(child);

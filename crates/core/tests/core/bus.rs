@@ -179,6 +179,14 @@ async fn wrong_credentials_are_reported_as_not_authorized() {
         s.connection().problem == Some(ConnectionProblem::NotAuthorized)
     })
     .await;
-    assert_ne!(state.connection().phase, ConnectionPhase::Connected);
+    assert_eq!(state.connection().phase, ConnectionPhase::Stopped);
+    // No retry storm: the broker sees one attempt, however long we wait.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = broker.log();
+    let attempts = log.lines().filter(|l| l.contains("Sending CONNACK")).count();
+    assert_eq!(attempts, 1, "the client kept retrying:\n{log}");
+    assert!(log.contains("not authorised"), "{log}");
+    assert!(!log.contains("CANARY"), "the broker logged the password");
+    assert_eq!(state.connection().attempt, 1);
     bus.stop().await;
 }
