@@ -2,9 +2,12 @@
 //! drive the product through this crate. See `docs/architecture.md`.
 
 pub mod bus;
+pub mod enrol;
+pub mod profile;
 pub mod protocol;
 pub mod secret;
 pub mod site;
 pub mod time;
+pub mod vault;
 
 pub use secret::Secret;
