@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod demo;
+pub mod mosquitto;
 pub mod site;
 
 pub use site::{SimConfig, SimSite, SiteSpec};

@@ -1,10 +1,10 @@
 //! The site bus against a real Mosquitto: permissions, Last Will, bad input, restarts.
 
-use crate::broker::{Mosquitto, PASSWORD};
 use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
 use mimamori_core::site::SiteLink;
 use mimamori_core::time::now_ms;
+use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::{SimConfig, SimSite, demo};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, MqttOptions};

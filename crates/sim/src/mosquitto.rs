@@ -1,5 +1,8 @@
 //! A private Mosquitto for one test: its own port, password file, ACL and directory.
-//! Dropping it kills the broker.
+//! Dropping it kills the broker. Tests that claim a real broker use this, never the
+//! embedded demo broker (no ACLs, no persistence). Needs `mosquitto` and
+//! `mosquitto_passwd` on `PATH` (`scripts/install-deps --test`); panics when it cannot start
+//! the broker, as a test harness should.
 
 use mimamori_core::bus::BrokerAddress;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -7,9 +10,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Password of every user of [`Mosquitto::start`].
 pub const PASSWORD: &str = "test-pass-1";
 
-/// Users and what each may do, in Mosquitto ACL syntax.
+/// Users of [`Mosquitto::start`] and what each may do, in Mosquitto ACL syntax.
 const ACL: &str = "\
 user viewer-hq
 topic read mimamori/v1/sites/hq/#
@@ -24,6 +28,7 @@ topic readwrite mimamori/v1/sites/hq/#
 user site-shop
 topic readwrite mimamori/v1/sites/shop/#
 ";
+const USERS: [&str; 4] = ["viewer-hq", "manager", "site-hq", "site-shop"];
 
 pub struct Mosquitto {
     pub port: u16,
@@ -39,20 +44,28 @@ fn free_port() -> u16 {
 }
 
 impl Mosquitto {
+    /// The standard test broker: users `viewer-hq` (reads hq), `manager` (reads hq and
+    /// shop), `site-hq` and `site-shop`, all with [`PASSWORD`].
     pub fn start() -> Mosquitto {
+        let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
+        Mosquitto::with_users(&users, ACL)
+    }
+
+    /// A broker with these (user, password) pairs and this ACL.
+    pub fn with_users(users: &[(&str, &str)], acl: &str) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let passwd = dir.join("passwd");
         std::fs::write(&passwd, "").unwrap();
-        for user in ["viewer-hq", "manager", "site-hq", "site-shop"] {
+        for (user, password) in users {
             let status = Command::new("mosquitto_passwd")
-                .args(["-b", passwd.to_str().unwrap(), user, PASSWORD])
+                .args(["-b", passwd.to_str().unwrap(), user, password])
                 .status()
                 .expect("mosquitto_passwd (install with scripts/install-deps --test)");
             assert!(status.success());
         }
-        std::fs::write(dir.join("acl"), ACL).unwrap();
+        std::fs::write(dir.join("acl"), acl).unwrap();
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {p}\nacl_file {a}\n\
              persistence false\nlog_dest stderr\nlog_type all\n",
