@@ -2,15 +2,17 @@
 //!
 //!     mimamori demo                 # embedded broker + demo sites, headless
 //!     mimamori sites --demo         # list the demo sites
-//!     mimamori watch                # print changes as they arrive (profile from MIMAMORI_*)
-#![allow(clippy::print_stdout)] // a terminal program: stdout is its user interface
+//!     mimamori watch                # print changes as they arrive (enrolled profile)
+//!     mimamori enroll import CODE   # enrol this device (PIN on stdin or MIMAMORI_PIN)
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a terminal program: these are its user interface
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mimamori_core::bus::{Bus, BusChange, BusConfig, BusState, ConnectionPhase};
 use mimamori_core::site::{SiteLink, SiteView};
 use mimamori_sim::demo::Demo;
 use std::time::Duration;
+
+mod enroll;
 
 #[derive(Parser)]
 #[command(name = "mimamori", version, about = "Mimamori remote monitoring from a terminal")]
@@ -21,10 +23,14 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Source {
-    /// Run the built-in demo (embedded broker and simulated sites) instead of connecting
-    /// to the profile in MIMAMORI_BROKER / MIMAMORI_USER / MIMAMORI_PASSWORD / MIMAMORI_SITES.
+    /// Run the built-in demo (embedded broker and simulated sites) instead of connecting.
     #[arg(long)]
     demo: bool,
+    /// The enrolled profile to use (see `mimamori profiles`); needed when there are several.
+    /// A development profile in MIMAMORI_BROKER / MIMAMORI_USER / MIMAMORI_PASSWORD /
+    /// MIMAMORI_SITES takes precedence.
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +57,14 @@ enum Command {
         #[arg(long, default_value_t = 1883)]
         port: u16,
     },
+    /// Make or import enrolment codes.
+    #[command(subcommand)]
+    Enroll(enroll::EnrollCommand),
+    /// The profiles this device is enrolled for.
+    Profiles {
+        #[command(subcommand)]
+        command: Option<enroll::ProfilesCommand>,
+    },
 }
 
 /// A bus connection, and the demo it runs on if any (kept alive with it).
@@ -65,9 +79,20 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
         let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
         return Ok(Session { bus: Bus::start(config), _demo: Some(demo) });
     }
-    let config = BusConfig::from_env()?.context(
-        "no profile: set MIMAMORI_BROKER, MIMAMORI_USER, MIMAMORI_PASSWORD and MIMAMORI_SITES, or use --demo",
-    )?;
+    if let Some(config) = BusConfig::from_env()? {
+        return Ok(Session { bus: Bus::start(config), _demo: None });
+    }
+    let profiles = enroll::profiles()?;
+    let list = profiles.list()?;
+    let id = match (&source.profile, list.as_slice()) {
+        (Some(id), _) => id.clone(),
+        (None, [only]) => only.id.clone(),
+        (None, []) => {
+            anyhow::bail!("this device is not enrolled: run `mimamori enroll import`, or use --demo")
+        }
+        (None, _) => anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)"),
+    };
+    let config = profiles.bus_config(&id, &format!("mimamori-cli-{id}"))?;
     Ok(Session { bus: Bus::start(config), _demo: None })
 }
 
@@ -186,8 +211,15 @@ async fn demo(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(err) = run() {
+        // One line a person can act on; no backtrace, whatever RUST_BACKTRACE says.
+        eprintln!("mimamori: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -195,9 +227,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Sites { source, json, wait } => sites(source, json, wait).await,
-        Command::Watch { source } => watch(source).await,
-        Command::Demo { port } => demo(port).await,
-    }
+    let command = Cli::parse().command;
+    // Enrolment talks to the keychain with blocking calls: no async runtime needed there.
+    let command = match command {
+        Command::Enroll(c) => return enroll::enroll(c),
+        Command::Profiles { command } => {
+            return enroll::profiles_command(command.unwrap_or(enroll::ProfilesCommand::List));
+        }
+        other => other,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match command {
+            Command::Sites { source, json, wait } => sites(source, json, wait).await,
+            Command::Watch { source } => watch(source).await,
+            Command::Demo { port } => demo(port).await,
+            Command::Enroll(_) | Command::Profiles { .. } => Ok(()),
+        }
+    })
 }

@@ -1,0 +1,212 @@
+//! Enrol, use, re-use, remove; a locked keychain; bad codes. Each keychain scenario runs in
+//! its own `dbus-run-session` with its own GNOME Keyring and `HOME`, so nothing touches the
+//! developer's real keychain.
+
+use mimamori_core::Secret;
+use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
+use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
+use mimamori_sim::{SimConfig, SimSite, demo};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mimamori");
+
+struct Scenario {
+    home: PathBuf,
+}
+
+struct Run {
+    ok: bool,
+    out: String,
+}
+
+impl Run {
+    /// The text printed after `== name` and before the next section.
+    fn section(&self, name: &str) -> &str {
+        let start = self
+            .out
+            .find(&format!("== {name}\n"))
+            .unwrap_or_else(|| panic!("no section {name}:\n{}", self.out));
+        let rest = &self.out[start + name.len() + 4..];
+        &rest[..rest.find("\n== ").map_or(rest.len(), |i| i + 1)]
+    }
+}
+
+impl Scenario {
+    fn new(name: &str) -> Scenario {
+        let home = std::env::temp_dir().join(format!("mimamori-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        Scenario { home }
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.home.join("config")
+    }
+
+    /// Runs a shell script in a fresh D-Bus session with a GNOME Keyring, unlocked or not.
+    /// `$M` is the `mimamori` binary. Standard error is merged into the output.
+    fn run(&self, unlocked: bool, script: &str) -> Run {
+        let keyring = if unlocked {
+            r#"eval "$(printf test-keyring-pw | gnome-keyring-daemon --unlock --components=secrets)""#
+        } else {
+            "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1"
+        };
+        let full = format!("{keyring}\nexec 2>&1\n{script}");
+        let output = Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", &full])
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env("XDG_CONFIG_HOME", self.home.join("xdg-config"))
+            .env("XDG_RUNTIME_DIR", &self.home)
+            .env("MIMAMORI_CONFIG_DIR", self.config_dir())
+            .env("RUST_LOG", "trace")
+            .env("M", BIN)
+            .env_remove("DISPLAY")
+            .output()
+            .expect("dbus-run-session (install with scripts/install-deps --test)");
+        Run { ok: output.status.success(), out: String::from_utf8_lossy(&output.stdout).into_owned() }
+    }
+
+    /// Every file this scenario left on disk, as text, with its path.
+    fn files(&self) -> Vec<(PathBuf, String)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.home, &mut out);
+        out
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+// Multi-threaded: the simulated site must keep running while the test blocks on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_use_and_remove_with_the_real_keychain_and_no_secret_anywhere_else() {
+    let canary = "CANARY-9f2e41";
+    let camera_canary = "CANARY-cam-77ab";
+    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\n\nuser aiko\ntopic read mimamori/v1/sites/hq/#\n";
+    let broker = Mosquitto::with_users(&[("site-hq", PASSWORD), ("aiko", canary)], acl);
+    let mut sim = SimConfig::new(broker.address());
+    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let _hq = SimSite::start(demo::site("hq").unwrap(), sim);
+
+    let s = Scenario::new("cycle");
+    let cameras = s.home.join("cameras.json");
+    std::fs::write(
+        &cameras,
+        format!(r#"[{{"site":"hq","camera":"entrance","username":"view","password":"{camera_canary}"}}]"#),
+    )
+    .unwrap();
+    let script = format!(
+        r#"
+created=$(MIMAMORI_ENROL_PASSWORD='{canary}' "$M" enroll create --broker mqtt://127.0.0.1:{port} \
+  --user aiko --site hq:本社:operator --cameras '{cameras}' --label 'Example Co.' --json)
+rm '{cameras}'
+field() {{ printf %s "$created" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }}
+code=$(field code); pin=$(field pin)
+case "$code" in MMR1.*) ;; *) echo "no code: $created"; exit 1;; esac
+echo "== wrong pin"; echo WRONG-PIN-1 | "$M" enroll import "$code"; echo "exit=$?"
+echo "== import"; echo "$pin" | "$M" enroll import "mimamori://enroll?code=$code"; echo "exit=$?"
+echo "== again"; echo "$pin" | "$M" enroll import "$code"; echo "exit=$?"
+echo "== profiles"; "$M" profiles
+echo "== keychain"; secret-tool search --all service app.mimamori.client 2>/dev/null | grep -c '^label = keyring:profile/'
+echo "== sites"; "$M" sites --wait 10; echo "exit=$?"
+id=$("$M" profiles | cut -d' ' -f1)
+echo "== remove"; "$M" profiles remove "$id"; echo "exit=$?"
+echo "== keychain after"; secret-tool search --all service app.mimamori.client 2>/dev/null | grep -c '^label = keyring:profile/'
+echo "== sites after"; "$M" sites --wait 1; echo "exit=$?"
+echo "== end"
+"#,
+        port = broker.port,
+        cameras = cameras.display(),
+    );
+    let run = s.run(true, &script);
+    assert!(run.ok, "{}", run.out);
+    assert!(run.section("wrong pin").contains("wrong PIN") && run.section("wrong pin").contains("exit=1"));
+    let import = run.section("import");
+    assert!(import.contains("Enrolled as aiko (Example Co.)") && import.contains("本社 (hq)"), "{import}");
+    assert!(run.section("again").contains("already used"), "{}", run.out);
+    assert!(run.section("profiles").contains("hq:operator"));
+    assert_eq!(run.section("keychain").trim(), "1", "{}", run.out);
+    let sites = run.section("sites");
+    assert!(sites.contains("本社 (hq)  online") && sites.contains("exit=0"), "{}", run.out);
+    assert!(run.section("remove").contains("exit=0"));
+    assert_eq!(run.section("keychain after").trim(), "0", "{}", run.out);
+    assert!(run.section("sites after").contains("not enrolled"), "{}", run.out);
+
+    // The canary passwords were handed to the CLI; with every log level on, they appear in
+    // no output and no file, and neither does the broker address or a user:pass@ URL.
+    assert!(!run.out.contains("CANARY"), "a secret reached the output:\n{}", run.out);
+    for (path, text) in s.files() {
+        for needle in ["CANARY", "127.0.0.1", "rtsp://", ":554"] {
+            assert!(!text.contains(needle), "{needle} in {}:\n{text}", path.display());
+        }
+    }
+}
+
+#[test]
+fn a_locked_keychain_refuses_enrolment_and_nothing_is_written() {
+    let s = Scenario::new("locked");
+    let (code, pin) = sample_code("CANARY-locked-1");
+    let run = s.run(false, &format!("echo '{pin}' | \"$M\" enroll import '{code}'; echo \"exit=$?\""));
+    assert!(run.out.contains("keychain is locked") && run.out.contains("exit=1"), "{}", run.out);
+    assert!(!run.out.contains("CANARY"));
+    assert!(!s.config_dir().exists(), "settings were written although the keychain refused");
+}
+
+fn sample_code(password: &str) -> (String, String) {
+    let now = mimamori_core::time::now_ms();
+    let e = Enrolment {
+        code_id: enrol::new_code_id(),
+        issued_ms: now,
+        expires_ms: now + 60_000,
+        label: "Example".into(),
+        broker: Secret::new("mqtt://127.0.0.1:1883".into()),
+        broker_pin: None,
+        user: "aiko".into(),
+        password: Secret::new(password.into()),
+        sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Viewer }],
+        cameras: vec![],
+    };
+    let pin = enrol::new_pin();
+    (enrol::seal(&e, &pin, Kdf { m_kib: 8 * 1024, t: 1, p: 1 }).unwrap(), pin)
+}
+
+#[test]
+fn bad_codes_are_refused_before_the_pin_with_distinct_errors() {
+    let s = Scenario::new("bad");
+    let (code, _) = sample_code("pw");
+    let binary = s.home.join("binary.code");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let cases = [
+        (code[..code.len() - 9].to_owned(), "incomplete"),
+        ("hello".to_owned(), "not a Mimamori enrolment code"),
+        (format!("@{}", binary.display()), "not a Mimamori enrolment code"),
+        ("MMR3.AAAA".to_owned(), "newer version"),
+        ("A".repeat(40_000), "longer than"),
+    ];
+    for (arg, expected) in cases {
+        // No keychain and no PIN are needed to refuse these.
+        let out = Command::new(BIN)
+            .args(["enroll", "import", &arg])
+            .env("MIMAMORI_CONFIG_DIR", s.config_dir())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{expected}: {err}");
+        assert_eq!(err.lines().count(), 1, "one clear line, no backtrace: {err}");
+    }
+}
