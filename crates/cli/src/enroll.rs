@@ -27,9 +27,10 @@ pub enum EnrollCommand {
         /// Broker address: mqtts://host:port (mqtt:// only on loopback).
         #[arg(long)]
         broker: String,
-        /// SHA-256 of the broker certificate's public key, hex (required for mqtts).
+        /// The broker's CA certificate, a PEM file (required for mqtts): the only CA the
+        /// manager's device will trust for this broker.
         #[arg(long)]
-        broker_pin: Option<String>,
+        broker_ca: Option<std::path::PathBuf>,
         /// The manager's broker user.
         #[arg(long)]
         user: String,
@@ -108,7 +109,13 @@ fn read_code(arg: &str) -> anyhow::Result<String> {
 
 pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
     match command {
-        EnrollCommand::Create { broker, broker_pin, user, sites, cameras, expires_hours, label, json } => {
+        EnrollCommand::Create { broker, broker_ca, user, sites, cameras, expires_hours, label, json } => {
+            let broker_ca = broker_ca
+                .map(|path| {
+                    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+                })
+                .transpose()?;
+            let expires_hours = expires_hours.clamp(1, 24 * 30);
             let password = std::env::var(PASSWORD_VAR)
                 .with_context(|| format!("set {PASSWORD_VAR} to the manager's broker password"))?;
             let cameras = match cameras {
@@ -130,14 +137,14 @@ pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
                 }
             };
             let now = now_ms();
-            let expires_ms = now + expires_hours.clamp(1, 24 * 30) * 3_600_000;
+            let expires_ms = now + expires_hours * 3_600_000;
             let enrolment = Enrolment {
                 code_id: enrol::new_code_id(),
                 issued_ms: now,
                 expires_ms,
                 label,
                 broker: Secret::new(broker),
-                broker_pin: broker_pin.map(Secret::new),
+                broker_ca,
                 user,
                 password: Secret::new(password),
                 sites: sites.iter().map(|s| parse_site(s)).collect::<anyhow::Result<_>>()?,

@@ -76,7 +76,7 @@ pub enum CodeError {
     Invalid(String),
 }
 
-/// What a manager's role on a site allows: see `docs/roles.md`.
+/// What a manager's role on a site allows: see the roles table in `docs/enrolment.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -124,8 +124,9 @@ pub struct Enrolment {
     pub label: String,
     /// `mqtts://host:port` (or `mqtt://` on loopback for the demo and tests).
     pub broker: Secret<String>,
-    /// SHA-256 of the broker certificate's public key, hex; required for `mqtts`.
-    pub broker_pin: Option<Secret<String>>,
+    /// The broker's certificate authority (PEM): the only trust anchor for `mqtts`, so a
+    /// certificate from any other CA fails. Required for `mqtts`.
+    pub broker_ca: Option<String>,
     pub user: String,
     pub password: Secret<String>,
     pub sites: Vec<EnrolledSite>,
@@ -143,7 +144,7 @@ struct Wire {
     label: String,
     broker: String,
     #[serde(default)]
-    broker_pin: Option<String>,
+    broker_ca: Option<String>,
     user: String,
     password: String,
     sites: Vec<EnrolledSite>,
@@ -167,12 +168,20 @@ pub fn new_pin() -> String {
     format!("{}-{}", &chars[..5], &chars[5..])
 }
 
-/// Uppercases and drops separators, so `abcde-fghij` and `ABCDE FGHIJ` are the same PIN.
+/// Uppercases, drops separators and reads look-alikes as Crockford does (O as 0, I and L
+/// as 1), so `abcde-fghij`, `ABCDE FGHIJ` and a mistyped O are all the same PIN.
 fn normalize_pin(pin: &str) -> Result<String, CodeError> {
-    let pin: String =
-        pin.chars().filter(|c| !matches!(c, '-' | ' ' | '\t')).map(|c| c.to_ascii_uppercase()).collect();
+    let pin: String = pin
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
     if !(PIN_LEN_RANGE.0..=PIN_LEN_RANGE.1).contains(&pin.len())
-        || !pin.chars().all(|c| c.is_ascii_alphanumeric())
+        || !pin.bytes().all(|b| PIN_ALPHABET.contains(&b))
     {
         return Err(CodeError::BadPin);
     }
@@ -198,12 +207,24 @@ fn checksum(bytes: &[u8]) -> [u8; SUM_LEN] {
 fn validate(e: &Enrolment) -> Result<(), CodeError> {
     let bad = |m: String| CodeError::Invalid(m);
     check_id("user", &e.user).map_err(|x| bad(x.to_string()))?;
+    if e.code_id.len() != 32 || !e.code_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("the code id must be 32 hex digits".into()));
+    }
+    let plain_name =
+        |n: &str| !n.trim().is_empty() && n.chars().count() <= 128 && !n.chars().any(char::is_control);
+    if !plain_name(&e.label) {
+        return Err(bad("the label must be 1 to 128 characters without control characters".into()));
+    }
     if e.sites.is_empty() || e.sites.len() > 1000 {
         return Err(bad("it must grant 1 to 1000 sites".into()));
     }
+    let mut seen = std::collections::HashSet::new();
     for s in &e.sites {
         check_id("site id", &s.id).map_err(|x| bad(x.to_string()))?;
-        if s.name.trim().is_empty() || s.name.chars().count() > 128 {
+        if !seen.insert(s.id.as_str()) {
+            return Err(bad(format!("site `{}` is granted twice", s.id)));
+        }
+        if !plain_name(&s.name) {
             return Err(bad(format!("site `{}` needs a name of 1 to 128 characters", s.id)));
         }
     }
@@ -221,8 +242,12 @@ fn validate(e: &Enrolment) -> Result<(), CodeError> {
     let loopback =
         ["mqtt://127.0.0.1:", "mqtt://localhost:", "mqtt://[::1]:"].iter().any(|p| broker.starts_with(p));
     if broker.starts_with("mqtts://") {
-        if e.broker_pin.is_none() {
-            return Err(bad("an mqtts broker needs a certificate pin".into()));
+        match &e.broker_ca {
+            None => return Err(bad("an mqtts broker needs its CA certificate".into())),
+            Some(pem) if !pem.trim_start().starts_with("-----BEGIN CERTIFICATE-----") || pem.len() > 8192 => {
+                return Err(bad("the broker CA must be one PEM certificate of at most 8 KiB".into()));
+            }
+            Some(_) => {}
         }
     } else if !loopback {
         return Err(bad("the broker must be mqtts:// (plain mqtt:// only on loopback)".into()));
@@ -241,7 +266,7 @@ pub fn seal(e: &Enrolment, pin: &str, kdf: Kdf) -> Result<String, CodeError> {
         expires_ms: e.expires_ms,
         label: e.label.clone(),
         broker: e.broker.expose().clone(),
-        broker_pin: e.broker_pin.as_ref().map(|p| p.expose().clone()),
+        broker_ca: e.broker_ca.clone(),
         user: e.user.clone(),
         password: e.password.expose().clone(),
         sites: e.sites.clone(),
@@ -383,7 +408,7 @@ impl Sealed {
             expires_ms: wire.expires_ms,
             label: wire.label,
             broker: Secret::new(wire.broker),
-            broker_pin: wire.broker_pin.map(Secret::new),
+            broker_ca: wire.broker_ca,
             user: wire.user,
             password: Secret::new(wire.password),
             sites: wire.sites,
@@ -429,7 +454,7 @@ mod tests {
             expires_ms: NOW + 3_600_000,
             label: "Example Co.".into(),
             broker: Secret::new("mqtt://127.0.0.1:1883".into()),
-            broker_pin: None,
+            broker_ca: None,
             user: "aiko".into(),
             password: Secret::new("CANARY-broker-pw".into()),
             sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Operator }],
@@ -535,8 +560,14 @@ mod tests {
         assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
         e.broker = Secret::new("mqtts://broker.example.com:8883".into());
         assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
-        e.broker_pin = Some(Secret::new("ab".repeat(32)));
+        e.broker_ca = Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into());
         assert!(seal(&e, PIN, FAST).is_ok());
+        let mut e = sample();
+        e.sites.push(e.sites[0].clone());
+        assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
+        let mut e = sample();
+        e.label = "a\u{7}b".into();
+        assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
         let mut e = sample();
         e.cameras[0].site = "elsewhere".into();
         assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
@@ -552,5 +583,7 @@ mod tests {
         assert!(!pin.contains(['I', 'L', 'O', 'U']));
         assert_ne!(pin, new_pin());
         assert_eq!(normalize_pin(&pin.to_lowercase()).unwrap(), pin.replace('-', ""));
+        assert_eq!(normalize_pin("OIL-2345-6").unwrap(), "01123456");
+        assert_eq!(normalize_pin("UUUUUU").unwrap_err(), CodeError::BadPin);
     }
 }

@@ -11,7 +11,6 @@ use crate::secret::Secret;
 use crate::vault::{SecretStore, VaultError};
 use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,9 +65,9 @@ struct Settings {
     /// Code ids already used here, oldest first.
     #[serde(default)]
     used_codes: Vec<String>,
-    /// Wrong-PIN counts by code fingerprint.
+    /// Wrong-PIN counts by code fingerprint, oldest first.
     #[serde(default)]
-    attempts: BTreeMap<String, u32>,
+    attempts: Vec<(String, u32)>,
 }
 
 /// The secrets of one profile, stored as one keychain entry.
@@ -76,7 +75,7 @@ struct Settings {
 struct StoredSecrets {
     broker: String,
     #[serde(default)]
-    broker_pin: Option<String>,
+    broker_ca: Option<String>,
     password: String,
     #[serde(default)]
     cameras: Vec<StoredCamera>,
@@ -163,15 +162,17 @@ impl Profiles {
         let sealed = Sealed::parse(code)?;
         let fingerprint = sealed.fingerprint();
         let mut settings = self.load()?;
-        if settings.attempts.get(&fingerprint).copied().unwrap_or(0) >= MAX_PIN_ATTEMPTS {
+        let tried = settings.attempts.iter().find(|(f, _)| *f == fingerprint).map_or(0, |(_, n)| *n);
+        if tried >= MAX_PIN_ATTEMPTS {
             return Err(ProfileError::TooManyAttempts);
         }
         let enrolment = match sealed.open(pin, now_ms) {
             Ok(e) => e,
             Err(CodeError::WrongPin) => {
-                *settings.attempts.entry(fingerprint).or_insert(0) += 1;
-                while settings.attempts.len() > MAX_REMEMBERED {
-                    settings.attempts.pop_first();
+                settings.attempts.retain(|(f, _)| *f != fingerprint);
+                settings.attempts.push((fingerprint, tried + 1));
+                if settings.attempts.len() > MAX_REMEMBERED {
+                    settings.attempts.remove(0);
                 }
                 self.save(&settings)?;
                 return Err(CodeError::WrongPin.into());
@@ -189,7 +190,7 @@ impl Profiles {
             let excess = settings.used_codes.len() - MAX_REMEMBERED;
             settings.used_codes.drain(..excess);
         }
-        settings.attempts.remove(&fingerprint);
+        settings.attempts.retain(|(f, _)| *f != fingerprint);
         self.save(&settings)?;
         Ok(summary)
     }
@@ -198,7 +199,7 @@ impl Profiles {
         let id = profile_id(e.broker.expose(), &e.user);
         let secrets = StoredSecrets {
             broker: e.broker.expose().clone(),
-            broker_pin: e.broker_pin.as_ref().map(|p| p.expose().clone()),
+            broker_ca: e.broker_ca.clone(),
             password: e.password.expose().clone(),
             cameras: e
                 .cameras
@@ -298,7 +299,7 @@ mod tests {
             expires_ms: NOW + 60_000,
             label: "Example".into(),
             broker: Secret::new("mqtt://127.0.0.1:1883".into()),
-            broker_pin: None,
+            broker_ca: None,
             user: "aiko".into(),
             password: Secret::new(password.into()),
             sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Viewer }],

@@ -175,7 +175,7 @@ fn sample_code(password: &str) -> (String, String) {
         expires_ms: now + 60_000,
         label: "Example".into(),
         broker: Secret::new("mqtt://127.0.0.1:1883".into()),
-        broker_pin: None,
+        broker_ca: None,
         user: "aiko".into(),
         password: Secret::new(password.into()),
         sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Viewer }],

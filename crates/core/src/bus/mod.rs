@@ -61,7 +61,7 @@ pub mod env {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProfileError {
+pub enum EnvProfileError {
     #[error("{var} is not set")]
     Missing { var: &'static str },
     #[error("{var}: {reason}")]
@@ -72,35 +72,36 @@ impl BusConfig {
     /// Reads a profile from `MIMAMORI_BROKER`, `MIMAMORI_USER`, `MIMAMORI_PASSWORD`,
     /// `MIMAMORI_SITES` (comma-separated site ids) and optionally `MIMAMORI_CLIENT_ID`.
     /// Returns `Ok(None)` when `MIMAMORI_BROKER` is unset.
-    pub fn from_env() -> Result<Option<BusConfig>, ProfileError> {
+    pub fn from_env() -> Result<Option<BusConfig>, EnvProfileError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<BusConfig>, ProfileError> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<BusConfig>, EnvProfileError> {
         let Some(broker) = get(env::BROKER) else {
             return Ok(None);
         };
-        let broker = broker
-            .parse()
-            .map_err(|e: AddressError| ProfileError::Invalid { var: env::BROKER, reason: e.to_string() })?;
-        let user = get(env::USER).ok_or(ProfileError::Missing { var: env::USER })?;
+        let broker = broker.parse().map_err(|e: AddressError| EnvProfileError::Invalid {
+            var: env::BROKER,
+            reason: e.to_string(),
+        })?;
+        let user = get(env::USER).ok_or(EnvProfileError::Missing { var: env::USER })?;
         crate::protocol::check_id("user", &user)
-            .map_err(|e| ProfileError::Invalid { var: env::USER, reason: e.to_string() })?;
+            .map_err(|e| EnvProfileError::Invalid { var: env::USER, reason: e.to_string() })?;
         let sites: Vec<String> = get(env::SITES)
-            .ok_or(ProfileError::Missing { var: env::SITES })?
+            .ok_or(EnvProfileError::Missing { var: env::SITES })?
             .split(',')
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
         for site in &sites {
             crate::protocol::check_id("site id", site)
-                .map_err(|e| ProfileError::Invalid { var: env::SITES, reason: e.to_string() })?;
+                .map_err(|e| EnvProfileError::Invalid { var: env::SITES, reason: e.to_string() })?;
         }
         // One id per user until enrolment gives each device its own; two devices of one
         // user must set MIMAMORI_CLIENT_ID, or the broker will keep switching between them.
         let client_id = get(env::CLIENT_ID).unwrap_or_else(|| format!("mimamori-{user}"));
         crate::protocol::check_id("client id", &client_id)
-            .map_err(|e| ProfileError::Invalid { var: env::CLIENT_ID, reason: e.to_string() })?;
+            .map_err(|e| EnvProfileError::Invalid { var: env::CLIENT_ID, reason: e.to_string() })?;
         let mut config = BusConfig::new(broker, &client_id, &user, sites);
         config.password = get(env::PASSWORD).map(Secret::new);
         Ok(Some(config))
@@ -397,13 +398,13 @@ mod tests {
         assert_eq!((c.client_id.as_str(), c.sites.len()), ("mimamori-aiko", 2));
         assert!(!format!("{c:?}").contains("CANARY"));
         let missing = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://h:1"), (env::USER, "a")]));
-        assert_eq!(missing.unwrap_err(), ProfileError::Missing { var: env::SITES });
+        assert_eq!(missing.unwrap_err(), EnvProfileError::Missing { var: env::SITES });
         let bad = BusConfig::from_lookup(vars(&[
             (env::BROKER, "mqtt://h:1"),
             (env::USER, "a"),
             (env::SITES, "a/#"),
         ]));
-        assert!(matches!(bad, Err(ProfileError::Invalid { .. })));
+        assert!(matches!(bad, Err(EnvProfileError::Invalid { .. })));
     }
 
     #[tokio::test]
