@@ -3,4 +3,4 @@
 /**
  * Why the last attempt failed, in words that never include an address or a secret.
  */
-export type ConnectionProblem = "unreachable" | "notAuthorized" | "refused" | "timedOut" | "closed" | "protocol";
+export type ConnectionProblem = "unreachable" | "notAuthorized" | "refused" | "timedOut" | "closed" | "protocol" | "certificate";

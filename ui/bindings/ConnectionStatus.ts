@@ -10,4 +10,9 @@ sinceMs: number,
 /**
  * Failed attempts since the last successful connection.
  */
-attempt: number, problem: ConnectionProblem | null, };
+attempt: number, problem: ConnectionProblem | null, 
+/**
+ * TLS to the broker. Plain connections exist only on loopback (demo, tests) and are
+ * shown as such.
+ */
+encrypted: boolean, };

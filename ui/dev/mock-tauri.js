@@ -99,7 +99,7 @@
   }
 
   /** @type {ConnectionStatus} */
-  let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null };
+  let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null, encrypted: true };
   /** @type {Set<(event: TauriEvent<BusChange>) => void>} */
   const handlers = new Set();
   /** @param {BusChange} payload */
@@ -107,9 +107,9 @@
 
   const wanted = query.get('conn') ?? 'connected';
   setTimeout(() => {
-    if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable' };
-    else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized' };
-    else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null };
+    if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable', encrypted: true };
+    else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized', encrypted: true };
+    else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true };
     emit({ type: 'connection', ...connection });
   }, 800);
 

@@ -16,10 +16,16 @@ const clock = { now, timeZone: 'UTC' };
  * @param {number} attempt
  * @param {import('../www/js/types.js').ConnectionProblem | null} problem
  */
-const status = (phase, attempt = 0, problem = null) => ({ phase, sinceMs: since, attempt, problem });
+const status = (phase, attempt = 0, problem = null) => ({ phase, sinceMs: since, attempt, problem, encrypted: true });
 
 test('connected', () => {
   assert.deepEqual(connectionBar(status('connected'), en, clock), { phase: 'connected', tone: 'ok', text: 'Connected' });
+});
+
+test('a plain connection says it is not encrypted', () => {
+  const plain = { ...status('connected'), encrypted: false };
+  assert.equal(connectionBar(plain, en, clock).text, 'Connected · not encrypted (local test connection)');
+  assert.match(connectionBar(plain, ja, clock).text, /暗号化なし/);
 });
 
 test('connecting', () => {
@@ -55,7 +61,7 @@ test('refused credentials say to enrol again instead of showing a retry', () => 
 
 test('every problem has words in both languages', () => {
   /** @type {import('../www/js/types.js').ConnectionProblem[]} */
-  const problems = ['unreachable', 'notAuthorized', 'refused', 'timedOut', 'closed', 'protocol'];
+  const problems = ['unreachable', 'notAuthorized', 'refused', 'timedOut', 'closed', 'protocol', 'certificate'];
   for (const t of [en, ja]) {
     const texts = problems.map((p) => connectionBar(status('reconnecting', 1, p), t, clock).text);
     assert.equal(new Set(texts).size, problems.length);

@@ -262,6 +262,7 @@ impl Profiles {
         let sites = summary.sites.iter().map(|s| s.id.clone()).collect();
         let mut config = BusConfig::new(broker, client_id, &summary.user, sites);
         config.password = Some(Secret::new(secrets.password));
+        config.broker_ca = secrets.broker_ca;
         Ok(config)
     }
 

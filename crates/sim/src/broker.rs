@@ -65,5 +65,5 @@ pub fn start(port: u16) -> anyhow::Result<EmbeddedBroker> {
         anyhow::ensure!(Instant::now() < deadline, "embedded broker did not start on {listen}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(EmbeddedBroker { address: BrokerAddress { host: Ipv4Addr::LOCALHOST.to_string(), port } })
+    Ok(EmbeddedBroker { address: BrokerAddress::plain(&Ipv4Addr::LOCALHOST.to_string(), port) })
 }

@@ -53,6 +53,16 @@ impl Mosquitto {
 
     /// A broker with these (user, password) pairs and this ACL.
     pub fn with_users(users: &[(&str, &str)], acl: &str) -> Mosquitto {
+        Mosquitto::build(users, acl, None)
+    }
+
+    /// Like [`Mosquitto::with_users`], but the listener speaks only TLS with this server
+    /// certificate and key (PEM).
+    pub fn with_tls(users: &[(&str, &str)], acl: &str, cert_pem: &str, key_pem: &str) -> Mosquitto {
+        Mosquitto::build(users, acl, Some((cert_pem, key_pem)))
+    }
+
+    fn build(users: &[(&str, &str)], acl: &str, tls: Option<(&str, &str)>) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -66,8 +76,20 @@ impl Mosquitto {
             assert!(status.success());
         }
         std::fs::write(dir.join("acl"), acl).unwrap();
+        let tls_lines = match tls {
+            None => String::new(),
+            Some((cert, key)) => {
+                std::fs::write(dir.join("server.crt"), cert).unwrap();
+                std::fs::write(dir.join("server.key"), key).unwrap();
+                format!(
+                    "certfile {}\nkeyfile {}\n",
+                    dir.join("server.crt").display(),
+                    dir.join("server.key").display()
+                )
+            }
+        };
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {p}\nacl_file {a}\n\
+            "listener {port} 127.0.0.1\n{tls_lines}allow_anonymous false\npassword_file {p}\nacl_file {a}\n\
              persistence false\nlog_dest stderr\nlog_type all\n",
             p = passwd.display(),
             a = dir.join("acl").display(),
@@ -79,7 +101,7 @@ impl Mosquitto {
     }
 
     pub fn address(&self) -> BrokerAddress {
-        BrokerAddress { host: "127.0.0.1".into(), port: self.port }
+        BrokerAddress::plain("127.0.0.1", self.port)
     }
 
     /// Kills the broker (SIGKILL: nothing saved, no goodbye to clients).

@@ -26,8 +26,11 @@ export function connectionBar(status, t, { available = true, ...clock } = {}) {
   /** @type {{ tone: Tone, text: string }} */
   let bar;
   switch (status.phase) {
-    case 'connected':
-      return { phase: 'connected', tone: 'ok', text: t('conn.connected') };
+    case 'connected': {
+      // Plain MQTT exists only on loopback (demo, tests); say so rather than look secure.
+      const text = status.encrypted ? t('conn.connected') : `${t('conn.connected')} · ${t('conn.plain')}`;
+      return { phase: 'connected', tone: 'ok', text };
+    }
     case 'connecting':
       bar = { tone: 'warn', text: t('conn.connecting') };
       break;

@@ -33,6 +33,8 @@ export const en = {
   'problem.timedOut': 'timed out',
   'problem.closed': 'connection closed',
   'problem.protocol': 'protocol error',
+  'problem.certificate': 'the server certificate is not the enrolled one',
+  'conn.plain': 'not encrypted (local test connection)',
 
   'link.unknown': 'Unknown',
   'link.online': 'Online',
@@ -141,6 +143,8 @@ export const ja = {
   'problem.timedOut': 'タイムアウトしました',
   'problem.closed': '接続が切れました',
   'problem.protocol': 'プロトコルエラー',
+  'problem.certificate': 'サーバー証明書が登録されたものと一致しません',
+  'conn.plain': '暗号化なし（ローカルのテスト接続）',
 
   'link.unknown': '不明',
   'link.online': 'オンライン',

@@ -107,8 +107,8 @@ export function createSync(api, store) {
       }
       case 'connection': {
         connectionEvents += 1;
-        const { phase, sinceMs, attempt, problem } = change;
-        store.set({ connection: { phase, sinceMs, attempt, problem } });
+        const { phase, sinceMs, attempt, problem, encrypted } = change;
+        store.set({ connection: { phase, sinceMs, attempt, problem, encrypted } });
         return;
       }
       case 'resync':

@@ -8,6 +8,7 @@
 
 mod backoff;
 mod mqtt;
+pub mod tls;
 
 pub use backoff::Backoff;
 
@@ -30,6 +31,8 @@ pub struct BusConfig {
     pub client_id: String,
     pub user: String,
     pub password: Option<Secret<String>>,
+    /// The broker's CA (PEM), the only trust anchor for `mqtts`.
+    pub broker_ca: Option<String>,
     pub sites: Vec<String>,
     pub keep_alive: Duration,
     /// How long the broker keeps the session (and queues QoS 1 messages) while we are away.
@@ -43,6 +46,7 @@ impl BusConfig {
             client_id: client_id.to_owned(),
             user: user.to_owned(),
             password: None,
+            broker_ca: None,
             sites,
             keep_alive: Duration::from_secs(10),
             session_expiry: Duration::from_secs(7 * 24 * 3600),
@@ -108,19 +112,27 @@ impl BusConfig {
     }
 }
 
-/// A broker address. Only plain `mqtt://` on loopback exists until enrolment brings
-/// `mqtts://` with a pinned certificate.
+/// A broker address: `mqtts://host:port` (TLS, default port 8883), or plain
+/// `mqtt://host:port` (default 1883) for the loopback demo and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddress {
     pub host: String,
     pub port: u16,
+    pub tls: bool,
+}
+
+impl BrokerAddress {
+    /// A plain loopback address, as the demo and the tests use.
+    pub fn plain(host: &str, port: u16) -> BrokerAddress {
+        BrokerAddress { host: host.to_owned(), port, tls: false }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     #[error("broker address must look like mqtt://host:port")]
     Syntax,
-    #[error("unsupported broker scheme `{0}`: this build speaks mqtt:// only")]
+    #[error("unsupported broker scheme `{0}`: use mqtts:// (or mqtt:// on loopback)")]
     Scheme(String),
 }
 
@@ -129,22 +141,24 @@ impl std::str::FromStr for BrokerAddress {
 
     fn from_str(s: &str) -> Result<Self, AddressError> {
         let (scheme, rest) = s.split_once("://").ok_or(AddressError::Syntax)?;
-        if scheme != "mqtt" {
-            return Err(AddressError::Scheme(scheme.chars().take(16).collect()));
-        }
+        let (tls, default_port) = match scheme {
+            "mqtts" => (true, 8883),
+            "mqtt" => (false, 1883),
+            _ => return Err(AddressError::Scheme(scheme.chars().take(16).collect())),
+        };
         if rest.contains('@') {
             // Credentials never travel in an address.
             return Err(AddressError::Syntax);
         }
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| AddressError::Syntax)?),
-            None => (rest, 1883),
+            Some((h, p)) if !h.ends_with(':') => (h, p.parse().map_err(|_| AddressError::Syntax)?),
+            _ => (rest, default_port),
         };
         if host.is_empty() || host.contains('/') {
             return Err(AddressError::Syntax);
         }
-        Ok(BrokerAddress { host: host.trim_start_matches('[').trim_end_matches(']').to_owned(), port })
+        Ok(BrokerAddress { host: host.trim_start_matches('[').trim_end_matches(']').to_owned(), port, tls })
     }
 }
 
@@ -170,6 +184,9 @@ pub enum ConnectionProblem {
     TimedOut,
     Closed,
     Protocol,
+    /// The broker's certificate is not signed by the enrolled CA, expired, or for another
+    /// host — or the enrolled CA is unusable. Never bypassed.
+    Certificate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -182,6 +199,9 @@ pub struct ConnectionStatus {
     /// Failed attempts since the last successful connection.
     pub attempt: u32,
     pub problem: Option<ConnectionProblem>,
+    /// TLS to the broker. Plain connections exist only on loopback (demo, tests) and are
+    /// shown as such.
+    pub encrypted: bool,
 }
 
 /// Counters for diagnostics: what arrived and what was refused.
@@ -238,6 +258,7 @@ impl BusState {
                     since_ms: now_ms(),
                     attempt: 0,
                     problem: None,
+                    encrypted: false,
                 }),
                 stats: Mutex::new(BusStats::default()),
                 changes,
@@ -339,6 +360,7 @@ impl Bus {
     /// [`BusState::connection`].
     pub fn start(config: BusConfig) -> Bus {
         let state = BusState::new(config.sites.clone());
+        lock(&state.inner.connection).encrypted = config.broker.tls;
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(mqtt::run(config, state.clone(), stop_rx));
         Bus { state, stop, task: Some(task) }
@@ -375,7 +397,9 @@ mod tests {
         let a: BrokerAddress = "mqtt://[::1]:1".parse().unwrap();
         assert_eq!(a.host, "::1");
         assert_eq!("mqtt://h".parse::<BrokerAddress>().unwrap().port, 1883);
-        assert!(matches!("mqtts://h".parse::<BrokerAddress>(), Err(AddressError::Scheme(_))));
+        let a: BrokerAddress = "mqtts://broker.example.com".parse().unwrap();
+        assert_eq!((a.port, a.tls), (8883, true));
+        assert!(matches!("ws://h".parse::<BrokerAddress>(), Err(AddressError::Scheme(_))));
         for bad in ["h:1", "mqtt://", "mqtt://u:p@h:1", "mqtt://h:99999", "mqtt://h/x:1"] {
             assert!(bad.parse::<BrokerAddress>().is_err(), "{bad}");
         }

@@ -7,6 +7,7 @@ use crate::protocol::{self, topics};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Filter, Packet, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
+use rumqttc::{TlsConfiguration, Transport};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
@@ -17,8 +18,12 @@ const FILTERS_PER_SUBSCRIBE: usize = 100;
 /// Room for the topic and properties around the largest payload we accept.
 const PACKET_OVERHEAD: usize = 4096;
 
-fn options(config: &BusConfig) -> MqttOptions {
+fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError> {
     let mut o = MqttOptions::new(&config.client_id, &config.broker.host, config.broker.port);
+    if config.broker.tls {
+        let tls = super::tls::client_config(config.broker_ca.as_deref())?;
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
     // rumqttc asserts a keep-alive of at least 5 s; clamp rather than panic.
     o.set_keep_alive(config.keep_alive.max(Duration::from_secs(5)));
     // Persistent session: the broker queues QoS 1 messages while we are away.
@@ -36,7 +41,7 @@ fn options(config: &BusConfig) -> MqttOptions {
     } else {
         o.set_credentials(&config.user, "");
     }
-    o
+    Ok(o)
 }
 
 fn problem(err: &ConnectionError) -> ConnectionProblem {
@@ -48,6 +53,15 @@ fn problem(err: &ConnectionError) -> ConnectionProblem {
         ) => ConnectionProblem::NotAuthorized,
         ConnectionError::ConnectionRefused(_) => ConnectionProblem::Refused,
         ConnectionError::Timeout(_) => ConnectionProblem::TimedOut,
+        // A handshake that rustls refused: the certificate is not the enrolled CA's, expired
+        // or for another host. Anything else on the TLS layer is a dropped connection.
+        ConnectionError::Tls(rumqttc::TlsError::TLS(_)) => ConnectionProblem::Certificate,
+        ConnectionError::Tls(rumqttc::TlsError::Io(e))
+            if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            ConnectionProblem::Certificate
+        }
+        ConnectionError::Tls(_) => ConnectionProblem::Closed,
         ConnectionError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             ConnectionProblem::Unreachable
         }
@@ -75,7 +89,16 @@ fn subscribe_all(client: &AsyncClient, sites: &[String]) {
 }
 
 pub(super) async fn run(config: BusConfig, state: BusState, mut stop: watch::Receiver<bool>) {
-    let (client, mut events): (AsyncClient, EventLoop) = AsyncClient::new(options(&config), 64);
+    let options = match options(&config) {
+        Ok(options) => options,
+        Err(err) => {
+            tracing::error!("cannot connect securely: {err}");
+            state.set_connection(ConnectionPhase::Stopped, 0, Some(ConnectionProblem::Certificate));
+            let _ = stop.changed().await;
+            return;
+        }
+    };
+    let (client, mut events): (AsyncClient, EventLoop) = AsyncClient::new(options, 64);
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
     let mut ever_connected = false;
     let mut connected = false;

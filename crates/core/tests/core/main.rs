@@ -2,3 +2,4 @@
 //! on a free loopback port with a password file and a per-user ACL.
 
 mod bus;
+mod tls;
