@@ -1,7 +1,16 @@
 fn main() {
     // Declaring the app's commands makes Tauri generate one `allow-<command>` permission
     // each; capabilities/main.json then grants exactly those the window uses.
-    let commands = &["list_sites", "get_site", "connection_status", "bus_stats", "app_info"];
+    let commands = &[
+        "list_sites",
+        "get_site",
+        "connection_status",
+        "bus_stats",
+        "app_info",
+        "list_profiles",
+        "enrol",
+        "remove_profile",
+    ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )

@@ -3,6 +3,7 @@
 use crate::error::{ErrorKind, IpcError};
 use crate::state::AppState;
 use mimamori_core::bus::{BusStats, ConnectionStatus};
+use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
 use serde::Serialize;
@@ -11,23 +12,26 @@ use ts_rs::TS;
 
 #[tauri::command]
 pub fn list_sites(state: State<'_, AppState>) -> Vec<SiteSummary> {
-    state.bus.summaries()
+    state.bus().summaries()
 }
 
 #[tauri::command]
 pub fn get_site(state: State<'_, AppState>, site_id: String) -> Result<SiteView, IpcError> {
     check_id("site id", &site_id)?;
-    state.bus.view(&site_id).ok_or_else(|| IpcError::new(ErrorKind::NotFound, format!("no site `{site_id}`")))
+    state
+        .bus()
+        .view(&site_id)
+        .ok_or_else(|| IpcError::new(ErrorKind::NotFound, format!("no site `{site_id}`")))
 }
 
 #[tauri::command]
 pub fn connection_status(state: State<'_, AppState>) -> ConnectionStatus {
-    state.bus.connection()
+    state.bus().connection()
 }
 
 #[tauri::command]
 pub fn bus_stats(state: State<'_, AppState>) -> BusStats {
-    state.bus.stats()
+    state.bus().stats()
 }
 
 /// What the UI needs to know about how the app runs.
@@ -37,9 +41,35 @@ pub struct AppInfo {
     pub version: String,
     /// Running on the built-in demo sites (shown as such).
     pub demo: bool,
+    /// The enrolled profile in use; `None` before enrolment (and in the demo).
+    pub profile_id: Option<String>,
 }
 
 #[tauri::command]
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
-    AppInfo { version: env!("CARGO_PKG_VERSION").to_owned(), demo: state.demo }
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        demo: state.demo,
+        profile_id: state.profile_id(),
+    }
+}
+
+#[tauri::command]
+pub fn list_profiles(state: State<'_, AppState>) -> Result<Vec<ProfileSummary>, IpcError> {
+    Ok(state.list_profiles()?)
+}
+
+/// Enrols this device from a code and its PIN; answers only with what was enrolled.
+#[tauri::command]
+pub async fn enrol(
+    state: State<'_, AppState>,
+    code: String,
+    pin: String,
+) -> Result<ProfileSummary, IpcError> {
+    Ok(state.enrol(code, pin).await?)
+}
+
+#[tauri::command]
+pub async fn remove_profile(state: State<'_, AppState>, profile_id: String) -> Result<(), IpcError> {
+    Ok(state.remove_profile(profile_id).await?)
 }

@@ -32,3 +32,20 @@ impl From<mimamori_core::protocol::ProtocolError> for IpcError {
         IpcError::new(ErrorKind::InvalidInput, e.to_string())
     }
 }
+
+impl From<mimamori_core::profile::ProfileError> for IpcError {
+    fn from(e: mimamori_core::profile::ProfileError) -> Self {
+        use mimamori_core::enrol::CodeError;
+        use mimamori_core::profile::ProfileError as P;
+        let kind = match &e {
+            P::Code(CodeError::WrongPin) => ErrorKind::Unauthenticated,
+            P::Code(_) => ErrorKind::InvalidInput,
+            P::AlreadyUsed | P::TooManyAttempts => ErrorKind::PermissionDenied,
+            P::NotFound(_) => ErrorKind::NotFound,
+            P::Vault(_) | P::SecretsMissing(_) => ErrorKind::Unavailable,
+            P::Settings { .. } => ErrorKind::Internal,
+        };
+        // The messages name ids and say what to do; they never carry a secret.
+        IpcError::new(kind, e.to_string())
+    }
+}

@@ -10,7 +10,10 @@ pub mod state;
 mod tests;
 
 use mimamori_core::bus::{BusChange, BusConfig};
+use mimamori_core::profile::{Profiles, default_dir};
+use mimamori_core::vault::KeychainStore;
 use state::AppState;
+use std::sync::Arc;
 use tauri::{Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -26,21 +29,38 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::connection_status,
             commands::bus_stats,
             commands::app_info,
+            commands::list_profiles,
+            commands::enrol,
+            commands::remove_profile,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
-            let mut changes = app.state::<AppState>().bus.subscribe();
+            let mut current = app.state::<AppState>().watch_bus();
             tauri::async_runtime::spawn(async move {
+                // Forward the current bus's changes; when the session switches (enrolment,
+                // removal), tell the web view to re-read everything and follow the new bus.
                 loop {
-                    match changes.recv().await {
-                        Ok(change) => {
-                            let _ = handle.emit(BUS_CHANGE_EVENT, change);
+                    let mut changes = current.borrow_and_update().subscribe();
+                    loop {
+                        tokio::select! {
+                            switched = current.changed() => {
+                                let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
+                                if switched.is_err() {
+                                    return;
+                                }
+                                break;
+                            }
+                            change = changes.recv() => match change {
+                                Ok(change) => {
+                                    let _ = handle.emit(BUS_CHANGE_EVENT, change);
+                                }
+                                // The UI re-reads everything on a resync, so skipped changes are harmless.
+                                Err(RecvError::Lagged(_)) => {
+                                    let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
+                                }
+                                Err(RecvError::Closed) => break,
+                            }
                         }
-                        // The UI re-reads everything on a resync, so skipped changes are harmless.
-                        Err(RecvError::Lagged(_)) => {
-                            let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
-                        }
-                        Err(RecvError::Closed) => break,
                     }
                 }
             });
@@ -49,14 +69,22 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
         .manage(state)
 }
 
-/// Chooses the bus from the environment: a profile in `MIMAMORI_*`, or the demo.
+/// Chooses how to run: the demo (`--demo`), a development profile in `MIMAMORI_*`, or
+/// the enrolled profile from the keychain (idle until there is one).
 fn choose_state() -> anyhow::Result<AppState> {
     let demo_flag =
         std::env::args().any(|a| a == "--demo") || std::env::var("MIMAMORI_DEMO").is_ok_and(|v| v == "1");
-    match BusConfig::from_env()? {
-        Some(config) if !demo_flag => Ok(AppState::connect(config)),
-        _ => AppState::demo(),
+    if demo_flag {
+        return AppState::demo();
     }
+    let keychain = KeychainStore::open().map(|vault| Arc::new(Profiles::new(default_dir(), Arc::new(vault))));
+    if let Err(err) = &keychain {
+        tracing::warn!("{err}");
+    }
+    Ok(match BusConfig::from_env()? {
+        Some(config) => AppState::development(config, keychain),
+        None => AppState::enrolled(keychain),
+    })
 }
 
 pub fn run() {

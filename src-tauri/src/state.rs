@@ -1,32 +1,159 @@
-//! What the app holds while it runs: the bus state the commands read, and the things that
-//! must stay alive for it (the bus connection, the demo).
+//! What the app holds while it runs: the current session (a bus connection to the enrolled
+//! profile, the demo, or nothing yet), the profiles in the keychain, and a watch that tells
+//! the event forwarder when the session changes.
+//!
+//! Enrolling or removing a profile switches the session; the web view is told to re-read
+//! everything (`bus-change` `{ type: "resync" }`).
 
 use mimamori_core::bus::{Bus, BusConfig, BusState};
+use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
+use mimamori_core::time::now_ms;
+use mimamori_core::vault::VaultError;
 use mimamori_sim::demo::Demo;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// One way of being connected.
+struct Session {
+    bus: BusState,
+    profile_id: Option<String>,
+    _running: Option<Bus>,
+    _demo: Option<Demo>,
+}
+
+impl Session {
+    fn idle() -> Session {
+        Session { bus: BusState::idle(), profile_id: None, _running: None, _demo: None }
+    }
+}
+
+/// The profiles, or why there are none: without a keychain the app still runs (the demo,
+/// a development profile), but cannot enrol, and says why.
+type Keychain = Result<Arc<Profiles>, VaultError>;
 
 pub struct AppState {
-    pub bus: BusState,
+    session: Mutex<Session>,
+    current: watch::Sender<BusState>,
+    keychain: Keychain,
     pub demo: bool,
-    _keep: Option<(Bus, Option<Demo>)>,
+}
+
+fn lock(m: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AppState {
-    /// State without a connection, fed by the caller (tests).
-    pub fn detached(bus: BusState) -> AppState {
-        AppState { bus, demo: false, _keep: None }
+    fn with(session: Session, keychain: Keychain, demo: bool) -> AppState {
+        let (current, _) = watch::channel(session.bus.clone());
+        AppState { session: Mutex::new(session), current, keychain, demo }
     }
 
-    /// Connects to the profile's broker. Must run inside the Tokio runtime.
-    pub fn connect(config: BusConfig) -> AppState {
+    /// State fed by the caller, without a connection (tests).
+    pub fn detached(bus: BusState, profiles: Option<Arc<Profiles>>) -> AppState {
+        let session = Session { bus, profile_id: None, _running: None, _demo: None };
+        let keychain = profiles.ok_or_else(|| VaultError::Unavailable("none in this test".into()));
+        AppState::with(session, keychain, false)
+    }
+
+    /// A development profile from the environment. Must run inside the Tokio runtime.
+    pub fn development(config: BusConfig, keychain: Keychain) -> AppState {
         let bus = Bus::start(config);
-        AppState { bus: bus.state().clone(), demo: false, _keep: Some((bus, None)) }
+        let session =
+            Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: None };
+        AppState::with(session, keychain, false)
     }
 
-    /// Starts the embedded demo broker and sites and connects to them.
+    /// The embedded demo broker and sites. Must run inside the Tokio runtime.
     pub fn demo() -> anyhow::Result<AppState> {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-app-demo", "demo", demo.site_ids());
         let bus = Bus::start(config);
-        Ok(AppState { bus: bus.state().clone(), demo: true, _keep: Some((bus, Some(demo))) })
+        let session =
+            Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: Some(demo) };
+        Ok(AppState::with(session, Err(VaultError::Unavailable("the demo uses no keychain".into())), true))
+    }
+
+    /// The enrolled profile, if there is one; otherwise idle, waiting for an enrolment.
+    /// Must run inside the Tokio runtime.
+    pub fn enrolled(keychain: Keychain) -> AppState {
+        let state = AppState::with(Session::idle(), keychain, false);
+        if let Err(err) = state.connect_latest() {
+            tracing::error!("cannot connect the enrolled profile: {err}");
+        }
+        state
+    }
+
+    /// The bus the commands read now.
+    pub fn bus(&self) -> BusState {
+        lock(&self.session).bus.clone()
+    }
+
+    pub fn profile_id(&self) -> Option<String> {
+        lock(&self.session).profile_id.clone()
+    }
+
+    /// Follows session changes (for the event forwarder).
+    pub fn watch_bus(&self) -> watch::Receiver<BusState> {
+        self.current.subscribe()
+    }
+
+    fn profiles(&self) -> Result<Arc<Profiles>, ProfileError> {
+        self.keychain.clone().map_err(ProfileError::Vault)
+    }
+
+    pub fn list_profiles(&self) -> Result<Vec<ProfileSummary>, ProfileError> {
+        match &self.keychain {
+            Ok(profiles) => profiles.list(),
+            // No keychain, so nothing can have been enrolled.
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Connects to the most recently enrolled profile, or goes idle when there is none.
+    fn connect_latest(&self) -> Result<(), ProfileError> {
+        let profiles = self.profiles()?;
+        let session = match profiles.list()?.last() {
+            None => Session::idle(),
+            Some(p) => {
+                let client_id = format!("app-{}-{}", profiles.device_id()?, p.id);
+                let bus = Bus::start(profiles.bus_config(&p.id, &client_id)?);
+                Session {
+                    bus: bus.state().clone(),
+                    profile_id: Some(p.id.clone()),
+                    _running: Some(bus),
+                    _demo: None,
+                }
+            }
+        };
+        let bus = session.bus.clone();
+        *lock(&self.session) = session;
+        self.current.send_replace(bus);
+        Ok(())
+    }
+
+    /// Enrols from a code and switches to the new profile. The keychain is slow and
+    /// blocking, so it runs off the async workers.
+    pub async fn enrol(&self, code: String, pin: String) -> Result<ProfileSummary, ProfileError> {
+        let profiles = self.profiles()?;
+        let summary = tokio::task::spawn_blocking(move || profiles.enrol(&code, &pin, now_ms()))
+            .await
+            .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
+        if !self.demo {
+            self.connect_latest()?;
+        }
+        Ok(summary)
+    }
+
+    /// Removes a profile and its secrets; disconnects from it if it was in use.
+    pub async fn remove_profile(&self, id: String) -> Result<(), ProfileError> {
+        let profiles = self.profiles()?;
+        let was_current = self.profile_id().as_deref() == Some(id.as_str());
+        tokio::task::spawn_blocking(move || profiles.remove(&id))
+            .await
+            .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
+        if was_current {
+            self.connect_latest()?;
+        }
+        Ok(())
     }
 }

@@ -4,13 +4,18 @@
 use crate::commands::AppInfo;
 use crate::error::{ErrorKind, IpcError};
 use crate::state::AppState;
+use mimamori_core::Secret;
 use mimamori_core::bus::{
     BusChange, BusState, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus,
 };
+use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
+use mimamori_core::profile::{ProfileSite, ProfileSummary, Profiles};
 use mimamori_core::protocol::{ArmState, CameraHealth, OutputKind, OutputValue};
 use mimamori_core::site::{CameraView, OutputView, SiteLink, SiteSummary, SiteView};
+use mimamori_core::vault::MemoryStore;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
@@ -50,7 +55,7 @@ fn invoke(w: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -
 
 #[test]
 fn list_sites_returns_every_enrolled_site_in_order() {
-    let w = window(AppState::detached(fed_state()));
+    let w = window(AppState::detached(fed_state(), None));
     let sites = invoke(&w, "list_sites", json!({})).unwrap();
     assert_eq!(sites[0]["id"], "hq");
     assert_eq!(sites[0]["name"], "本社");
@@ -63,7 +68,7 @@ fn list_sites_returns_every_enrolled_site_in_order() {
 
 #[test]
 fn get_site_has_cameras_and_outputs_but_no_endpoint() {
-    let w = window(AppState::detached(fed_state()));
+    let w = window(AppState::detached(fed_state(), None));
     let site = invoke(&w, "get_site", json!({"siteId": "hq"})).unwrap();
     assert_eq!(site["cameras"][0]["name"], "正面玄関");
     assert_eq!(site["outputs"][0]["state"], "off");
@@ -73,7 +78,7 @@ fn get_site_has_cameras_and_outputs_but_no_endpoint() {
 
 #[test]
 fn get_site_errors_have_a_kind() {
-    let w = window(AppState::detached(fed_state()));
+    let w = window(AppState::detached(fed_state(), None));
     let err = invoke(&w, "get_site", json!({"siteId": "nowhere"})).unwrap_err();
     assert_eq!(err["kind"], "NotFound");
     let err = invoke(&w, "get_site", json!({"siteId": "../../etc"})).unwrap_err();
@@ -85,13 +90,87 @@ fn get_site_errors_have_a_kind() {
 
 #[test]
 fn connection_and_info_commands() {
-    let w = window(AppState::detached(fed_state()));
+    let w = window(AppState::detached(fed_state(), None));
     let c = invoke(&w, "connection_status", json!({})).unwrap();
     assert_eq!(c["phase"], "connecting");
     let stats = invoke(&w, "bus_stats", json!({})).unwrap();
     assert_eq!(stats["received"], 3);
     let info = invoke(&w, "app_info", json!({})).unwrap();
     assert_eq!(info["demo"], false);
+}
+
+fn code(password: &str) -> (String, String) {
+    let now = mimamori_core::time::now_ms();
+    let e = Enrolment {
+        code_id: enrol::new_code_id(),
+        issued_ms: now,
+        expires_ms: now + 60_000,
+        label: "Example Co.".into(),
+        // Nothing listens there: the app tries to connect in the background, harmlessly.
+        broker: Secret::new("mqtt://127.0.0.1:9".into()),
+        broker_ca: None,
+        user: "aiko".into(),
+        password: Secret::new(password.into()),
+        sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Operator }],
+        cameras: vec![],
+    };
+    let pin = enrol::new_pin();
+    (enrol::seal(&e, &pin, Kdf { m_kib: 8 * 1024, t: 1, p: 1 }).unwrap(), pin)
+}
+
+#[test]
+fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
+    let dir = std::env::temp_dir().join(format!("mimamori-app-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let profiles = Arc::new(Profiles::new(&dir, MemoryStore::new()));
+    let w = window(AppState::detached(BusState::idle(), Some(profiles)));
+    assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileId"], Value::Null);
+
+    let (code, pin) = code("CANARY-app-pw");
+    let err = invoke(&w, "enrol", json!({"code": code, "pin": "WRONG-00000"})).unwrap_err();
+    assert_eq!(err["kind"], "Unauthenticated");
+    let err = invoke(&w, "enrol", json!({"code": "garbage", "pin": pin})).unwrap_err();
+    assert_eq!(err["kind"], "InvalidInput");
+    let enrolled = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap();
+    assert_eq!(enrolled["sites"], json!([{"id": "hq", "name": "本社", "role": "operator"}]));
+    let id = enrolled["id"].as_str().unwrap().to_owned();
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileId"], id.as_str());
+    let sites = invoke(&w, "list_sites", json!({})).unwrap();
+    assert_eq!(sites[0]["id"], "hq", "the bus follows the new profile");
+    let err = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap_err();
+    assert_eq!(err["kind"], "PermissionDenied");
+
+    // Nothing any command answered carries the secret or the broker address.
+    let answers = [
+        invoke(&w, "list_profiles", json!({})).unwrap(),
+        invoke(&w, "app_info", json!({})).unwrap(),
+        invoke(&w, "connection_status", json!({})).unwrap(),
+        invoke(&w, "bus_stats", json!({})).unwrap(),
+        sites,
+        enrolled,
+    ];
+    for a in answers {
+        let text = a.to_string();
+        assert!(!text.contains("CANARY") && !text.contains("127.0.0.1"), "{text}");
+    }
+
+    invoke(&w, "remove_profile", json!({"profileId": id})).unwrap();
+    assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&w, "list_sites", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&w, "connection_status", json!({})).unwrap()["phase"], "stopped");
+    let err = invoke(&w, "remove_profile", json!({"profileId": id})).unwrap_err();
+    assert_eq!(err["kind"], "NotFound");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn without_a_keychain_enrolment_says_why() {
+    let w = window(AppState::detached(BusState::idle(), None));
+    let (code, pin) = code("pw");
+    let err = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap_err();
+    assert_eq!(err["kind"], "Unavailable");
+    assert!(err["message"].as_str().unwrap().contains("keychain"), "{err}");
 }
 
 /// Every IPC type, and where its TypeScript declaration lives.
@@ -119,6 +198,9 @@ fn bindings() -> Vec<(String, String)> {
         one::<IpcError>(),
         one::<ErrorKind>(),
         one::<AppInfo>(),
+        one::<ProfileSummary>(),
+        one::<ProfileSite>(),
+        one::<Role>(),
     ]
 }
 

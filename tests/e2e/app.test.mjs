@@ -6,16 +6,26 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Mosquitto, Site, TauriDriver, WebDriver, freePort, until, PASSWORD } from "./harness.mjs";
+import { Mosquitto, Site, TauriDriver, WebDriver, freePort, until } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const app = join(targetDir, "debug", "mimamori-app");
 const simBin = join(targetDir, "debug", "mimamori-sim");
+const cli = join(targetDir, "debug", "mimamori");
+/** The manager's broker password, planted to prove it never leaks. */
+const CANARY = "CANARY-e2e-5d1c9a";
+/** The app's settings directory, searched for secrets at the end. */
+const configDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-config-"));
+/** Page states seen during the run, searched for secrets at the end. */
+const pages = [];
+const keepPage = async () => pages.push(await wd.exec("return document.documentElement.outerHTML"));
 const out = join(root, "tests", "e2e", "out");
 mkdirSync(out, { recursive: true });
 
@@ -33,19 +43,14 @@ const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => tr
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
 before(async () => {
-  broker = new Mosquitto(await freePort());
+  broker = new Mosquitto(await freePort(), CANARY);
   await broker.start();
   for (const id of ["hq", "warehouse", "shop"]) {
     sites[id] = new Site(simBin, broker.port, id);
     sites[id].start();
   }
-  driver = new TauriDriver(await freePort(), {
-    MIMAMORI_BROKER: `mqtt://127.0.0.1:${broker.port}`,
-    MIMAMORI_USER: "manager",
-    MIMAMORI_PASSWORD: PASSWORD,
-    MIMAMORI_SITES: "hq,warehouse,shop",
-    MIMAMORI_CLIENT_ID: "e2e-app",
-  });
+  // Not enrolled yet: the app starts with an empty settings directory and keychain.
+  driver = new TauriDriver(await freePort(), { MIMAMORI_CONFIG_DIR: configDir, RUST_LOG: "debug,rumqttd=off" });
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);
@@ -56,6 +61,36 @@ after(async () => {
   await driver?.stop();
   for (const s of Object.values(sites)) await s.kill();
   await broker?.dispose();
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+test("a new device enrols from a code and its PIN, and sees only names and roles", async () => {
+  await until("the enrolment form", () => wd.exec(`return !!document.querySelector('[data-testid="enrol-form"]')`), 30000);
+  await keepPage();
+  const created = JSON.parse(execFileSync(cli, [
+    "enroll", "create", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--user", "manager",
+    "--site", "hq:本社:operator", "--site", "warehouse:倉庫:viewer", "--site", "shop:店舗:admin",
+    "--label", "Example Co.", "--json",
+  ], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
+  // A wrong PIN first: refused, and the form is ready again.
+  await wd.type('[data-testid="enrol-code"]', created.link);
+  await wd.type('[data-testid="enrol-pin"]', "WRONG-PIN00");
+  await tap('[data-testid="enrol-submit"]');
+  const error = await until("wrong PIN shown", () =>
+    wd.exec(`return document.querySelector('[data-testid="enrol-error"]')?.textContent || null`));
+  assert.match(error, /PIN/);
+  await wd.type('[data-testid="enrol-code"]', created.code);
+  await wd.type('[data-testid="enrol-pin"]', created.pin.toLowerCase());
+  await tap('[data-testid="enrol-submit"]');
+  const result = await until("enrolment result", () =>
+    wd.exec(`return document.querySelector('[data-testid="enrol-result"]')?.textContent || null`), 20000);
+  assert.match(result, /本社/);
+  assert.match(result, /倉庫/);
+  const inputs = await wd.exec(`return [...document.querySelectorAll('[data-testid="enrol-code"], [data-testid="enrol-pin"]')].map(e => e.value).join('')`);
+  assert.equal(inputs, "", "the code and PIN must not linger in the page");
+  await sleep(300);
+  await wd.screenshot(join(out, "enrolled.png"));
+  await keepPage();
 });
 
 test("the site list shows every site online, with names and camera counts", async () => {
@@ -72,6 +107,7 @@ test("the site list shows every site online, with names and camera counts", asyn
   assert.equal(await phase(), "connected");
   await sleep(300);
   await wd.screenshot(join(out, "sites.png"));
+  await keepPage();
 });
 
 test("a tap opens the site's camera grid with its outputs", async () => {
@@ -84,12 +120,16 @@ test("a tap opens the site's camera grid with its outputs", async () => {
   assert.equal(grid.tiles, 8);
   assert.match(grid.text, /搬入口 1/);
   assert.deepEqual(grid.outputs, ["off", "off", "locked"]);
+  const role = await wd.exec(`return document.querySelector('[data-testid="site-role"]')?.getAttribute('data-role') ?? null`);
+  assert.equal(role, "viewer");
   await sleep(300);
   await wd.screenshot(join(out, "site.png"));
+  await keepPage();
 });
 
 test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-settings"]');
+  await keepPage();
   await tap('[data-testid="lang-ja"]');
   await until("Japanese labels", async () =>
     (await wd.exec(`return document.documentElement.lang`)) === "ja" &&
@@ -119,11 +159,43 @@ test("phone and tablet layouts: bottom tabs on a phone, site column beside the g
   await wd.setWindowSize(1280, 800);
 });
 
-test("no endpoint or secret ever reaches the page", async () => {
-  const html = await wd.exec("return document.documentElement.outerHTML + JSON.stringify(localStorage)");
-  assert.ok(!html.includes("rtsp://"), "a camera URL reached the DOM");
-  assert.ok(!html.includes(PASSWORD), "the broker password reached the DOM");
-  assert.ok(!html.includes(String(broker.port)), "the broker address reached the DOM");
+test("no endpoint or secret reaches any page, any IPC answer, the log or a file", async () => {
+  await tap('[data-testid="tab-alerts"]');
+  await keepPage();
+  await tap('[data-testid="tab-sites"]');
+  const answers = await wd.execAsync(`const done = arguments[arguments.length - 1];
+    const invoke = window.__TAURI__.core.invoke;
+    (async () => {
+      const sites = await invoke('list_sites');
+      const views = await Promise.all(sites.map((s) => invoke('get_site', { siteId: s.id })));
+      const rest = await Promise.all(['list_profiles', 'app_info', 'connection_status', 'bus_stats'].map((c) => invoke(c)));
+      return JSON.stringify([sites, views, rest]);
+    })().then(done, (e) => done('error: ' + JSON.stringify(e)));`);
+  assert.match(answers, /本社/, "the IPC answers were read");
+  const storage = await wd.exec("return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)");
+  const files = [];
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.push([path, readFileSync(path, "utf8")]);
+    }
+  };
+  walk(configDir);
+  assert.ok(files.length > 0, "the app wrote its settings");
+  const places = [
+    ...pages.map((html, i) => [`page ${i}`, html]),
+    ["IPC answers", answers],
+    ["web storage", storage],
+    ["app and driver log", driver.output],
+    ...files,
+  ];
+  for (const [where, text] of places) {
+    for (const needle of [CANARY, "rtsp://", `127.0.0.1:${broker.port}`, "manager:"]) {
+      assert.ok(!text.includes(needle), `${needle} found in ${where}`);
+    }
+  }
+  assert.match(driver.output, /connected to the broker/, "the log was captured");
 });
 
 test("a site whose controller dies turns offline within its supervision time", async () => {

@@ -63,16 +63,18 @@ async function stopChild(child, signal) {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
-/** A Mosquitto of the test's own, with passwords and a per-user ACL. */
+/** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` reads every
+ * site with `managerPassword`; `site-{id}` writes its own site with PASSWORD. */
 export class Mosquitto {
-  constructor(port) {
+  constructor(port, managerPassword) {
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-mosquitto-"));
     // Run as root, Mosquitto drops to its own user, which must be able to read its files.
     chmodSync(this.dir, 0o755);
     const passwd = join(this.dir, "passwd");
     writeFileSync(passwd, "");
-    for (const user of ["manager", "site-hq", "site-warehouse", "site-shop"]) {
+    execFileSync("mosquitto_passwd", ["-b", passwd, "manager", managerPassword]);
+    for (const user of ["site-hq", "site-warehouse", "site-shop"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
     const acl = [
@@ -136,13 +138,21 @@ export class TauriDriver {
     this.port = port;
     this.env = env;
     this.child = null;
+    /** Everything the driver and the app printed, to be searched for secrets. */
+    this.output = "";
   }
 
   async start() {
     this.child = spawn("tauri-driver", ["--port", String(this.port), "--native-port", String(this.port + 1)], {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...this.env },
     });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      stream?.on("data", (chunk) => {
+        this.output += chunk.toString();
+        process.stderr.write(chunk);
+      });
+    }
     await waitForPort(this.port);
   }
 
@@ -195,9 +205,20 @@ export class WebDriver {
     return this.call("POST", `/session/${this.session}/execute/sync`, { script, args });
   }
 
+  /** Runs an asynchronous script: it calls its last argument with the result. */
+  execAsync(script, ...args) {
+    return this.call("POST", `/session/${this.session}/execute/async`, { script, args });
+  }
+
   async find(css) {
     const value = await this.call("POST", `/session/${this.session}/element`, { using: "css selector", value: css });
     return Object.values(value)[0];
+  }
+
+  /** Types into an input or textarea (replacing nothing: clear it first if needed). */
+  async type(css, text) {
+    const id = await this.find(css);
+    await this.call("POST", `/session/${this.session}/element/${id}/value`, { text });
   }
 
   async click(css) {

@@ -7,4 +7,8 @@ export type AppInfo = { version: string,
 /**
  * Running on the built-in demo sites (shown as such).
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * The enrolled profile in use; `None` before enrolment (and in the demo).
+ */
+profileId: string | null, };

@@ -3,6 +3,12 @@
 // of ui/www. It answers the same commands with made-up sites and, every few seconds,
 // flips one site's link to show live updates. No addresses or credentials, as in the app.
 // A classic script (not a module) so that it runs before main.js; hence the IIFE.
+//
+// Enrolment: `?demo=0` runs as an enrolled device (one profile, with roles); `?enrolled=0`
+// starts not enrolled. The fake `enrol` takes any text that starts with `MMR1.` (or the
+// link to one) and accepts only the PIN ABCDE-FGHJK (any case, any separators); five wrong
+// PINs lock the code, a code works once, and `?keychain=locked` makes it fail as a locked
+// keychain would.
 
 (() => {
   const query = new URLSearchParams(globalThis.location?.search ?? '');
@@ -13,6 +19,7 @@
   /** @typedef {import('../www/js/types.js').CameraView} CameraView */
   /** @typedef {import('../www/js/types.js').ConnectionStatus} ConnectionStatus */
   /** @typedef {import('../www/js/types.js').BusChange} BusChange */
+  /** @typedef {import('../www/js/types.js').ProfileSummary} ProfileSummary */
 
   /**
    * @param {string} prefix
@@ -98,8 +105,44 @@
     sites = [...sites, ...extra].slice(0, n);
   }
 
+  const demo = query.get('demo') !== '0' && query.get('enrolled') !== '0';
+  /** @type {ProfileSummary[]} */
+  let profiles = [];
+  /** @type {string | null} */
+  let profileId = null;
+  /** @type {ProfileSummary} */
+  const exampleProfile = {
+    id: '5e1f0c2a9b7d4e38',
+    label: 'Example Co.',
+    user: 'aiko',
+    enrolledMs: now - 3 * 86_400_000,
+    sites: [
+      { id: 'tokyo-hq', name: '東京本社', role: 'admin' },
+      { id: 'osaka-wh', name: 'Osaka warehouse', role: 'operator' },
+      { id: 'store-10', name: 'Store 10', role: 'viewer' },
+      { id: 'store-2', name: 'Store 2', role: 'viewer' },
+      { id: 'kyoto-new', name: '京都（新規）', role: 'operator' },
+    ],
+  };
+  if (query.get('demo') === '0' && query.get('enrolled') !== '0') {
+    profiles = [exampleProfile];
+    profileId = exampleProfile.id;
+  }
+  /** The sites of the profile in use (all of them in the demo). */
+  const visible = () => {
+    if (demo) return sites;
+    const active = profiles.find((p) => p.id === profileId);
+    return active ? sites.filter((s) => active.sites.some((x) => x.id === s.id)) : [];
+  };
+  /** Wrong PINs per code, and the codes used, as the core keeps them. */
+  /** @type {Map<string, number>} */
+  const wrongPins = new Map();
+  /** @type {Set<string>} */
+  const usedCodes = new Set();
+
   /** @type {ConnectionStatus} */
   let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null, encrypted: true };
+  if (!demo && profileId === null) connection = { phase: 'stopped', sinceMs: now, attempt: 0, problem: null, encrypted: false };
   /** @type {Set<(event: TauriEvent<BusChange>) => void>} */
   const handlers = new Set();
   /** @param {BusChange} payload */
@@ -107,6 +150,7 @@
 
   const wanted = query.get('conn') ?? 'connected';
   setTimeout(() => {
+    if (!demo && profileId === null) return;
     if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable', encrypted: true };
     else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized', encrypted: true };
     else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true };
@@ -127,17 +171,80 @@
   const summary = ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs }) =>
     ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs });
 
+  /** After enrol or remove_profile, the core switches the connection and sends resync. */
+  const switched = () => {
+    connection = profileId === null
+      ? { phase: 'stopped', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: false }
+      : { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true };
+    setTimeout(() => emit({ type: 'resync' }), 50);
+  };
+
+  /**
+   * @param {unknown} code
+   * @param {unknown} pin
+   * @returns {ProfileSummary}
+   */
+  const enrol = (code, pin) => {
+    const text = String(code).trim().replace(/^mimamori:\/\/enroll\?code=/, '');
+    if (!text.startsWith('MMR1.') || /[^A-Za-z0-9_.=-]/.test(text)) {
+      throw { kind: 'InvalidInput', message: 'this is not a Mimamori enrolment code' };
+    }
+    if (text.length < 20) throw { kind: 'InvalidInput', message: 'the enrolment code is incomplete (cut off when copied?)' };
+    const normal = String(pin).replace(/[-\s]/g, '').toUpperCase();
+    if (!/^[A-Z0-9]{6,32}$/.test(normal)) throw { kind: 'InvalidInput', message: 'the PIN must be 6 to 32 letters and digits' };
+    if ((wrongPins.get(text) ?? 0) >= 5) {
+      throw { kind: 'PermissionDenied', message: 'too many wrong PINs for this enrolment code; ask your administrator for a new one' };
+    }
+    if (normal !== 'ABCDEFGHJK') {
+      wrongPins.set(text, (wrongPins.get(text) ?? 0) + 1);
+      throw { kind: 'Unauthenticated', message: 'wrong PIN' };
+    }
+    if (usedCodes.has(text)) {
+      throw { kind: 'PermissionDenied', message: 'this enrolment code was already used on this device; ask for a new one' };
+    }
+    if (query.get('keychain') === 'locked') {
+      throw {
+        kind: 'Unavailable',
+        message: 'the keychain is locked or refuses access; unlock it (log in to the desktop session, or unlock the "login" keyring) and try again',
+      };
+    }
+    usedCodes.add(text);
+    const profile = { ...structuredClone(exampleProfile), enrolledMs: Date.now() };
+    profiles = [...profiles.filter((p) => p.id !== profile.id), profile];
+    profileId = profile.id;
+    switched();
+    return structuredClone(profile);
+  };
+
   /** @type {Record<string, (args: Record<string, unknown>) => unknown>} */
   const commands = {
-    list_sites: () => sites.map(summary),
+    list_sites: () => visible().map(summary),
     get_site: ({ siteId }) => {
-      const s = sites.find((x) => x.id === siteId);
+      const s = visible().find((x) => x.id === siteId);
       if (!s) throw { kind: 'NotFound', message: `no site \`${String(siteId)}\`` };
       return structuredClone(s);
     },
     connection_status: () => ({ ...connection }),
     bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`' }),
-    app_info: () => ({ version: '0.1.0-dev', demo: query.get('demo') !== '0' }),
+    app_info: () => ({ version: '0.1.0-dev', demo, profileId }),
+    list_profiles: () => structuredClone(profiles),
+    enrol: ({ code, pin }) => new Promise((resolve, reject) => {
+      // Key derivation takes a moment in the real core: long enough to see the busy state.
+      setTimeout(() => {
+        try {
+          resolve(enrol(code, pin));
+        } catch (e) {
+          reject(e);
+        }
+      }, 700);
+    }),
+    remove_profile: ({ profileId: id }) => {
+      if (!profiles.some((p) => p.id === id)) throw { kind: 'NotFound', message: `no profile \`${String(id)}\`` };
+      profiles = profiles.filter((p) => p.id !== id);
+      if (profileId === id) profileId = profiles[0]?.id ?? null;
+      switched();
+      return null;
+    },
   };
 
   globalThis.__TAURI__ = {

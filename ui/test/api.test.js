@@ -1,6 +1,6 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { appInfo, getSite, isAvailable, onBusChange, toIpcError } from '../www/js/api.js';
+import { appInfo, enrol, getSite, isAvailable, listProfiles, onBusChange, removeProfile, toIpcError } from '../www/js/api.js';
 
 afterEach(() => {
   globalThis.__TAURI__ = undefined;
@@ -73,4 +73,28 @@ test('bus changes reach the callback as their payload', async () => {
   await onBusChange((change) => seen.push(change));
   handlers[0]({ event: 'bus-change', id: 1, payload: { type: 'site', siteId: 'a' } });
   assert.deepEqual(seen, [{ type: 'site', siteId: 'a' }]);
+});
+
+test('enrolment commands: their Rust names and camelCase arguments', async () => {
+  /** @type {[string, unknown][]} */
+  const calls = [];
+  install(async (cmd, args) => {
+    calls.push([cmd, args]);
+    return cmd === 'list_profiles' ? [] : null;
+  });
+  assert.deepEqual(await listProfiles(), []);
+  await enrol('MMR1.x', 'ABCDE-FGHJK');
+  await removeProfile('0123abcd');
+  assert.deepEqual(calls, [
+    ['list_profiles', undefined],
+    ['enrol', { code: 'MMR1.x', pin: 'ABCDE-FGHJK' }],
+    ['remove_profile', { profileId: '0123abcd' }],
+  ]);
+});
+
+test('an enrolment error keeps its kind, so the form can say what it means', async () => {
+  install(async () => {
+    throw { kind: 'PermissionDenied', message: 'this enrolment code was already used on this device; ask for a new one' };
+  });
+  await assert.rejects(enrol('MMR1.x', 'ABCDE-FGHJK'), { kind: 'PermissionDenied' });
 });

@@ -78,3 +78,12 @@ test('an older date shows with the time', () => {
   const bar = connectionBar({ ...status('reconnecting', 9), sinceMs: Date.UTC(2025, 10, 23, 23, 50) }, en, clock);
   assert.equal(bar.text, 'Reconnecting (attempt 9) · offline since 11/23 23:50');
 });
+
+test('before enrolment there is nothing to connect to, and it says so calmly', () => {
+  const bar = connectionBar(status('stopped'), en, { ...clock, enrolled: false });
+  assert.deepEqual(bar, { phase: 'stopped', tone: 'neutral', text: 'Not connected · this device is not enrolled yet' });
+  assert.match(connectionBar(status('stopped'), ja, { ...clock, enrolled: false }).text, /登録されていません/);
+  // The app's own state wins: outside the app, or once connected, the usual text.
+  assert.equal(connectionBar(status('stopped'), en, { available: false, enrolled: false }).phase, 'unavailable');
+  assert.equal(connectionBar(status('connected'), en, { ...clock, enrolled: false }).text, 'Connected');
+});

@@ -7,6 +7,7 @@ import { createSync } from '../www/js/sync.js';
  * @typedef {import('../www/js/types.js').SiteSummary} SiteSummary
  * @typedef {import('../www/js/types.js').SiteView} SiteView
  * @typedef {import('../www/js/types.js').BusChange} BusChange
+ * @typedef {import('../www/js/types.js').ProfileSummary} ProfileSummary
  */
 
 /**
@@ -23,6 +24,15 @@ const summary = (id, link = 'online') => ({
  * @returns {SiteView}
  */
 const view = (id) => ({ ...summary(id), timeZone: null, supervisionS: 90, armable: true, cameras: [], outputs: [] });
+
+/**
+ * @param {string} id
+ * @param {string} label
+ * @returns {ProfileSummary}
+ */
+const profile = (id, label) => ({
+  id, label, user: 'aiko', enrolledMs: 1, sites: [{ id: 'a', name: 'A', role: 'operator' }, { id: 'b', name: 'B', role: 'viewer' }],
+});
 
 /** A promise and the functions that settle it, so a test decides when a call answers. */
 function deferred() {
@@ -44,6 +54,14 @@ function fakeApi() {
     sites: [summary('b'), summary('a')],
     /** @type {import('../www/js/types.js').ConnectionStatus} */
     connection: { phase: 'connected', sinceMs: 5, attempt: 0, problem: null, encrypted: true },
+    /** @type {import('../www/js/types.js').AppInfo} */
+    info: { version: '1.2.3', demo: true, profileId: null },
+    /** @type {ProfileSummary[]} */
+    profiles: [],
+    /** @type {ProfileSummary | { kind: string, message: string }} what `enrol` answers: a profile, or an error to throw */
+    enrolAnswer: profile('p1', 'Example Co.'),
+    /** @type {{ kind: string, message: string } | null} */
+    removeError: null,
   };
   /** @type {string[]} */
   const calls = [];
@@ -72,7 +90,26 @@ function fakeApi() {
     }),
     connectionStatus: () => call('connectionStatus', () => ({ ...world.connection })),
     busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null })),
-    appInfo: () => call('appInfo', () => ({ version: '1.2.3', demo: true })),
+    appInfo: () => call('appInfo', () => ({ ...world.info })),
+    listProfiles: () => call('listProfiles', () => structuredClone(world.profiles)),
+    /**
+     * @param {string} code
+     * @param {string} pin
+     */
+    enrol: (code, pin) => call(`enrol:${code}:${pin}`, () => {
+      const answer = world.enrolAnswer;
+      if ('kind' in answer) throw answer;
+      world.profiles = [...world.profiles, answer];
+      world.info = { ...world.info, demo: false, profileId: answer.id };
+      return structuredClone(answer);
+    }),
+    /** @param {string} id */
+    removeProfile: (id) => call(`removeProfile:${id}`, () => {
+      if (world.removeError) throw world.removeError;
+      world.profiles = world.profiles.filter((p) => p.id !== id);
+      if (world.info.profileId === id) world.info = { ...world.info, profileId: null };
+      return null;
+    }),
     /** @param {(change: BusChange) => void} cb */
     onBusChange: async (cb) => {
       calls.push('listen');
@@ -98,7 +135,8 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
+  openSiteId: null, site: null, siteError: null, profiles: null, profilesError: null,
+  enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -108,11 +146,12 @@ test('start listens before it reads, then fills the store (sites sorted)', async
   const store = createStore(initial());
   await createSync(fake.api, store).start();
   assert.equal(fake.calls[0], 'listen');
-  assert.deepEqual(new Set(fake.calls.slice(1)), new Set(['appInfo', 'listSites', 'connectionStatus', 'busStats']));
+  assert.deepEqual(new Set(fake.calls.slice(1)), new Set(['appInfo', 'listProfiles', 'listSites', 'connectionStatus', 'busStats']));
   const s = store.get();
   assert.deepEqual(s.sites?.map((x) => x.id), ['a', 'b']);
   assert.equal(s.connection?.phase, 'connected');
-  assert.deepEqual(s.info, { version: '1.2.3', demo: true });
+  assert.deepEqual(s.info, { version: '1.2.3', demo: true, profileId: null });
+  assert.deepEqual(s.profiles, []);
   assert.equal(s.stats?.received, 3);
 });
 
@@ -228,7 +267,100 @@ test('resync re-reads everything, including the open site', async () => {
   await sync.openSite('a');
   fake.calls.length = 0;
   await sync.handle({ type: 'resync' });
-  assert.deepEqual(new Set(fake.calls), new Set(['listSites', 'getSite:a', 'connectionStatus', 'busStats']));
+  assert.deepEqual(new Set(fake.calls), new Set(['appInfo', 'listProfiles', 'listSites', 'getSite:a', 'connectionStatus', 'busStats']));
+});
+
+test('resync reads the profile in use and the profiles anew (the core switched profile)', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  await sync.start();
+  assert.equal(store.get().info?.profileId, null);
+  fake.world.info = { version: '1.2.3', demo: false, profileId: 'p2' };
+  fake.world.profiles = [profile('p2', 'Other Co.')];
+  fake.emit({ type: 'resync' });
+  await tick();
+  assert.equal(store.get().info?.profileId, 'p2');
+  assert.deepEqual(store.get().profiles?.map((p) => p.label), ['Other Co.']);
+});
+
+test('a failed profile list is reported and keeps the last good one', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  fake.world.profiles = [profile('p1', 'Example Co.')];
+  await sync.start();
+  fake.api.listProfiles = async () => {
+    throw { kind: 'Unavailable', message: 'keychain locked' };
+  };
+  await sync.handle({ type: 'resync' });
+  assert.deepEqual(store.get().profiles?.map((p) => p.id), ['p1']);
+  assert.equal(store.get().profilesError?.kind, 'Unavailable');
+});
+
+test('enrol: busy while it runs, then the result; profiles and app info are read again', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  const gate = fake.hold('enrol:MMR1.x:ABCDE-FGHJK');
+  const running = sync.enrol('MMR1.x', 'ABCDE-FGHJK');
+  assert.deepEqual(store.get().enrolment, { busy: true, error: null, result: null });
+  assert.equal(await sync.enrol('MMR1.x', 'ABCDE-FGHJK'), false, 'a second submission while busy is ignored');
+  gate.resolve(undefined);
+  assert.equal(await running, true);
+  const s = store.get();
+  assert.equal(s.enrolment.busy, false);
+  assert.equal(s.enrolment.error, null);
+  assert.equal(s.enrolment.result?.label, 'Example Co.');
+  assert.equal(s.info?.profileId, 'p1');
+  assert.deepEqual(s.profiles?.map((p) => p.id), ['p1']);
+  assert.equal(fake.calls.filter((c) => c.startsWith('enrol:')).length, 1);
+  // Neither the code nor the PIN is kept anywhere in the state.
+  const text = JSON.stringify(s);
+  assert.ok(!text.includes('MMR1.x') && !text.includes('ABCDE'), text);
+});
+
+test('enrol: an error is kept with its kind, and the form may try again', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  fake.world.enrolAnswer = { kind: 'Unauthenticated', message: 'wrong PIN' };
+  assert.equal(await sync.enrol('MMR1.x', 'WRONG'), false);
+  assert.deepEqual(store.get().enrolment, { busy: false, error: { kind: 'Unauthenticated', message: 'wrong PIN' }, result: null });
+  assert.ok(!fake.calls.includes('listProfiles'), 'nothing changed, nothing to re-read');
+  fake.world.enrolAnswer = profile('p1', 'Example Co.');
+  assert.equal(await sync.enrol('MMR1.x', 'ABCDE-FGHJK'), true);
+  assert.equal(store.get().enrolment.error, null);
+  sync.dismissEnrolment();
+  assert.deepEqual(store.get().enrolment, { busy: false, error: null, result: null });
+});
+
+test('removing a profile asks first, can be cancelled, and re-reads afterwards', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  await sync.enrol('MMR1.x', 'ABCDE-FGHJK');
+  sync.askRemoval('p1');
+  assert.deepEqual(store.get().removal, { profileId: 'p1', busy: false, error: null });
+  sync.askRemoval(null);
+  assert.equal(store.get().removal, null);
+  assert.ok(!fake.calls.some((c) => c.startsWith('removeProfile')), 'asking removes nothing');
+
+  fake.world.removeError = { kind: 'Unavailable', message: 'the keychain is locked' };
+  sync.askRemoval('p1');
+  assert.equal(await sync.removeProfile('p1'), false);
+  assert.deepEqual(store.get().removal, { profileId: 'p1', busy: false, error: fake.world.removeError });
+  assert.deepEqual(store.get().profiles?.map((p) => p.id), ['p1']);
+
+  fake.world.removeError = null;
+  fake.calls.length = 0;
+  assert.equal(await sync.removeProfile('p1'), true);
+  const s = store.get();
+  assert.equal(s.removal, null);
+  assert.deepEqual(s.profiles, []);
+  assert.equal(s.info?.profileId, null);
+  assert.equal(s.enrolment.result, null, 'the result about the removed profile is gone');
+  assert.deepEqual(new Set(fake.calls), new Set(['removeProfile:p1', 'appInfo', 'listProfiles']));
 });
 
 test('bus stats follow site changes while Settings is shown', async () => {

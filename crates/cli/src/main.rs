@@ -92,7 +92,7 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
         }
         (None, _) => anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)"),
     };
-    let config = profiles.bus_config(&id, &format!("mimamori-cli-{id}"))?;
+    let config = profiles.bus_config(&id, &format!("cli-{}-{id}", profiles.device_id()?))?;
     Ok(Session { bus: Bus::start(config), _demo: None })
 }
 

@@ -325,8 +325,9 @@ impl Sealed {
         if text.len() > MAX_CODE_CHARS + LINK_PREFIX.len() {
             return Err(CodeError::TooLarge);
         }
-        let text = text.trim();
-        let text = text.strip_prefix(LINK_PREFIX).unwrap_or(text);
+        // Mail clients and chat apps wrap long lines: white space is never part of a code.
+        let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let text = text.strip_prefix(LINK_PREFIX).unwrap_or(&text);
         let body = match text.strip_prefix(PREFIX) {
             Some(body) => body,
             None => {
@@ -480,6 +481,13 @@ mod tests {
         assert_eq!(opened, sample_with_id(&opened.code_id));
         let link = format!("{LINK_PREFIX}{text}");
         assert!(Sealed::parse(&link).unwrap().open(PIN, NOW).is_ok());
+        let wrapped: String = text
+            .as_bytes()
+            .chunks(60)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n ");
+        assert!(Sealed::parse(&format!("  {wrapped}\n")).unwrap().open(PIN, NOW).is_ok());
         assert!(!format!("{opened:?}").contains("CANARY"));
     }
 

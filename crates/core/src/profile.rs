@@ -60,6 +60,10 @@ pub struct ProfileSite {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Settings {
+    /// Random id of this installation: part of the MQTT client id, so that two devices of
+    /// one user keep separate broker sessions.
+    #[serde(default)]
+    device_id: Option<String>,
     #[serde(default)]
     profiles: Vec<ProfileSummary>,
     /// Code ids already used here, oldest first.
@@ -248,6 +252,18 @@ impl Profiles {
         serde_json::from_str(secret.expose()).map_err(|_| ProfileError::SecretsMissing(id.to_owned()))
     }
 
+    /// This installation's id, made on first use.
+    pub fn device_id(&self) -> Result<String, ProfileError> {
+        let mut settings = self.load()?;
+        if let Some(id) = &settings.device_id {
+            return Ok(id.clone());
+        }
+        let id = crate::enrol::new_code_id()[..12].to_owned();
+        settings.device_id = Some(id.clone());
+        self.save(&settings)?;
+        Ok(id)
+    }
+
     /// What the bus needs to connect as this profile.
     pub fn bus_config(&self, id: &str, client_id: &str) -> Result<BusConfig, ProfileError> {
         let summary = self
@@ -345,6 +361,9 @@ mod tests {
         assert!(profiles.list().unwrap().is_empty());
         assert!(vault.get(&vault_name(&again.id)).unwrap().is_none());
         assert!(matches!(profiles.remove(&again.id), Err(ProfileError::NotFound(_))));
+        let device = profiles.device_id().unwrap();
+        assert_eq!(device.len(), 12);
+        assert_eq!(profiles.device_id().unwrap(), device);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -16,11 +16,11 @@ import { focusAfterRender } from './render.js';
 
 /**
  * @param {string} testid
- * @param {string} [siteId]
+ * @param {string} [id] the element's `data-site-id` or `data-profile-id`
  */
-function byTestId(testid, siteId) {
+function byTestId(testid, id) {
   for (const el of document.querySelectorAll(`[data-testid="${testid}"]`)) {
-    if (el instanceof HTMLElement && (siteId === undefined || el.dataset.siteId === siteId)) return el;
+    if (el instanceof HTMLElement && (id === undefined || (el.dataset.siteId ?? el.dataset.profileId) === id)) return el;
   }
   return null;
 }
@@ -62,6 +62,38 @@ export function createActions(store, sync) {
     setTheme(theme) {
       setTheme(theme);
       store.set({ theme });
+    },
+    /**
+     * Enrols this device. Afterwards focus goes to what was enrolled, or back to the
+     * (emptied) code field to try again; the error line announces itself (role="alert").
+     * @param {string} code
+     * @param {string} pin
+     */
+    async enrol(code, pin) {
+      if (store.get().enrolment.busy) return;
+      const ok = await sync.enrol(code, pin);
+      focusAfterRender(() => (ok ? byTestId('enrol-done-title') : byTestId('enrol-code')));
+    },
+    dismissEnrolment() {
+      sync.dismissEnrolment();
+      focusAfterRender(() => (store.get().tab === 'sites' ? byTestId('site-card') : byTestId('enrol-code')));
+    },
+    /**
+     * Shows the confirm step of removing a profile, focused on its safe choice (cancel).
+     * @param {string} profileId
+     */
+    askRemoveProfile(profileId) {
+      sync.askRemoval(profileId);
+      focusAfterRender(() => byTestId('profile-remove-cancel', profileId));
+    },
+    cancelRemoveProfile() {
+      const profileId = store.get().removal?.profileId;
+      sync.askRemoval(null);
+      if (profileId !== undefined) focusAfterRender(() => byTestId('profile-remove', profileId));
+    },
+    /** @param {string} profileId */
+    async removeProfile(profileId) {
+      if (await sync.removeProfile(profileId)) focusAfterRender(() => byTestId('enrol-section-title'));
     },
   };
 }

@@ -8,6 +8,7 @@
  * @typedef {import('./types.js').ConnectionStatus} ConnectionStatus
  * @typedef {import('./types.js').BusStats} BusStats
  * @typedef {import('./types.js').AppInfo} AppInfo
+ * @typedef {import('./types.js').ProfileSummary} ProfileSummary
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -79,6 +80,27 @@ export const busStats = () => call('bus_stats');
 /** @returns {Promise<AppInfo>} */
 export const appInfo = () => call('app_info');
 
+/** @returns {Promise<ProfileSummary[]>} */
+export const listProfiles = () => call('list_profiles');
+
+/**
+ * Opens an enrolment code (or a `mimamori://enroll?code=…` link) with its PIN and stores
+ * what it carries in the OS keychain. Answers only with what was enrolled; on success the
+ * core switches to the new profile and sends `resync`.
+ * @param {string} code
+ * @param {string} pin
+ * @returns {Promise<ProfileSummary>}
+ */
+export const enrol = (code, pin) => call('enrol', { code, pin });
+
+/**
+ * Deletes a profile: its keychain entry first, then its settings. The core then switches
+ * to another profile (or none) and sends `resync`.
+ * @param {string} profileId
+ * @returns {Promise<null>}
+ */
+export const removeProfile = (profileId) => call('remove_profile', { profileId });
+
 /**
  * Calls `cb` with every `bus-change` payload until the returned function is called.
  * @param {(change: BusChange) => void} cb
@@ -93,6 +115,6 @@ export async function onBusChange(cb) {
 }
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, onBusChange };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, enrol, removeProfile, onBusChange };
 
 /** @typedef {typeof api} Api */

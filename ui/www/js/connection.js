@@ -16,12 +16,15 @@ import { formatClock } from './time.js';
 /**
  * @param {ConnectionStatus | null} status null until the first answer
  * @param {Translate} t
- * @param {{ available?: boolean } & import('./time.js').ClockOptions} [options]
+ * @param {{ available?: boolean, enrolled?: boolean } & import('./time.js').ClockOptions} [options]
+ *   `enrolled: false` when the device has no profile yet (not the demo): there is nothing
+ *   to connect to, which is said as such rather than as a failure.
  * @returns {Bar}
  */
-export function connectionBar(status, t, { available = true, ...clock } = {}) {
+export function connectionBar(status, t, { available = true, enrolled = true, ...clock } = {}) {
   if (!available) return { phase: 'unavailable', tone: 'alarm', text: t('conn.unavailable') };
   if (status === null) return { phase: 'unknown', tone: 'neutral', text: t('conn.unknown') };
+  if (!enrolled && status.phase !== 'connected') return { phase: status.phase, tone: 'neutral', text: t('conn.notEnrolled') };
   const time = formatClock(status.sinceMs, clock);
   /** @type {{ tone: Tone, text: string }} */
   let bar;

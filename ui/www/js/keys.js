@@ -48,6 +48,8 @@ export function installKeys(root, store, actions) {
     const state = store.get();
 
     if (e.key === 'Escape') {
+      // In the search field Esc empties it, then goes back; other fields keep their text.
+      if (typing && target?.dataset.testid !== 'site-filter') return;
       if (typing && target instanceof HTMLInputElement && target.value !== '') {
         actions.setFilter('');
         target.value = '';

@@ -12,11 +12,15 @@ import { region, applyPendingFocus } from './render.js';
 import { h } from './dom.js';
 import { createConnectionBar } from './views/connection-bar.js';
 import { header } from './views/header.js';
-import { siteList } from './views/site-list.js';
+import { siteList, siteListDeps } from './views/site-list.js';
 import { sitePage, sitePageDeps } from './views/site-page.js';
 import { alerts } from './views/alerts.js';
-import { settings } from './views/settings.js';
+import { about, settings } from './views/settings.js';
+import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
+import { createEnrolForm } from './views/enrol-form.js';
+import { welcome, welcomeDeps } from './views/welcome.js';
 import { noApp } from './views/no-app.js';
+import { needsEnrolment } from './enrolment.js';
 
 /** @typedef {import('./store.js').State} State */
 
@@ -36,6 +40,10 @@ const store = createStore({
   openSiteId: null,
   site: null,
   siteError: null,
+  profiles: null,
+  profilesError: null,
+  enrolment: { busy: false, error: null, result: null },
+  removal: null,
   tab: 'sites',
   filter: '',
   lang: language(),
@@ -49,9 +57,16 @@ const bar = createConnectionBar();
 const headerEl = h('header', { class: 'header' });
 const listEl = h('aside', { class: 'sites-column', testid: 'site-list' });
 const pageEl = h('div', { class: 'site-pane' });
-const sitesPanel = h('section', { class: 'panel panel-sites' }, listEl, pageEl);
+// Before enrolment, the Sites tab shows this instead of the (empty) list and the page.
+const welcomeEl = h('div', { class: 'welcome-pane' });
+const sitesPanel = h('section', { class: 'panel panel-sites' }, listEl, pageEl, welcomeEl);
 const alertsPanel = h('section', { class: 'panel panel-alerts' });
-const settingsPanel = h('section', { class: 'panel panel-settings' });
+const settingsTopEl = h('div', { class: 'settings-part' });
+const enrolSectionEl = h('div', { class: 'settings-part' });
+const aboutEl = h('div', { class: 'settings-part' });
+const settingsPanel = h('section', { class: 'panel panel-settings' }, settingsTopEl, enrolSectionEl, aboutEl);
+// The one enrolment form, placed by the welcome or by Settings, whichever shows.
+const enrolForm = createEnrolForm(actions);
 const main = h('main', { class: 'main' });
 root.replaceChildren(bar.el, headerEl, main);
 
@@ -61,13 +76,21 @@ if (store.get().available) {
   main.append(sitesPanel, alertsPanel, settingsPanel);
   regions = [
     bar.update,
+    enrolForm.update,
     region(headerEl, (s) => [s.info, s.tab, s.lang], (s) => header(s, actions)),
-    region(listEl, (s) => [s.sites, s.sitesError, s.openSiteId, s.filter, s.lang], (s) => siteList(s, actions)),
+    region(listEl, siteListDeps, (s) => siteList(s, actions)),
     region(pageEl, sitePageDeps, (s) => sitePage(s, actions)),
+    region(welcomeEl, welcomeDeps, (s) => welcome(s, enrolForm.el, actions)),
     region(alertsPanel, (s) => [s.lang], () => alerts()),
-    region(settingsPanel, (s) => [s.info, s.stats, s.lang, s.theme], (s) => settings(s, actions)),
+    region(settingsTopEl, (s) => [s.lang, s.theme], (s) => settings(s, actions)),
+    region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
+    region(aboutEl, (s) => [s.info, s.stats, s.lang], (s) => about(s)),
     (s) => {
       // Which panel shows, and (on phones) whether the list or the open site fills it.
+      const welcoming = needsEnrolment(s.info);
+      listEl.hidden = welcoming;
+      pageEl.hidden = welcoming;
+      welcomeEl.hidden = !welcoming;
       sitesPanel.hidden = s.tab !== 'sites';
       alertsPanel.hidden = s.tab !== 'alerts';
       settingsPanel.hidden = s.tab !== 'settings';

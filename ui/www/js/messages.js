@@ -3,7 +3,8 @@
 // test/i18n.test.js checks the same at run time). Placeholders are `{name}`; a message
 // that depends on a count is an object keyed by Intl.PluralRules category.
 //
-// Words follow docs/glossary.md: site 拠点, camera カメラ, output 出力, alert アラート.
+// Words follow docs/glossary.md: site 拠点, camera カメラ, output 出力, alert アラート,
+// enrolment 登録, enrolment code 登録コード, role 役割 (viewer 閲覧者, operator 操作者, admin 管理者).
 
 /** @typedef {string | { one?: string, other: string }} Message */
 
@@ -25,6 +26,7 @@ export const en = {
   'conn.stopped': 'Stopped · offline since {time}',
   'conn.revoked': 'The server no longer accepts this device · enrol it again',
   'conn.unavailable': 'Not running inside the app',
+  'conn.notEnrolled': 'Not connected · this device is not enrolled yet',
   'conn.problem': '{text} — {problem}',
 
   'problem.unreachable': 'server unreachable',
@@ -87,6 +89,45 @@ export const en = {
   'site.neverSeen': 'Not heard from yet',
   'camera.videoLater': 'Video for this camera is not available in this version.',
 
+  'site.role': 'Your role: {role}',
+
+  'role.viewer': 'Viewer',
+  'role.operator': 'Operator',
+  'role.admin': 'Admin',
+
+  'enrol.title': 'Enrolment',
+  'enrol.welcome': 'This device is not enrolled yet',
+  'enrol.welcomeBody': 'To see your sites, enter the enrolment code and the PIN that your administrator gave you. They come separately: the code by e-mail or QR code, the PIN by phone or in person.',
+  'enrol.code': 'Enrolment code',
+  'enrol.codeHint': 'Paste the code (MMR1.…) or the mimamori://enroll link.',
+  'enrol.pin': 'PIN',
+  'enrol.pinHint': 'Letters and digits, such as XXXXX-XXXXX. Case and hyphens do not matter.',
+  'enrol.submit': 'Enrol this device',
+  'enrol.busy': 'Enrolling…',
+  'enrol.another': 'Add sites with another enrolment code',
+  'enrol.demo': 'The demo needs no enrolment: its sites are built in. Enrolment codes are for the real app.',
+  'enrol.done': 'Enrolled',
+  'enrol.dismiss': 'Close',
+  'enrol.errorDetail': ' ({message})',
+  'enrol.error.InvalidInput': 'This enrolment code cannot be used',
+  'enrol.error.Unauthenticated': 'The PIN does not match this enrolment code',
+  'enrol.error.PermissionDenied': 'This enrolment code can no longer be used on this device',
+  'enrol.error.Unavailable': 'The credentials cannot be stored on this device',
+  'enrol.error.Timeout': 'Enrolment took too long',
+  'enrol.error.Internal': 'Enrolment failed',
+
+  'profiles.none': 'This device is not enrolled for any site yet.',
+  'profiles.loading': 'Reading the enrolments…',
+  'profiles.user': 'User',
+  'profiles.enrolledAt': 'Enrolled',
+  'profiles.sites': 'Sites',
+  'profiles.active': 'In use',
+  'profiles.remove': 'Remove',
+  'profiles.removeAsk': 'Remove “{label}” from this device? Its credentials are deleted from the keychain and its sites disappear from this app. To see them again, you need a new enrolment code.',
+  'profiles.removeConfirm': 'Remove and delete the credentials',
+  'profiles.removeCancel': 'Cancel',
+  'profiles.removing': 'Removing…',
+
   'alerts.title': 'Alerts',
   'alerts.empty': 'No alerts',
   'alerts.emptyHint': 'Alerts from your sites will appear here, newest first.',
@@ -135,6 +176,7 @@ export const ja = {
   'conn.stopped': '停止中・{time} からオフライン',
   'conn.revoked': 'サーバーがこの端末を受け付けません・もう一度登録してください',
   'conn.unavailable': 'アプリの外で開かれています',
+  'conn.notEnrolled': '未接続・この端末はまだ登録されていません',
   'conn.problem': '{text} — {problem}',
 
   'problem.unreachable': 'サーバーに到達できません',
@@ -196,6 +238,45 @@ export const ja = {
   'site.lastSeen': '最終受信 {time}',
   'site.neverSeen': 'まだ受信していません',
   'camera.videoLater': 'このバージョンではカメラ映像はまだ表示できません。',
+
+  'site.role': 'あなたの役割: {role}',
+
+  'role.viewer': '閲覧者',
+  'role.operator': '操作者',
+  'role.admin': '管理者',
+
+  'enrol.title': '登録',
+  'enrol.welcome': 'この端末はまだ登録されていません',
+  'enrol.welcomeBody': '拠点を表示するには、管理者から受け取った登録コードと PIN を入力してください。登録コードはメールや QR コードで、PIN は電話や対面で、別々に届きます。',
+  'enrol.code': '登録コード',
+  'enrol.codeHint': '登録コード（MMR1.…）または mimamori://enroll のリンクを貼り付けてください。',
+  'enrol.pin': 'PIN',
+  'enrol.pinHint': '英数字です（例: XXXXX-XXXXX）。大文字・小文字とハイフンは区別しません。',
+  'enrol.submit': 'この端末を登録',
+  'enrol.busy': '登録しています…',
+  'enrol.another': '別の登録コードで拠点を追加',
+  'enrol.demo': 'デモでは登録は不要です。拠点はアプリに組み込まれています。登録コードは実際のアプリで使います。',
+  'enrol.done': '登録しました',
+  'enrol.dismiss': '閉じる',
+  'enrol.errorDetail': '（{message}）',
+  'enrol.error.InvalidInput': 'この登録コードは使用できません',
+  'enrol.error.Unauthenticated': 'PIN がこの登録コードと一致しません',
+  'enrol.error.PermissionDenied': 'この登録コードはこの端末ではもう使用できません',
+  'enrol.error.Unavailable': 'この端末に認証情報を保存できません',
+  'enrol.error.Timeout': '登録に時間がかかりすぎました',
+  'enrol.error.Internal': '登録に失敗しました',
+
+  'profiles.none': 'この端末はまだどの拠点にも登録されていません。',
+  'profiles.loading': '登録を読み込んでいます…',
+  'profiles.user': 'ユーザー',
+  'profiles.enrolledAt': '登録日時',
+  'profiles.sites': '拠点',
+  'profiles.active': '使用中',
+  'profiles.remove': '削除',
+  'profiles.removeAsk': '「{label}」をこの端末から削除しますか？認証情報はキーチェーンから削除され、その拠点はこのアプリに表示されなくなります。再び表示するには新しい登録コードが必要です。',
+  'profiles.removeConfirm': '削除して認証情報を消去',
+  'profiles.removeCancel': 'キャンセル',
+  'profiles.removing': '削除しています…',
 
   'alerts.title': 'アラート',
   'alerts.empty': 'アラートはありません',

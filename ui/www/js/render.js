@@ -32,7 +32,7 @@ export function region(container, deps, render) {
  */
 function keyOf(el) {
   const d = el.dataset;
-  return d.testid ? `${d.testid}|${d.siteId ?? d.cameraId ?? d.outputId ?? ''}` : null;
+  return d.testid ? `${d.testid}|${d.siteId ?? d.cameraId ?? d.outputId ?? d.profileId ?? ''}` : null;
 }
 
 /** @param {HTMLElement} container */
@@ -41,7 +41,7 @@ function focusedWithin(container) {
   if (!(el instanceof HTMLElement) || !container.contains(el)) return null;
   const key = keyOf(el);
   if (key === null) return null;
-  const selection = el instanceof HTMLInputElement ? [el.selectionStart, el.selectionEnd] : null;
+  const selection = el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement ? [el.selectionStart, el.selectionEnd] : null;
   return { key, selection };
 }
 
@@ -53,7 +53,7 @@ function restore(container, { key, selection }) {
   for (const el of container.querySelectorAll('[data-testid]')) {
     if (el instanceof HTMLElement && keyOf(el) === key) {
       el.focus({ preventScroll: true });
-      if (selection && el instanceof HTMLInputElement) el.setSelectionRange(selection[0], selection[1]);
+      if (selection && (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement)) el.setSelectionRange(selection[0], selection[1]);
       return;
     }
   }

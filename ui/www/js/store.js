@@ -8,9 +8,28 @@
  * @typedef {import('./types.js').SiteSummary} SiteSummary
  * @typedef {import('./types.js').SiteView} SiteView
  * @typedef {import('./types.js').IpcError} IpcError
+ * @typedef {import('./types.js').ProfileSummary} ProfileSummary
  * @typedef {import('./i18n.js').Lang} Lang
  * @typedef {import('./theme.js').Theme} Theme
  * @typedef {'sites' | 'alerts' | 'settings'} Tab
+ */
+
+/**
+ * The enrolment form's request. The code and the PIN are never kept here: they live only
+ * in the form's inputs until it is submitted (views/enrol-form.js).
+ * @typedef {object} Enrolment
+ * @property {boolean} busy an `enrol` call is running
+ * @property {IpcError | null} error why the last one failed
+ * @property {ProfileSummary | null} result what the last one enrolled, until dismissed
+ */
+
+/**
+ * A profile whose removal was asked for: the confirm step shows until it is confirmed
+ * (busy, then gone) or cancelled.
+ * @typedef {object} Removal
+ * @property {string} profileId
+ * @property {boolean} busy
+ * @property {IpcError | null} error
  */
 
 /**
@@ -24,6 +43,10 @@
  * @property {string | null} openSiteId the site whose page is open
  * @property {SiteView | null} site that site's view, once read (always for openSiteId)
  * @property {IpcError | null} siteError
+ * @property {ProfileSummary[] | null} profiles what this device is enrolled for; null until first read
+ * @property {IpcError | null} profilesError
+ * @property {Enrolment} enrolment
+ * @property {Removal | null} removal
  * @property {Tab} tab
  * @property {string} filter the text typed into the site search
  * @property {Lang} lang

@@ -1,6 +1,9 @@
 // Keeps the store in step with the core: the first read, then one re-read per
 // `bus-change` (a site changed → its summary, and its page if open; the connection
-// changed → the status that came with the event; resync → everything).
+// changed → the status that came with the event; resync → everything, the app's info and
+// the enrolled profiles included, since enrolling or removing a profile switches the
+// connection and sends resync). Enrolment and removal go through here too, so their state
+// (busy, error, result) is in the store like everything else.
 //
 // Reads are coalesced: while one is in flight, any number of further requests for it
 // become exactly one more read after it, so a burst of changes costs two calls, and the
@@ -88,8 +91,24 @@ export function createSync(api, store) {
     }
   });
 
+  const refreshInfo = coalesced(async () => {
+    try {
+      store.set({ info: await api.appInfo() });
+    } catch (e) {
+      console.error('app_info failed', toIpcError(e));
+    }
+  });
+
+  const refreshProfiles = coalesced(async () => {
+    try {
+      store.set({ profiles: await api.listProfiles(), profilesError: null });
+    } catch (e) {
+      store.set({ profilesError: toIpcError(e) });
+    }
+  });
+
   async function resync() {
-    await Promise.all([refreshSites(), refreshSite(), refreshConnection(), refreshStats()]);
+    await Promise.all([refreshInfo(), refreshProfiles(), refreshSites(), refreshSite(), refreshConnection(), refreshStats()]);
   }
 
   /**
@@ -128,14 +147,63 @@ export function createSync(api, store) {
       } catch (e) {
         console.error('cannot listen for bus changes', toIpcError(e));
       }
-      const info = api.appInfo().then(
-        (info) => store.set({ info }),
-        (e) => console.error('app_info failed', toIpcError(e)),
-      );
-      await Promise.all([info, resync()]);
+      await resync();
     },
     handle,
     refreshStats,
+    /**
+     * Enrols this device. Resolves (never rejects) once the answer is in the store: the
+     * result, or the error. The core sends resync after a success; the profiles and the
+     * app's info are read here as well, so the UI does not depend on that event's timing.
+     * @param {string} code
+     * @param {string} pin
+     * @returns {Promise<boolean>} whether it worked
+     */
+    async enrol(code, pin) {
+      if (store.get().enrolment.busy) return false;
+      store.set({ enrolment: { busy: true, error: null, result: null } });
+      try {
+        const result = await api.enrol(code, pin);
+        store.set({ enrolment: { busy: false, error: null, result } });
+      } catch (e) {
+        store.set({ enrolment: { busy: false, error: toIpcError(e), result: null } });
+        return false;
+      }
+      await Promise.all([refreshInfo(), refreshProfiles()]);
+      return true;
+    },
+    dismissEnrolment() {
+      store.set({ enrolment: { busy: false, error: null, result: null } });
+    },
+    /**
+     * The first step of removing a profile: the confirm step shows.
+     * @param {string | null} profileId null cancels
+     */
+    askRemoval(profileId) {
+      if (store.get().removal?.busy) return;
+      store.set({ removal: profileId === null ? null : { profileId, busy: false, error: null } });
+    },
+    /**
+     * Removes a profile (its keychain entry, then its settings). Never rejects.
+     * @param {string} profileId
+     * @returns {Promise<boolean>} whether it worked
+     */
+    async removeProfile(profileId) {
+      if (store.get().removal?.busy) return false;
+      store.set({ removal: { profileId, busy: true, error: null } });
+      try {
+        await api.removeProfile(profileId);
+      } catch (e) {
+        store.set({ removal: { profileId, busy: false, error: toIpcError(e) } });
+        return false;
+      }
+      const { enrolment } = store.get();
+      // An enrolment result about the profile just removed would now be untrue.
+      if (enrolment.result?.id === profileId) store.set({ removal: null, enrolment: { ...enrolment, result: null } });
+      else store.set({ removal: null });
+      await Promise.all([refreshInfo(), refreshProfiles()]);
+      return true;
+    },
     /** @param {string} siteId */
     openSite(siteId) {
       if (store.get().openSiteId !== siteId) {

@@ -53,3 +53,14 @@ export function formatClock(ms, { now = Date.now(), timeZone } = {}) {
   const sameDay = p.year === today.year && p.month === today.month && p.day === today.day;
   return sameDay ? clock : `${p.month}/${p.day} ${clock}`;
 }
+
+/**
+ * A date with its time, for moments that may be long ago (when a device was enrolled):
+ * "2025-11-24 14:05", the same in Japanese and English.
+ * @param {number} ms when, in ms since the Unix epoch
+ * @param {Pick<ClockOptions, 'timeZone'>} [options]
+ */
+export function formatDate(ms, { timeZone } = {}) {
+  const p = parts(ms, timeZone);
+  return `${p.year}-${p.month.padStart(2, '0')}-${p.day.padStart(2, '0')} ${p.hour}:${p.minute}`;
+}

@@ -16,6 +16,9 @@
 /** @typedef {import('../../bindings/BusStats').BusStats} BusStats */
 /** @typedef {import('../../bindings/BusChange').BusChange} BusChange */
 /** @typedef {import('../../bindings/AppInfo').AppInfo} AppInfo */
+/** @typedef {import('../../bindings/ProfileSummary').ProfileSummary} ProfileSummary */
+/** @typedef {import('../../bindings/ProfileSite').ProfileSite} ProfileSite */
+/** @typedef {import('../../bindings/Role').Role} Role */
 /** @typedef {import('../../bindings/IpcError').IpcError} IpcError */
 /** @typedef {import('../../bindings/ErrorKind').ErrorKind} ErrorKind */
 

@@ -266,6 +266,13 @@ impl BusState {
         }
     }
 
+    /// A state with no sites and no connection, for a device not enrolled yet.
+    pub fn idle() -> BusState {
+        let state = BusState::new(Vec::<String>::new());
+        lock(&state.inner.connection).phase = ConnectionPhase::Stopped;
+        state
+    }
+
     /// Decodes and applies one message from the bus. A rejected message is logged with its
     /// reason, counted, and changes nothing.
     pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<(), ApplyError> {

@@ -3,6 +3,7 @@
 // changes through role="status".
 
 import { connectionBar } from '../connection.js';
+import { needsEnrolment } from '../enrolment.js';
 import { t } from '../i18n.js';
 import { h, mark } from '../dom.js';
 
@@ -16,10 +17,11 @@ export function createConnectionBar() {
   let last = [];
   /** @param {State} state */
   function update(state) {
-    const deps = [state.connection, state.available, state.lang];
+    const notEnrolled = needsEnrolment(state.info);
+    const deps = [state.connection, state.available, state.lang, notEnrolled];
     if (deps.every((v, i) => Object.is(v, last[i]))) return;
     last = deps;
-    const bar = connectionBar(state.connection, t, { available: state.available });
+    const bar = connectionBar(state.connection, t, { available: state.available, enrolled: !notEnrolled });
     el.dataset.phase = bar.phase;
     el.className = `connbar tone-${bar.tone}`;
     shape.className = `mark mark-conn tone-${bar.tone}`;

@@ -1,5 +1,6 @@
-// Settings: language and theme (kept on this device), and what the app is — its version,
-// whether it is the demo, and how many site messages arrived or were refused.
+// Settings: language and theme (kept on this device), the enrolments (views/profiles.js),
+// and what the app is — its version, whether it is the demo, and how many site messages
+// arrived or were refused.
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
@@ -35,11 +36,13 @@ function facts(rows) {
 }
 
 /**
+ * The top of Settings: language and theme. The Enrolment section (views/profiles.js)
+ * follows, then `about`; each is its own region, so the bus counters that tick while
+ * Settings is shown do not rebuild the enrolment form.
  * @param {State} state
  * @param {Actions} actions
  */
 export function settings(state, actions) {
-  const { info, stats } = state;
   return [
     h('h2', { class: 'panel-title', text: t('settings.title') }),
     // Each language is named in itself, so a user who cannot read the current one finds theirs.
@@ -51,6 +54,16 @@ export function settings(state, actions) {
       { testid: 'theme-dark', text: t('settings.dark'), pressed: state.theme === 'dark', choose: () => actions.setTheme('dark') },
       { testid: 'theme-light', text: t('settings.light'), pressed: state.theme === 'light', choose: () => actions.setTheme('light') },
     ]),
+  ];
+}
+
+/**
+ * The bottom of Settings: site messages received and refused, version, demo notice.
+ * @param {State} state
+ */
+export function about(state) {
+  const { info, stats } = state;
+  return [
     h('section', { class: 'setting' },
       h('h3', { class: 'section-title', text: t('settings.bus') }),
       stats

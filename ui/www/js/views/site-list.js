@@ -6,6 +6,8 @@ import { h, mark } from '../dom.js';
 import { armLabel, linkLabel } from '../labels.js';
 import { FILTER_FROM, needingAttention, shownSites } from '../sites.js';
 import { errorText } from './error.js';
+import { enrolResult } from './enrol-form.js';
+import { needsEnrolment } from '../enrolment.js';
 
 /**
  * @typedef {import('../store.js').State} State
@@ -14,18 +16,38 @@ import { errorText } from './error.js';
  */
 
 /**
+ * What the list region depends on.
+ * @param {State} state
+ */
+export function siteListDeps(state) {
+  return [state.sites, state.sitesError, state.openSiteId, state.filter, state.lang, shownResult(state)];
+}
+
+/**
+ * What an enrolment just gave, once this device is enrolled and the list shows: it stays
+ * above the list until dismissed (before enrolment, the welcome shows it).
+ * @param {State} state
+ */
+function shownResult(state) {
+  return state.tab === 'sites' && !needsEnrolment(state.info) ? state.enrolment.result : null;
+}
+
+/**
  * @param {State} state
  * @param {Actions} actions
  */
 export function siteList(state, actions) {
   const sites = state.sites;
+  const result = shownResult(state);
+  const notice = result ? enrolResult(result, actions) : null;
   const head = h('div', { class: 'list-head' }, h('h2', { text: t('sites.title') }));
   if (sites === null) {
     const body = state.sitesError ? errorText(t('sites.title'), state.sitesError) : h('p', { class: 'muted', text: t('sites.loading') });
-    return [head, body];
+    return [notice, head, body].filter((n) => n !== null);
   }
   if (sites.length === 0 && state.sitesError === null) {
-    return [head, h('div', { class: 'empty' }, h('p', { class: 'empty-title', text: t('sites.empty') }), h('p', { class: 'muted', text: t('sites.emptyHint') }))];
+    const empty = h('div', { class: 'empty' }, h('p', { class: 'empty-title', text: t('sites.empty') }), h('p', { class: 'muted', text: t('sites.emptyHint') }));
+    return [notice, head, empty].filter((n) => n !== null);
   }
   const attention = needingAttention(sites).length;
   head.append(
@@ -45,6 +67,7 @@ export function siteList(state, actions) {
   const shown = shownSites(sites, state.filter);
   const cards = shown.map((site, i) => h('li', {}, card(site, i, state.openSiteId === site.id, actions)));
   return [
+    notice,
     head,
     filter,
     state.sitesError ? errorText(t('sites.title'), state.sitesError) : null,

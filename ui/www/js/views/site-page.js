@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { h, mark } from '../dom.js';
 import { armLabel, healthLabel, kindLabel, linkLabel, outputLabel } from '../labels.js';
 import { formatClock } from '../time.js';
+import { roleLabel, siteRole } from '../roles.js';
 import { errorText } from './error.js';
 
 /**
@@ -23,7 +24,7 @@ import { errorText } from './error.js';
  * @param {State} state
  */
 export function sitePageDeps(state) {
-  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null];
+  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null, state.profiles, state.info];
 }
 
 /**
@@ -47,6 +48,12 @@ export function sitePage(state, actions) {
   }, h('span', { class: 'back-icon', attrs: { 'aria-hidden': 'true' } }), h('span', { text: t('nav.back') }));
   const title = h('h2', { class: 'site-title', testid: 'site-title', attrs: { tabindex: '-1' } },
     site?.name ?? h('span', { class: 'muted site-id', text: id }));
+  // What this user may do here, from the enrolment (no badge in the demo, or for a site
+  // no profile lists).
+  const role = siteRole(state.profiles, state.info?.profileId ?? null, id);
+  const roleBadge = role === null
+    ? null
+    : h('span', { class: 'role-badge site-role', testid: 'site-role', data: { role }, text: t('site.role', { role: t(roleLabel(role)) }) });
 
   const body = [];
   if (state.siteError) {
@@ -69,7 +76,7 @@ export function sitePage(state, actions) {
   }
 
   return h('section', { class: 'site-page', testid: 'site-page', data: { siteId: id } },
-    h('div', { class: 'site-head' }, back, h('div', { class: 'site-head-text' }, title, site ? siteStates(site) : null)),
+    h('div', { class: 'site-head' }, back, h('div', { class: 'site-head-text' }, h('div', { class: 'site-title-row' }, title, roleBadge), site ? siteStates(site) : null)),
     body);
 }
 

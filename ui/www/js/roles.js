@@ -1,0 +1,63 @@
+// What a user's role at a site is called, and what it lets them operate. The core and the
+// broker enforce roles; the UI only reflects them (docs/enrolment.md, Roles), so that a
+// viewer is not offered a control that would be refused anyway.
+
+/**
+ * @typedef {import('./types.js').Role} Role
+ * @typedef {import('./types.js').OutputKind} OutputKind
+ * @typedef {import('./types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('./i18n.js').MessageKey} MessageKey
+ */
+
+/** @type {readonly Role[]} */
+export const ROLES = ['viewer', 'operator', 'admin'];
+
+/** @type {Record<Role, MessageKey>} */
+const LABEL = { viewer: 'role.viewer', operator: 'role.operator', admin: 'role.admin' };
+
+/**
+ * The words for a role. A role from a newer core that this UI does not know is shown as
+ * the least one, like the controls it gets (none).
+ * @param {Role} role
+ * @returns {MessageKey}
+ */
+export const roleLabel = (role) => LABEL[role] ?? LABEL.viewer;
+
+/** Which outputs each role may switch: viewers none, operators siren and light, admins all. */
+/** @type {Record<Role, readonly OutputKind[]>} */
+const OPERATES = {
+  viewer: [],
+  operator: ['siren', 'light'],
+  admin: ['siren', 'light', 'lock', 'relay'],
+};
+
+/**
+ * Whether a user with `role` may be offered the control of an output of `kind`. No role
+ * (a site this device is not enrolled for), an unknown role or an unknown kind: no.
+ * @param {Role | null | undefined} role
+ * @param {OutputKind} kind
+ */
+export function canOperate(role, kind) {
+  if (role === null || role === undefined || !Object.hasOwn(OPERATES, role)) return false;
+  return OPERATES[role].includes(kind);
+}
+
+/**
+ * The user's role at a site: from the profile in use when it lists the site, else from
+ * the first other profile that does; null when none does (the demo, or a site that is no
+ * longer enrolled).
+ * @param {readonly ProfileSummary[] | null} profiles
+ * @param {string | null} activeId `AppInfo.profileId`
+ * @param {string} siteId
+ * @returns {Role | null}
+ */
+export function siteRole(profiles, activeId, siteId) {
+  if (!profiles) return null;
+  const active = profiles.find((p) => p.id === activeId);
+  const ordered = active ? [active, ...profiles.filter((p) => p !== active)] : profiles;
+  for (const profile of ordered) {
+    const site = profile.sites.find((s) => s.id === siteId);
+    if (site) return site.role;
+  }
+  return null;
+}
