@@ -1,5 +1,5 @@
 //! Enrolment codes: how an administrator hands a manager everything needed to reach their
-//! sites (broker address and pin, broker credentials, sites and roles, camera credentials)
+//! sites (broker address and CA certificate, broker credentials, sites and roles, camera credentials)
 //! without anybody seeing it. The code is sealed with XChaCha20-Poly1305 under a key
 //! derived with Argon2id from a short one-time PIN handed over separately.
 //!
@@ -66,7 +66,7 @@ pub enum CodeError {
     BadParameters,
     #[error("wrong PIN")]
     WrongPin,
-    #[error("the PIN must be {min} to {max} letters and digits", min = PIN_LEN_RANGE.0, max = PIN_LEN_RANGE.1)]
+    #[error("the PIN must be {min} to {max} characters of the PIN alphabet (digits, and letters but I, L, O and U)", min = PIN_LEN_RANGE.0, max = PIN_LEN_RANGE.1)]
     BadPin,
     #[error("the enrolment code was altered after it was made")]
     Tampered,
@@ -238,14 +238,14 @@ fn validate(e: &Enrolment) -> Result<(), CodeError> {
             return Err(bad(format!("camera `{}` belongs to a site the code does not grant", c.camera)));
         }
     }
-    let broker = e.broker.expose();
-    let loopback =
-        ["mqtt://127.0.0.1:", "mqtt://localhost:", "mqtt://[::1]:"].iter().any(|p| broker.starts_with(p));
-    if broker.starts_with("mqtts://") {
+    let address: crate::bus::BrokerAddress =
+        e.broker.expose().parse().map_err(|x: crate::bus::AddressError| bad(format!("broker: {x}")))?;
+    let loopback = address.is_loopback();
+    if address.tls {
         match &e.broker_ca {
             None => return Err(bad("an mqtts broker needs its CA certificate".into())),
             Some(pem) if !pem.trim_start().starts_with("-----BEGIN CERTIFICATE-----") || pem.len() > 8192 => {
-                return Err(bad("the broker CA must be one PEM certificate of at most 8 KiB".into()));
+                return Err(bad("the broker CA must be PEM certificates of at most 8 KiB".into()));
             }
             Some(_) => {}
         }

@@ -62,6 +62,8 @@ pub mod env {
     pub const PASSWORD: &str = "MIMAMORI_PASSWORD";
     pub const SITES: &str = "MIMAMORI_SITES";
     pub const CLIENT_ID: &str = "MIMAMORI_CLIENT_ID";
+    /// Path of the broker's CA certificate (PEM), for an `mqtts` development profile.
+    pub const BROKER_CA: &str = "MIMAMORI_BROKER_CA";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,10 +86,16 @@ impl BusConfig {
         let Some(broker) = get(env::BROKER) else {
             return Ok(None);
         };
-        let broker = broker.parse().map_err(|e: AddressError| EnvProfileError::Invalid {
+        let broker: BrokerAddress = broker.parse().map_err(|e: AddressError| EnvProfileError::Invalid {
             var: env::BROKER,
             reason: e.to_string(),
         })?;
+        if !broker.tls && !broker.is_loopback() {
+            return Err(EnvProfileError::Invalid {
+                var: env::BROKER,
+                reason: "plain mqtt:// only on loopback; use mqtts:// with MIMAMORI_BROKER_CA".into(),
+            });
+        }
         let user = get(env::USER).ok_or(EnvProfileError::Missing { var: env::USER })?;
         crate::protocol::check_id("user", &user)
             .map_err(|e| EnvProfileError::Invalid { var: env::USER, reason: e.to_string() })?;
@@ -108,6 +116,11 @@ impl BusConfig {
             .map_err(|e| EnvProfileError::Invalid { var: env::CLIENT_ID, reason: e.to_string() })?;
         let mut config = BusConfig::new(broker, &client_id, &user, sites);
         config.password = get(env::PASSWORD).map(Secret::new);
+        if let Some(path) = get(env::BROKER_CA) {
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| EnvProfileError::Invalid { var: env::BROKER_CA, reason: e.to_string() })?;
+            config.broker_ca = Some(pem);
+        }
         Ok(Some(config))
     }
 }
@@ -125,6 +138,11 @@ impl BrokerAddress {
     /// A plain loopback address, as the demo and the tests use.
     pub fn plain(host: &str, port: u16) -> BrokerAddress {
         BrokerAddress { host: host.to_owned(), port, tls: false }
+    }
+
+    /// On this machine: the only place a plain (unencrypted) connection is allowed.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -428,14 +446,17 @@ mod tests {
         .unwrap();
         assert_eq!((c.client_id.as_str(), c.sites.len()), ("mimamori-aiko", 2));
         assert!(!format!("{c:?}").contains("CANARY"));
-        let missing = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://h:1"), (env::USER, "a")]));
+        let missing = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://localhost:1"), (env::USER, "a")]));
         assert_eq!(missing.unwrap_err(), EnvProfileError::Missing { var: env::SITES });
         let bad = BusConfig::from_lookup(vars(&[
-            (env::BROKER, "mqtt://h:1"),
+            (env::BROKER, "mqtt://localhost:1"),
             (env::USER, "a"),
             (env::SITES, "a/#"),
         ]));
         assert!(matches!(bad, Err(EnvProfileError::Invalid { .. })));
+        // Plain MQTT leaves this machine only over TLS.
+        let plain = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://broker.example.com:1883")]));
+        assert!(matches!(plain, Err(EnvProfileError::Invalid { var: env::BROKER, .. })));
     }
 
     #[tokio::test]
