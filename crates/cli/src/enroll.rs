@@ -55,6 +55,34 @@ pub enum EnrollCommand {
     Import { code: String },
 }
 
+/// The broker side, for administrators.
+#[derive(Subcommand)]
+pub enum BrokerCommand {
+    /// Print the Mosquitto ACL for a role table (JSON: {"sites": [...], "users": {"user":
+    /// {"site": "viewer|operator|admin"}}}).
+    Acl { table: std::path::PathBuf },
+    /// Print a Mosquitto password-file line for a user; the password comes from
+    /// MIMAMORI_ENROL_PASSWORD, the same one `enroll create` seals into the user's code.
+    Passwd { user: String },
+}
+
+pub fn broker(command: BrokerCommand) -> anyhow::Result<()> {
+    match command {
+        BrokerCommand::Acl { table } => {
+            let text = std::fs::read(&table).with_context(|| format!("reading {}", table.display()))?;
+            let table: mimamori_core::admin::RoleTable =
+                serde_json::from_slice(&text).map_err(|e| anyhow::anyhow!("{}: {e}", table.display()))?;
+            print!("{}", table.mosquitto_acl()?);
+        }
+        BrokerCommand::Passwd { user } => {
+            let password = std::env::var(PASSWORD_VAR)
+                .with_context(|| format!("set {PASSWORD_VAR} to the user's broker password"))?;
+            println!("{}", mimamori_core::admin::mosquitto_password_line(&user, &Secret::new(password))?);
+        }
+    }
+    Ok(())
+}
+
 #[derive(Subcommand)]
 pub enum ProfilesCommand {
     /// List the profiles this device is enrolled for.

@@ -60,6 +60,9 @@ enum Command {
     /// Make or import enrolment codes.
     #[command(subcommand)]
     Enroll(enroll::EnrollCommand),
+    /// Write the broker side (ACL, password lines) from a role table (administrators).
+    #[command(subcommand)]
+    Broker(enroll::BrokerCommand),
     /// The profiles this device is enrolled for.
     Profiles {
         #[command(subcommand)]
@@ -231,6 +234,7 @@ fn run() -> anyhow::Result<()> {
     // Enrolment talks to the keychain with blocking calls: no async runtime needed there.
     let command = match command {
         Command::Enroll(c) => return enroll::enroll(c),
+        Command::Broker(c) => return enroll::broker(c),
         Command::Profiles { command } => {
             return enroll::profiles_command(command.unwrap_or(enroll::ProfilesCommand::List));
         }
@@ -242,7 +246,7 @@ fn run() -> anyhow::Result<()> {
             Command::Sites { source, json, wait } => sites(source, json, wait).await,
             Command::Watch { source } => watch(source).await,
             Command::Demo { port } => demo(port).await,
-            Command::Enroll(_) | Command::Profiles { .. } => Ok(()),
+            Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } => Ok(()),
         }
     })
 }

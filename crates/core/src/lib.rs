@@ -1,6 +1,7 @@
 //! Mimamori's core: everything that is not UI. The Tauri shell, the CLI and the tests all
 //! drive the product through this crate. See `docs/architecture.md`.
 
+pub mod admin;
 pub mod bus;
 pub mod enrol;
 pub mod profile;

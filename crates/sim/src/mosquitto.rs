@@ -53,21 +53,26 @@ impl Mosquitto {
 
     /// A broker with these (user, password) pairs and this ACL.
     pub fn with_users(users: &[(&str, &str)], acl: &str) -> Mosquitto {
-        Mosquitto::build(users, acl, None)
+        Mosquitto::build(users, "", acl, None)
     }
 
     /// Like [`Mosquitto::with_users`], but the listener speaks only TLS with this server
     /// certificate and key (PEM).
     pub fn with_tls(users: &[(&str, &str)], acl: &str, cert_pem: &str, key_pem: &str) -> Mosquitto {
-        Mosquitto::build(users, acl, Some((cert_pem, key_pem)))
+        Mosquitto::build(users, "", acl, Some((cert_pem, key_pem)))
     }
 
-    fn build(users: &[(&str, &str)], acl: &str, tls: Option<(&str, &str)>) -> Mosquitto {
+    /// A broker with a ready-made password file and ACL, as an administrator would deploy.
+    pub fn with_files(passwd: &str, acl: &str) -> Mosquitto {
+        Mosquitto::build(&[], passwd, acl, None)
+    }
+
+    fn build(users: &[(&str, &str)], passwd_text: &str, acl: &str, tls: Option<(&str, &str)>) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let passwd = dir.join("passwd");
-        std::fs::write(&passwd, "").unwrap();
+        std::fs::write(&passwd, passwd_text).unwrap();
         for (user, password) in users {
             let status = Command::new("mosquitto_passwd")
                 .args(["-b", passwd.to_str().unwrap(), user, password])
@@ -110,6 +115,12 @@ impl Mosquitto {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Replaces the password file and ACL (takes effect at the next restart).
+    pub fn replace_files(&self, passwd: &str, acl: &str) {
+        std::fs::write(self.dir.join("passwd"), passwd).unwrap();
+        std::fs::write(self.dir.join("acl"), acl).unwrap();
     }
 
     /// Starts it again on the same port and waits until it accepts connections.
