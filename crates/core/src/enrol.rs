@@ -85,6 +85,31 @@ pub enum Role {
     Admin,
 }
 
+/// Something a user can ask of a site, for the permission check the core makes before
+/// anything is sent (the broker's ACL enforces the coarse part of the same table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Switch an output of this kind.
+    Output(crate::protocol::OutputKind),
+    Acknowledge,
+    ArmOrDisarm,
+}
+
+impl Role {
+    /// The roles table of `docs/enrolment.md`: viewers only look; operators also sound the
+    /// siren, switch the light and acknowledge alerts; admins also lock and unlock, switch
+    /// relays and arm or disarm.
+    pub fn may(self, action: Action) -> bool {
+        use crate::protocol::OutputKind::{Light, Lock, Relay, Siren};
+        match (self, action) {
+            (Role::Viewer, _) => false,
+            (Role::Operator, Action::Output(Siren | Light) | Action::Acknowledge) => true,
+            (Role::Operator, Action::Output(Lock | Relay) | Action::ArmOrDisarm) => false,
+            (Role::Admin, _) => true,
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Role, String> {
@@ -582,6 +607,23 @@ mod tests {
         let mut e = sample();
         e.sites.clear();
         assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_roles_table() {
+        use crate::protocol::OutputKind::*;
+        let all = [
+            Action::Output(Siren),
+            Action::Output(Light),
+            Action::Output(Lock),
+            Action::Output(Relay),
+            Action::Acknowledge,
+            Action::ArmOrDisarm,
+        ];
+        let allowed = |role: Role| all.iter().map(|a| role.may(*a)).collect::<Vec<_>>();
+        assert_eq!(allowed(Role::Viewer), [false; 6]);
+        assert_eq!(allowed(Role::Operator), [true, true, false, false, true, false]);
+        assert_eq!(allowed(Role::Admin), [true; 6]);
     }
 
     #[test]
