@@ -31,7 +31,10 @@ topic readwrite mimamori/v1/sites/shop/#
 const USERS: [&str; 4] = ["viewer-hq", "manager", "site-hq", "site-shop"];
 
 pub struct Mosquitto {
+    /// The listener clients use (TLS when the broker was made with TLS).
     pub port: u16,
+    /// A plain loopback listener, for simulated sites; the same as `port` without TLS.
+    pub plain_port: u16,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -81,13 +84,16 @@ impl Mosquitto {
             assert!(status.success());
         }
         std::fs::write(dir.join("acl"), acl).unwrap();
+        let plain_port = if tls.is_some() { free_port() } else { port };
         let tls_lines = match tls {
             None => String::new(),
             Some((cert, key)) => {
                 std::fs::write(dir.join("server.crt"), cert).unwrap();
                 std::fs::write(dir.join("server.key"), key).unwrap();
+                // certfile and keyfile belong to the listener above them; the plain one
+                // below is for simulated sites.
                 format!(
-                    "certfile {}\nkeyfile {}\n",
+                    "certfile {}\nkeyfile {}\nlistener {plain_port} 127.0.0.1\n",
                     dir.join("server.crt").display(),
                     dir.join("server.key").display()
                 )
@@ -100,13 +106,14 @@ impl Mosquitto {
             a = dir.join("acl").display(),
         );
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        let mut m = Mosquitto { port, dir, child: None };
+        let mut m = Mosquitto { port, plain_port, dir, child: None };
         m.restart();
         m
     }
 
+    /// The plain loopback listener, for simulated sites and plain-MQTT tests.
     pub fn address(&self) -> BrokerAddress {
-        BrokerAddress::plain("127.0.0.1", self.port)
+        BrokerAddress::plain("127.0.0.1", self.plain_port)
     }
 
     /// Kills the broker (SIGKILL: nothing saved, no goodbye to clients).
@@ -157,5 +164,39 @@ impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A certificate authority made for one test, issuing server certificates for a TLS
+/// listener.
+#[cfg(feature = "test-tls")]
+pub struct TestCa {
+    /// The CA certificate, PEM: what an enrolment code carries as the broker CA.
+    pub pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+#[cfg(feature = "test-tls")]
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa { pem, issuer: Issuer::new(params, key) }
+    }
+
+    /// A server certificate and key (PEM) for `host`, valid from Jan 1 of `years.0` to
+    /// Jan 1 of `years.1`.
+    pub fn server(&self, host: &str, years: (i32, i32)) -> (String, String) {
+        use rcgen::{CertificateParams, DnType, KeyPair, date_time_ymd};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![host.to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, host);
+        params.not_before = date_time_ymd(years.0, 1, 1);
+        params.not_after = date_time_ymd(years.1, 1, 1);
+        (params.signed_by(&key, &self.issuer).unwrap().pem(), key.serialize_pem())
     }
 }

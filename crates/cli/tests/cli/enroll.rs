@@ -210,3 +210,38 @@ fn bad_codes_are_refused_before_the_pin_with_distinct_errors() {
         assert_eq!(err.lines().count(), 1, "one clear line, no backtrace: {err}");
     }
 }
+
+/// The whole path over TLS: a code for an `mqtts` broker carrying its CA, enrolled into the
+/// real keychain, used to read a site through the broker's TLS listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mqtts_enrolment_connects_through_the_enrolled_ca() {
+    let canary = "CANARY-tls-31d0";
+    let ca = mimamori_sim::mosquitto::TestCa::new("Example Co. broker CA");
+    let (cert, key) = ca.server("localhost", (2024, 2099));
+    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\n\nuser aiko\ntopic read mimamori/v1/sites/hq/#\n";
+    let broker = Mosquitto::with_tls(&[("site-hq", PASSWORD), ("aiko", canary)], acl, &cert, &key);
+    let mut sim = SimConfig::new(broker.address());
+    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let _hq = SimSite::start(demo::site("hq").unwrap(), sim);
+
+    let s = Scenario::new("tls");
+    let ca_file = s.home.join("broker-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let script = format!(
+        r#"
+created=$(MIMAMORI_ENROL_PASSWORD='{canary}' "$M" enroll create --broker mqtts://localhost:{port} \
+  --broker-ca '{ca}' --user aiko --site hq:本社:viewer --json)
+field() {{ printf %s "$created" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }}
+echo "== import"; field pin | "$M" enroll import "$(field code)"; echo "exit=$?"
+echo "== sites"; "$M" sites --wait 10; echo "exit=$?"
+echo "== end"
+"#,
+        port = broker.port,
+        ca = ca_file.display(),
+    );
+    let run = s.run(true, &script);
+    assert!(run.section("import").contains("exit=0"), "{}", run.out);
+    let sites = run.section("sites");
+    assert!(sites.contains("本社 (hq)  online") && sites.contains("exit=0"), "{}", run.out);
+    assert!(!run.out.contains("CANARY"), "a secret reached the output:\n{}", run.out);
+}

@@ -4,36 +4,11 @@
 
 use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
-use mimamori_sim::mosquitto::Mosquitto;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
+use mimamori_sim::mosquitto::{Mosquitto, TestCa};
 use std::time::Duration;
 
 const ACL: &str = "user aiko\ntopic read mimamori/v1/sites/hq/#\n";
 const PASSWORD: &str = "CANARY-tls-pw";
-
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let pem = params.self_signed(&key).unwrap().pem();
-    Ca { pem, issuer: Issuer::new(params, key) }
-}
-
-/// A server certificate for `host`, valid in `years` (from, to).
-fn server(ca: &Ca, host: &str, years: (i32, i32)) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec![host.to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, host);
-    params.not_before = date_time_ymd(years.0, 1, 1);
-    params.not_after = date_time_ymd(years.1, 1, 1);
-    (params.signed_by(&key, &ca.issuer).unwrap().pem(), key.serialize_pem())
-}
 
 fn connect(broker: &Mosquitto, ca_pem: &str) -> Bus {
     let address = format!("mqtts://localhost:{}", broker.port).parse().unwrap();
@@ -63,8 +38,8 @@ fn broker_with(cert: &(String, String)) -> Mosquitto {
 
 #[tokio::test]
 async fn the_enrolled_ca_connects_encrypted() {
-    let ours = ca("Example Co. broker CA");
-    let broker = broker_with(&server(&ours, "localhost", (2024, 2099)));
+    let ours = TestCa::new("Example Co. broker CA");
+    let broker = broker_with(&ours.server("localhost", (2024, 2099)));
     let bus = connect(&broker, &ours.pem);
     assert_eq!(outcome(bus.state()).await, (ConnectionPhase::Connected, None), "{}", broker.log());
     assert!(bus.state().connection().encrypted);
@@ -72,9 +47,9 @@ async fn the_enrolled_ca_connects_encrypted() {
 
 #[tokio::test]
 async fn another_cas_certificate_is_refused() {
-    let ours = ca("Example Co. broker CA");
-    let theirs = ca("Intercepting proxy CA");
-    let broker = broker_with(&server(&theirs, "localhost", (2024, 2099)));
+    let ours = TestCa::new("Example Co. broker CA");
+    let theirs = TestCa::new("Intercepting proxy CA");
+    let broker = broker_with(&theirs.server("localhost", (2024, 2099)));
     let bus = connect(&broker, &ours.pem);
     assert_eq!(outcome(bus.state()).await.1, Some(ConnectionProblem::Certificate));
     assert!(!broker.log().contains("aiko"), "credentials were sent to an untrusted server");
@@ -82,16 +57,16 @@ async fn another_cas_certificate_is_refused() {
 
 #[tokio::test]
 async fn an_expired_certificate_is_refused() {
-    let ours = ca("Example Co. broker CA");
-    let broker = broker_with(&server(&ours, "localhost", (2020, 2021)));
+    let ours = TestCa::new("Example Co. broker CA");
+    let broker = broker_with(&ours.server("localhost", (2020, 2021)));
     let bus = connect(&broker, &ours.pem);
     assert_eq!(outcome(bus.state()).await.1, Some(ConnectionProblem::Certificate));
 }
 
 #[tokio::test]
 async fn a_certificate_for_another_host_is_refused() {
-    let ours = ca("Example Co. broker CA");
-    let broker = broker_with(&server(&ours, "broker.elsewhere.example", (2024, 2099)));
+    let ours = TestCa::new("Example Co. broker CA");
+    let broker = broker_with(&ours.server("broker.elsewhere.example", (2024, 2099)));
     let bus = connect(&broker, &ours.pem);
     assert_eq!(outcome(bus.state()).await.1, Some(ConnectionProblem::Certificate));
     // It stays refused: a retry meets the same certificate and the same answer.
@@ -103,8 +78,8 @@ async fn a_certificate_for_another_host_is_refused() {
 
 #[tokio::test]
 async fn an_unusable_enrolled_ca_stops_before_connecting() {
-    let ours = ca("Example Co. broker CA");
-    let broker = broker_with(&server(&ours, "localhost", (2024, 2099)));
+    let ours = TestCa::new("Example Co. broker CA");
+    let broker = broker_with(&ours.server("localhost", (2024, 2099)));
     let bus = connect(&broker, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     assert_eq!(outcome(bus.state()).await, (ConnectionPhase::Stopped, Some(ConnectionProblem::Certificate)));
 }
