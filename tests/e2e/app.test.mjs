@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,7 +79,13 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
   const error = await until("wrong PIN shown", () =>
     wd.exec(`return document.querySelector('[data-testid="enrol-error"]')?.textContent || null`));
   assert.match(error, /PIN/);
-  await wd.type('[data-testid="enrol-code"]', created.code);
+  // This time the code comes as a file, as when saved from an e-mail.
+  const codeFile = join(configDir, "..", `mimamori-e2e-code-${process.pid}.txt`);
+  writeFileSync(codeFile, `${created.code}\n`);
+  await wd.type('[data-testid="enrol-file"]', codeFile);
+  await until("the code read from the file", async () =>
+    (await wd.exec(`return document.querySelector('[data-testid="enrol-code"]').value`)) === created.code);
+  rmSync(codeFile);
   await wd.type('[data-testid="enrol-pin"]', created.pin.toLowerCase());
   await tap('[data-testid="enrol-submit"]');
   const result = await until("enrolment result", () =>

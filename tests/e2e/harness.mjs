@@ -2,7 +2,7 @@
 // a minimal W3C WebDriver client (no test-tool downloads; Node's fetch is enough).
 
 import { spawn, execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +61,20 @@ async function stopChild(child, signal) {
   child.kill(signal);
   await Promise.race([exited, sleep(3000)]);
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+/** SIGKILLs every process whose environment has all of `env`: the app, should it have left
+ * the driver's process group. */
+function killByEnvironment(env) {
+  const wanted = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const vars = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (Number(pid) !== process.pid && wanted.every((w) => vars.includes(w))) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
 }
 
 /** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` reads every
@@ -146,6 +160,8 @@ export class TauriDriver {
     this.child = spawn("tauri-driver", ["--port", String(this.port), "--native-port", String(this.port + 1)], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...this.env },
+      // Its own process group, so that stopping it also stops WebKitWebDriver and the app.
+      detached: true,
     });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       stream?.on("data", (chunk) => {
@@ -156,9 +172,20 @@ export class TauriDriver {
     await waitForPort(this.port);
   }
 
+  /** Stops the driver, WebKitWebDriver and the app: closing the WebDriver session does
+   * not always end the app, and an app left running would keep the test run alive. */
   async stop() {
-    await stopChild(this.child, "SIGTERM");
+    const child = this.child;
     this.child = null;
+    if (!child?.pid) return;
+    const group = -child.pid;
+    const signal = (sig) => { try { process.kill(group, sig); } catch { /* already gone */ } };
+    signal("SIGTERM");
+    await Promise.race([new Promise((r) => child.once("exit", r)), sleep(3000)]);
+    signal("SIGKILL");
+    killByEnvironment(this.env);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
 }
 

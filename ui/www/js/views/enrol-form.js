@@ -55,6 +55,24 @@ export function createEnrolForm(actions) {
       'aria-describedby': 'enrol-pin-hint',
     },
   });
+  // A code may also come as a file (saved from e-mail): read it into the code field. The
+  // web view reads only the file the user picked; no file-system access is granted.
+  const fileLabel = h('label', { class: 'button enrol-file', attrs: { for: 'enrol-file' } });
+  const file = h('input', {
+    class: 'visually-hidden',
+    testid: 'enrol-file',
+    attrs: { id: 'enrol-file', type: 'file', accept: '.txt,.mmr,text/plain' },
+  });
+  file.addEventListener('change', () => {
+    const picked = file.files?.[0];
+    file.value = '';
+    // A code is at most 16 KiB of text; anything larger is not one.
+    if (!picked || picked.size > 32 * 1024) return;
+    void picked.text().then((text) => {
+      code.value = text.trim();
+      refreshSubmit();
+    });
+  });
   const busyMark = h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } });
   const submitText = h('span');
   const submit = h('button', { class: 'button button-primary', testid: 'enrol-submit', attrs: { type: 'submit' } }, busyMark, submitText);
@@ -86,7 +104,7 @@ export function createEnrolForm(actions) {
       },
     },
   },
-  h('div', { class: 'field' }, codeLabel, code, codeHint),
+  h('div', { class: 'field' }, codeLabel, code, codeHint, h('div', { class: 'form-actions' }, fileLabel, file)),
   h('div', { class: 'field' }, pinLabel, pin, pinHint),
   h('div', { class: 'form-actions' }, submit),
   error);
@@ -111,6 +129,7 @@ export function createEnrolForm(actions) {
     busyMark.hidden = !busy;
     codeLabel.textContent = t('enrol.code');
     codeHint.textContent = t('enrol.codeHint');
+    fileLabel.textContent = t('enrol.openFile');
     code.placeholder = 'MMR1.…';
     pinLabel.textContent = t('enrol.pin');
     pinHint.textContent = t('enrol.pinHint');
