@@ -70,6 +70,11 @@ fn problem(err: &ConnectionError) -> ConnectionProblem {
         | ConnectionError::MqttState(
             StateError::Io(_) | StateError::ConnectionAborted | StateError::ServerDisconnect { .. },
         ) => ConnectionProblem::Closed,
+        // A TLS stream that ends without close_notify (the broker died) surfaces as a
+        // read error inside the packet decoder: the link dropped, nothing malformed.
+        ConnectionError::MqttState(StateError::Deserialization(rumqttc::v5::mqttbytes::Error::Io(_))) => {
+            ConnectionProblem::Closed
+        }
         // No answer to our ping within the keep-alive: the link is dead or black-holed.
         ConnectionError::MqttState(StateError::AwaitPingResp) => ConnectionProblem::TimedOut,
         _ => ConnectionProblem::Protocol,
