@@ -7,12 +7,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Mosquitto, Site, TauriDriver, WebDriver, freePort, until } from "./harness.mjs";
+import { Mosquitto, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -30,6 +30,7 @@ const out = join(root, "tests", "e2e", "out");
 mkdirSync(out, { recursive: true });
 
 /** @type {Mosquitto} */ let broker;
+/** @type {{ ca: string, cert: string, key: string }} */ let tls;
 /** @type {Record<string, Site>} */ const sites = {};
 /** @type {TauriDriver} */ let driver;
 /** @type {WebDriver} */ let wd;
@@ -43,10 +44,15 @@ const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => tr
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
 before(async () => {
-  broker = new Mosquitto(await freePort(), CANARY);
+  // The app reaches the broker only over TLS, trusting the CA its enrolment code carries;
+  // the simulated sites use a plain loopback listener beside it.
+  tls = makeTlsFiles(mkdtempSync(join(tmpdir(), "mimamori-e2e-tls-")));
+  chmodSync(dirname(tls.key), 0o755);
+  chmodSync(tls.key, 0o644); // Mosquitto drops root and must read it
+  broker = new Mosquitto(await freePort(), CANARY, tls, await freePort());
   await broker.start();
   for (const id of ["hq", "warehouse", "shop"]) {
-    sites[id] = new Site(simBin, broker.port, id);
+    sites[id] = new Site(simBin, broker.plainPort, id);
     sites[id].start();
   }
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
@@ -62,13 +68,14 @@ after(async () => {
   for (const s of Object.values(sites)) await s.kill();
   await broker?.dispose();
   rmSync(configDir, { recursive: true, force: true });
+  if (tls) rmSync(dirname(tls.ca), { recursive: true, force: true });
 });
 
 test("a new device enrols from a code and its PIN, and sees only names and roles", async () => {
   await until("the enrolment form", () => wd.exec(`return !!document.querySelector('[data-testid="enrol-form"]')`), 30000);
   await keepPage();
   const created = JSON.parse(execFileSync(cli, [
-    "enroll", "create", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--user", "manager",
+    "enroll", "create", "--broker", `mqtts://localhost:${broker.port}`, "--broker-ca", tls.ca, "--user", "manager",
     "--site", "hq:本社:operator", "--site", "warehouse:倉庫:viewer", "--site", "shop:店舗:admin",
     "--label", "Example Co.", "--json",
   ], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
@@ -111,6 +118,8 @@ test("the site list shows every site online, with names and camera counts", asyn
   assert.match(byId.warehouse.text, /倉庫/);
   assert.match(byId.hq.text, /6/);
   assert.equal(await phase(), "connected");
+  const bar = await wd.exec(`return document.querySelector('[data-testid="connection-bar"]').textContent`);
+  assert.doesNotMatch(bar, /not encrypted/, "the enrolled broker is reached over TLS");
   await sleep(300);
   await wd.screenshot(join(out, "sites.png"));
   await keepPage();
@@ -197,7 +206,7 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
     ...files,
   ];
   for (const [where, text] of places) {
-    for (const needle of [CANARY, "rtsp://", `127.0.0.1:${broker.port}`, "manager:"]) {
+    for (const needle of [CANARY, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:"]) {
       assert.ok(!text.includes(needle), `${needle} found in ${where}`);
     }
   }

@@ -77,11 +77,28 @@ function killByEnvironment(env) {
   }
 }
 
+/** A certificate authority and a server certificate for `localhost`, made with openssl in
+ * `dir`: { ca, cert, key } are file paths. */
+export function makeTlsFiles(dir) {
+  const f = (name) => join(dir, name);
+  const run = (...args) => execFileSync("openssl", args, { stdio: "ignore" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  run("req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=Mimamori e2e CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  run("req", ...ec, "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=localhost");
+  writeFileSync(f("server.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  run("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
+    "-out", f("server.crt"), "-days", "2", "-extfile", f("server.ext"));
+  return { ca: f("ca.pem"), cert: f("server.crt"), key: f("server.key") };
+}
+
 /** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` reads every
- * site with `managerPassword`; `site-{id}` writes its own site with PASSWORD. */
+ * site with `managerPassword`; `site-{id}` writes its own site with PASSWORD. With `tls`
+ * ({ cert, key } paths), `port` speaks only TLS and `plainPort` serves the simulated sites. */
 export class Mosquitto {
-  constructor(port, managerPassword) {
+  constructor(port, managerPassword, tls = null, plainPort = port) {
     this.port = port;
+    this.plainPort = plainPort;
     this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-mosquitto-"));
     // Run as root, Mosquitto drops to its own user, which must be able to read its files.
     chmodSync(this.dir, 0o755);
@@ -96,8 +113,11 @@ export class Mosquitto {
       ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, ""]),
     ].join("\n");
     writeFileSync(join(this.dir, "acl"), acl);
+    const listeners = tls
+      ? [`listener ${port} 127.0.0.1`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, `listener ${plainPort} 127.0.0.1`]
+      : [`listener ${port} 127.0.0.1`];
     writeFileSync(join(this.dir, "mosquitto.conf"), [
-      `listener ${port} 127.0.0.1`, "allow_anonymous false", `password_file ${passwd}`,
+      ...listeners, "allow_anonymous false", `password_file ${passwd}`,
       `acl_file ${join(this.dir, "acl")}`, "persistence false", `log_dest file ${join(this.dir, "log")}`, "",
     ].join("\n"));
     this.child = null;
