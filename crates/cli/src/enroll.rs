@@ -49,6 +49,9 @@ pub enum EnrollCommand {
         /// Print JSON ({code, link, pin, expiresMs}) instead of text.
         #[arg(long)]
         json: bool,
+        /// Also print the link as a QR code, for the manager's phone to scan.
+        #[arg(long)]
+        qr: bool,
     },
     /// Enrol this device from a code, a mimamori:// link or @FILE. The PIN comes from
     /// MIMAMORI_PIN or one line of standard input.
@@ -117,6 +120,18 @@ pub fn profiles() -> anyhow::Result<Profiles> {
     Ok(Profiles::new(default_dir(), Arc::new(vault)))
 }
 
+/// The link as a QR code in terminal block characters (two modules per character row).
+fn qr_code(link: &str) -> anyhow::Result<String> {
+    let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L)
+        .map_err(|_| anyhow::anyhow!("the code is too long for a QR code; hand over the text or the link"))?;
+    Ok(code
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
+}
+
 fn read_pin() -> anyhow::Result<String> {
     if let Ok(pin) = std::env::var(PIN_VAR) {
         return Ok(pin);
@@ -137,7 +152,7 @@ fn read_code(arg: &str) -> anyhow::Result<String> {
 
 pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
     match command {
-        EnrollCommand::Create { broker, broker_ca, user, sites, cameras, expires_hours, label, json } => {
+        EnrollCommand::Create { broker, broker_ca, user, sites, cameras, expires_hours, label, json, qr } => {
             let broker_ca = broker_ca
                 .map(|path| {
                     std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
@@ -188,6 +203,9 @@ pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
             } else {
                 println!("Enrolment code for {} (expires in {expires_hours} h):\n{code}\n", enrolment.user);
                 println!("Link:\n{link}\n");
+                if qr {
+                    println!("{}", qr_code(&link)?);
+                }
                 println!("PIN — hand it over by another channel than the code:\n{pin}");
             }
             Ok(())

@@ -245,3 +245,32 @@ echo "== end"
     assert!(sites.contains("本社 (hq)  online") && sites.contains("exit=0"), "{}", run.out);
     assert!(!run.out.contains("CANARY"), "a secret reached the output:\n{}", run.out);
 }
+
+#[test]
+fn a_code_prints_with_its_link_as_a_qr_code_and_the_pin_apart() {
+    let out = Command::new(BIN)
+        .args([
+            "enroll",
+            "create",
+            "--broker",
+            "mqtt://127.0.0.1:1883",
+            "--user",
+            "aiko",
+            "--site",
+            "hq:本社:viewer",
+            "--qr",
+        ])
+        .env("MIMAMORI_ENROL_PASSWORD", "CANARY-qr-1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("mimamori://enroll?code=MMR1."));
+    assert!(
+        text.lines().filter(|l| l.contains('█') || l.contains('▀') || l.contains('▄')).count() > 20,
+        "{text}"
+    );
+    let pin_line = text.lines().skip_while(|l| !l.starts_with("PIN")).nth(1).unwrap_or_default();
+    assert_eq!(pin_line.len(), 11, "{text}");
+    assert!(!text.contains("CANARY"));
+}
