@@ -4,4 +4,4 @@ import type { ConnectionStatus } from "./ConnectionStatus";
 /**
  * What changed, broadcast to whoever shows it.
  */
-export type BusChange = { "type": "site", siteId: string, } | { "type": "connection" } & ConnectionStatus | { "type": "resync" };
+export type BusChange = { "type": "site", siteId: string, } | { "type": "connection" } & ConnectionStatus | { "type": "inbox", siteId: string, } | { "type": "resync" };

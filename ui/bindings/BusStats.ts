@@ -3,4 +3,9 @@
 /**
  * Counters for diagnostics: what arrived and what was refused.
  */
-export type BusStats = { received: number, rejected: number, lastRejection: string | null, };
+export type BusStats = { received: number, rejected: number, 
+/**
+ * Events that arrived but could not be stored, so were not acknowledged: the broker
+ * delivers them again.
+ */
+unstored: number, lastRejection: string | null, };

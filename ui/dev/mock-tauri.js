@@ -225,7 +225,7 @@
       return structuredClone(s);
     },
     connection_status: () => ({ ...connection }),
-    bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`' }),
+    bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0 }),
     app_info: () => ({ version: '0.1.0-dev', demo, profileId }),
     list_profiles: () => structuredClone(profiles),
     enrol: ({ code, pin }) => new Promise((resolve, reject) => {

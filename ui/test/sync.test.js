@@ -89,7 +89,7 @@ function fakeApi() {
       return view(id);
     }),
     connectionStatus: () => call('connectionStatus', () => ({ ...world.connection })),
-    busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null })),
+    busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null, unstored: 0 })),
     appInfo: () => call('appInfo', () => ({ ...world.info })),
     listProfiles: () => call('listProfiles', () => structuredClone(world.profiles)),
     /**

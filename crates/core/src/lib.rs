@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod bus;
 pub mod enrol;
+pub mod event;
+pub mod inbox;
 pub mod profile;
 pub mod protocol;
 pub mod secret;

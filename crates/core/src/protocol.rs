@@ -306,9 +306,10 @@ pub enum Message {
     Cleared {
         topic: Topic,
     },
-    /// `…/events` is specified but handled by the alert path, not by the site model.
+    /// One event of the site's numbered stream (alerts, alert updates).
     Event {
         site: String,
+        event: crate::event::Event,
     },
 }
 
@@ -321,7 +322,7 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Message, ProtocolError> {
     }
     if payload.is_empty() {
         return Ok(match parsed {
-            Topic::Events { site } => Message::Event { site },
+            Topic::Events { .. } => return Err(invalid("event", "empty payload")),
             topic => Message::Cleared { topic },
         });
     }
@@ -350,11 +351,11 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Message, ProtocolError> {
             }
             Ok(Message::OutputState { site, output, state })
         }
-        Topic::Events { site } => Ok(Message::Event { site }),
+        Topic::Events { site } => Ok(Message::Event { site, event: crate::event::decode(payload)? }),
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ProtocolError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ProtocolError> {
     // First read only the version, so that a v2 payload gets "unsupported version" rather
     // than a confusing field error.
     #[derive(Deserialize)]

@@ -143,7 +143,7 @@ impl Sites {
             Message::Catalog { site, .. }
             | Message::Status { site, .. }
             | Message::OutputState { site, .. }
-            | Message::Event { site } => site.clone(),
+            | Message::Event { site, .. } => site.clone(),
             Message::Cleared { topic } => topic.site().to_owned(),
         };
         let entry = self.entries.get_mut(&site_id).ok_or_else(|| ApplyError::NotEnrolled(site_id.clone()))?;

@@ -3,6 +3,7 @@
 //! status heartbeat; its Last Will marks it offline when it vanishes.
 
 use mimamori_core::bus::BrokerAddress;
+use mimamori_core::event::{self, Alert, AlertKind, EventBody};
 use mimamori_core::protocol::{self, ArmState, Catalog, LinkState, OutputState, OutputValue, Status, topics};
 use mimamori_core::secret::Secret;
 use mimamori_core::time::now_ms;
@@ -10,7 +11,9 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::sync::watch;
 
 /// What a simulated site is: its catalog and the initial state of its outputs.
@@ -53,7 +56,17 @@ fn status_payload(spec: &SiteSpec, state: LinkState) -> Vec<u8> {
 pub struct SimSite {
     id: String,
     stop: watch::Sender<Stop>,
+    alerts: mpsc::UnboundedSender<SimAlert>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// An alert for a simulated site to raise; the site numbers it in its event stream.
+#[derive(Debug, Clone)]
+pub struct SimAlert {
+    pub kind: AlertKind,
+    pub zone: Option<String>,
+    pub title: String,
+    pub cameras: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +80,15 @@ impl SimSite {
     /// Connects and starts publishing on the current Tokio runtime.
     pub fn start(spec: SiteSpec, config: SimConfig) -> SimSite {
         let (stop, stop_rx) = watch::channel(Stop::Run);
+        let (alerts, alerts_rx) = mpsc::unbounded_channel();
         let id = spec.id.clone();
-        let task = tokio::spawn(run(spec, config, stop_rx));
-        SimSite { id, stop, task }
+        let task = tokio::spawn(run(spec, config, stop_rx, alerts_rx));
+        SimSite { id, stop, alerts, task }
+    }
+
+    /// Raises an alert: it goes out as the next event of this site's stream.
+    pub fn raise(&self, alert: SimAlert) {
+        let _ = self.alerts.send(alert);
     }
 
     pub fn id(&self) -> &str {
@@ -91,7 +110,12 @@ impl SimSite {
     }
 }
 
-async fn run(spec: SiteSpec, config: SimConfig, mut stop: watch::Receiver<Stop>) {
+async fn run(
+    spec: SiteSpec,
+    config: SimConfig,
+    mut stop: watch::Receiver<Stop>,
+    mut alerts: mpsc::UnboundedReceiver<SimAlert>,
+) {
     let user = config.user.clone().unwrap_or_else(|| format!("site-{}", spec.id));
     let mut opts = MqttOptions::new(format!("site-{}", spec.id), &config.broker.host, config.broker.port);
     opts.set_keep_alive(Duration::from_secs(5));
@@ -111,9 +135,38 @@ async fn run(spec: SiteSpec, config: SimConfig, mut stop: watch::Receiver<Stop>)
     let mut beat = tokio::time::interval(heartbeat);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut connected = false;
+    // The event stream: a new epoch per run, numbered from 1; events wait in the outbox
+    // until the client's queue takes them.
+    let epoch = now_ms();
+    let mut seq = 0;
+    let mut outbox: VecDeque<Vec<u8>> = VecDeque::new();
     loop {
+        while connected && let Some(payload) = outbox.front() {
+            if client.try_publish(topics::events(&spec.id), QoS::AtLeastOnce, false, payload.clone()).is_err()
+            {
+                break;
+            }
+            outbox.pop_front();
+        }
         tokio::select! {
             _ = stop.changed() => break,
+            Some(alert) = alerts.recv() => {
+                seq += 1;
+                let event = event::Event {
+                    epoch,
+                    seq,
+                    body: EventBody::Alert(Alert {
+                        id: format!("{}-{epoch}-{seq}", spec.id),
+                        time: now_ms(),
+                        kind: alert.kind,
+                        zone: alert.zone,
+                        title: alert.title,
+                        cameras: alert.cameras,
+                        snapshot: None,
+                    }),
+                };
+                outbox.push_back(event::encode(&event));
+            }
             _ = beat.tick(), if connected => {
                 publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
             }

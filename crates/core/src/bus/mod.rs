@@ -12,7 +12,9 @@ pub mod tls;
 
 pub use backoff::Backoff;
 
-use crate::protocol;
+use crate::event::Event;
+use crate::inbox::Inbox;
+use crate::protocol::{self, Message};
 use crate::secret::Secret;
 use crate::site::{ApplyError, SiteSummary, SiteView, Sites};
 use crate::time::now_ms;
@@ -230,6 +232,10 @@ pub struct BusStats {
     pub received: u64,
     #[ts(type = "number")]
     pub rejected: u64,
+    /// Events that arrived but could not be stored, so were not acknowledged: the broker
+    /// delivers them again.
+    #[ts(type = "number")]
+    pub unstored: u64,
     pub last_rejection: Option<String>,
 }
 
@@ -242,6 +248,11 @@ pub enum BusChange {
         site_id: String,
     },
     Connection(ConnectionStatus),
+    /// New or updated alerts of a site are in the inbox.
+    #[serde(rename_all = "camelCase")]
+    Inbox {
+        site_id: String,
+    },
     /// Changes were missed (a slow reader): read everything again.
     Resync,
 }
@@ -291,19 +302,24 @@ impl BusState {
         state
     }
 
-    /// Decodes and applies one message from the bus. A rejected message is logged with its
-    /// reason, counted, and changes nothing.
-    pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<(), ApplyError> {
-        let result = protocol::decode(topic, payload)
-            .map_err(ApplyError::from)
-            .and_then(|msg| lock(&self.inner.sites).apply(msg, Instant::now()));
+    /// Decodes and applies one message from the bus; returns the event it carried, if any,
+    /// for the caller to commit to the inbox. A rejected message is logged with its reason,
+    /// counted, and changes nothing.
+    pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<Option<(String, Event)>, ApplyError> {
+        let result = protocol::decode(topic, payload).map_err(ApplyError::from).and_then(|msg| {
+            let event = match &msg {
+                Message::Event { site, event } => Some((site.clone(), event.clone())),
+                _ => None,
+            };
+            lock(&self.inner.sites).apply(msg, Instant::now()).map(|site_id| (site_id, event))
+        });
         let mut stats = lock(&self.inner.stats);
         stats.received += 1;
         match result {
-            Ok(site_id) => {
+            Ok((site_id, event)) => {
                 drop(stats);
                 let _ = self.inner.changes.send(BusChange::Site { site_id });
-                Ok(())
+                Ok(event)
             }
             Err(err) => {
                 stats.rejected += 1;
@@ -313,6 +329,18 @@ impl BusState {
                 Err(err)
             }
         }
+    }
+
+    /// Tells listeners that a site's alerts changed.
+    pub(crate) fn inbox_changed(&self, site_id: String) {
+        let _ = self.inner.changes.send(BusChange::Inbox { site_id });
+    }
+
+    /// Counts an event that could not be committed (and so was not acknowledged).
+    pub(crate) fn count_unstored(&self, err: &crate::inbox::InboxError) {
+        let mut stats = lock(&self.inner.stats);
+        stats.unstored += 1;
+        stats.last_rejection = Some(err.to_string());
     }
 
     /// Runs supervision now; returns when it next needs to run.
@@ -382,12 +410,18 @@ pub struct Bus {
 
 impl Bus {
     /// Starts connecting in the background (on the current Tokio runtime); progress shows in
-    /// [`BusState::connection`].
+    /// [`BusState::connection`]. Events are acknowledged as they arrive.
     pub fn start(config: BusConfig) -> Bus {
+        Bus::start_with_inbox(config, None)
+    }
+
+    /// Like [`Bus::start`], but every event is committed to `inbox` before the broker is
+    /// told it arrived; one that cannot be stored is not acknowledged and comes again.
+    pub fn start_with_inbox(config: BusConfig, inbox: Option<Arc<Inbox>>) -> Bus {
         let state = BusState::new(config.sites.clone());
         lock(&state.inner.connection).encrypted = config.broker.tls;
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(mqtt::run(config, state.clone(), stop_rx));
+        let task = tokio::spawn(mqtt::run(config, state.clone(), stop_rx, inbox));
         Bus { state, stop, task: Some(task) }
     }
 

@@ -3,11 +3,14 @@
 //! and reconnect with backoff and jitter when the link drops.
 
 use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
+use crate::inbox::{Inbox, Recorded};
 use crate::protocol::{self, topics};
+use crate::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Filter, Packet, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
 use rumqttc::{TlsConfiguration, Transport};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
@@ -36,6 +39,8 @@ fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError>
         u32::try_from(protocol::MAX_PAYLOAD_BYTES + PACKET_OVERHEAD).unwrap_or(u32::MAX),
     ));
     o.set_connection_timeout(5);
+    // PUBACK only after an event is committed to the inbox (see `run`).
+    o.set_manual_acks(true);
     if let Some(password) = &config.password {
         o.set_credentials(&config.user, password.expose());
     } else {
@@ -93,7 +98,12 @@ fn subscribe_all(client: &AsyncClient, sites: &[String]) {
     }
 }
 
-pub(super) async fn run(config: BusConfig, state: BusState, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(
+    config: BusConfig,
+    state: BusState,
+    mut stop: watch::Receiver<bool>,
+    inbox: Option<Arc<Inbox>>,
+) {
     let options = match options(&config) {
         Ok(options) => options,
         Err(err) => {
@@ -132,8 +142,27 @@ pub(super) async fn run(config: BusConfig, state: BusState, mut stop: watch::Rec
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let topic = String::from_utf8_lossy(&p.topic);
-                    // Rejections are logged and counted inside; nothing else to do here.
-                    let _ = state.ingest(&topic, &p.payload);
+                    // Rejections are logged and counted inside ingest; they are acknowledged,
+                    // since a redelivery would be rejected again. An event is acknowledged
+                    // only once it is in the inbox.
+                    let stored = match (state.ingest(&topic, &p.payload), &inbox) {
+                        (Ok(Some((site, event))), Some(inbox)) => match inbox.record(&site, &event, now_ms()) {
+                            Ok(Recorded::New) => {
+                                state.inbox_changed(site);
+                                true
+                            }
+                            Ok(Recorded::Duplicate) => true,
+                            Err(err) => {
+                                tracing::error!(%site, seq = event.seq, "event not stored, so not acknowledged: {err}");
+                                state.count_unstored(&err);
+                                false
+                            }
+                        },
+                        _ => true,
+                    };
+                    if stored && let Err(err) = client.try_ack(&p) {
+                        tracing::warn!("could not queue an acknowledgement: {err}");
+                    }
                     next_check = state.supervise();
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {

@@ -2,5 +2,6 @@
 //! on a free loopback port with a password file and a per-user ACL.
 
 mod acl;
+mod alerts;
 mod bus;
 mod tls;

@@ -1,0 +1,366 @@
+//! The alert inbox: every event of every site, committed to a local SQLite store before
+//! the broker is told it arrived (manual PUBACK in `bus/mqtt.rs`), so that an app killed at
+//! any moment gets it again. Events are de-duplicated by (site, epoch, seq) and the store
+//! knows which sequence numbers are still missing: the gaps that replay from the site
+//! must fill. See "Delivery rules" in `docs/site-protocol.md`.
+
+use crate::event::{Alert, AlertKind, Event, EventBody};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The store cannot be written (disk full, read-only, damaged): the event is not
+    /// acknowledged to the broker and will come again.
+    #[error("the alert store cannot be written: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("the alert store's folder cannot be made: {0}")]
+    Folder(#[from] std::io::Error),
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    /// Seen before (QoS 1 may deliver twice): nothing changed.
+    Duplicate,
+}
+
+/// A run of sequence numbers that has not arrived: `from..=to` of `epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub epoch: u64,
+    pub from: u64,
+    pub to: u64,
+}
+
+/// One alert as the inbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertView {
+    pub site_id: String,
+    pub id: String,
+    #[ts(type = "number")]
+    pub time_ms: u64,
+    pub kind: AlertKind,
+    pub zone: Option<String>,
+    pub title: String,
+    pub cameras: Vec<String>,
+    pub has_snapshot: bool,
+    pub acknowledged_by: Option<String>,
+    #[ts(type = "number | null")]
+    pub acknowledged_ms: Option<u64>,
+    pub note: Option<String>,
+}
+
+pub struct Inbox {
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS events (
+  site TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+  PRIMARY KEY (site, epoch, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (
+  site TEXT NOT NULL, epoch INTEGER NOT NULL, contiguous INTEGER NOT NULL,
+  PRIMARY KEY (site, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+  site TEXT NOT NULL, id TEXT NOT NULL, time_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+  zone TEXT, title TEXT NOT NULL, cameras TEXT NOT NULL, snapshot BLOB,
+  acked_by TEXT, acked_ms INTEGER, note TEXT, received_ms INTEGER NOT NULL,
+  epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (site, id));
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (time_ms DESC);
+";
+
+fn int(n: u64) -> i64 {
+    // Event numbers are checked to fit when decoded; anything else saturates.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn uint(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn kind_from(s: &str) -> AlertKind {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(AlertKind::System)
+}
+
+impl Inbox {
+    pub fn open(path: &Path) -> Result<Inbox, InboxError> {
+        Inbox::with(Connection::open(path)?)
+    }
+
+    /// This device's inbox: `alerts.db` in the settings directory, shared by the app and the
+    /// CLI (each event is stored once whoever receives it first).
+    pub fn open_default() -> Result<Inbox, InboxError> {
+        let dir = crate::profile::default_dir();
+        std::fs::create_dir_all(&dir)?;
+        Inbox::open(&dir.join("alerts.db"))
+    }
+
+    pub fn in_memory() -> Result<Inbox, InboxError> {
+        Inbox::with(Connection::open_in_memory()?)
+    }
+
+    fn with(db: Connection) -> Result<Inbox, InboxError> {
+        db.execute_batch(SCHEMA)?;
+        Ok(Inbox { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Refuses every write from now on (`true`) or allows them again: how tests stand in
+    /// for a full disk.
+    pub fn set_read_only(&self, read_only: bool) -> Result<(), InboxError> {
+        self.db().pragma_update(None, "query_only", read_only)?;
+        Ok(())
+    }
+
+    /// Commits one event. Only after this returns `Ok` may the broker be told.
+    pub fn record(&self, site: &str, event: &Event, received_ms: u64) -> Result<Recorded, InboxError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO events (site, epoch, seq, received_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![site, int(event.epoch), int(event.seq), int(received_ms)],
+        )?;
+        if inserted == 0 {
+            return Ok(Recorded::Duplicate);
+        }
+        // The first epoch this device ever sees of a site starts at the first event it gets
+        // (what came before its enrolment is not missing); a later epoch starts at 1.
+        let known: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM streams WHERE site = ?1)", [site], |r| r.get(0))?;
+        let start = if known { 0 } else { int(event.seq) - 1 };
+        tx.execute(
+            "INSERT OR IGNORE INTO streams (site, epoch, contiguous) VALUES (?1, ?2, ?3)",
+            params![site, int(event.epoch), start],
+        )?;
+        // Advance the contiguous mark over every number now present.
+        let mut contiguous: i64 = tx.query_row(
+            "SELECT contiguous FROM streams WHERE site = ?1 AND epoch = ?2",
+            params![site, int(event.epoch)],
+            |r| r.get(0),
+        )?;
+        loop {
+            let next: Option<i64> = tx
+                .query_row(
+                    "SELECT seq FROM events WHERE site = ?1 AND epoch = ?2 AND seq = ?3",
+                    params![site, int(event.epoch), contiguous + 1],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match next {
+                Some(seq) => contiguous = seq,
+                None => break,
+            }
+        }
+        tx.execute(
+            "UPDATE streams SET contiguous = ?3 WHERE site = ?1 AND epoch = ?2",
+            params![site, int(event.epoch), contiguous],
+        )?;
+        match &event.body {
+            EventBody::Alert(a) => Self::insert_alert(&tx, site, event, a, received_ms)?,
+            EventBody::AlertUpdate(u) => {
+                // The first update acknowledges; later ones only add their note.
+                tx.execute(
+                    "UPDATE alerts SET acked_by = COALESCE(acked_by, ?3), acked_ms = COALESCE(acked_ms, ?4),
+                       note = COALESCE(?5, note) WHERE site = ?1 AND id = ?2",
+                    params![site, u.alert_id, u.by, int(u.at), u.note],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(Recorded::New)
+    }
+
+    fn insert_alert(
+        tx: &rusqlite::Transaction<'_>,
+        site: &str,
+        event: &Event,
+        a: &Alert,
+        received_ms: u64,
+    ) -> Result<(), InboxError> {
+        let cameras = serde_json::to_string(&a.cameras).unwrap_or_else(|_| "[]".into());
+        // An alert id is unique per site for ever; a repeat under a new number keeps the first.
+        tx.execute(
+            "INSERT OR IGNORE INTO alerts
+               (site, id, time_ms, kind, zone, title, cameras, snapshot, received_ms, epoch, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                site,
+                a.id,
+                int(a.time),
+                a.kind.as_str(),
+                a.zone,
+                a.title,
+                cameras,
+                a.snapshot,
+                int(received_ms),
+                int(event.epoch),
+                int(event.seq)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The numbers still missing for a site, oldest first.
+    pub fn gaps(&self, site: &str) -> Result<Vec<Gap>, InboxError> {
+        let db = self.db();
+        let mut streams =
+            db.prepare("SELECT epoch, contiguous FROM streams WHERE site = ?1 ORDER BY epoch")?;
+        let streams: Vec<(i64, i64)> =
+            streams.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut seqs =
+            db.prepare("SELECT seq FROM events WHERE site = ?1 AND epoch = ?2 AND seq > ?3 ORDER BY seq")?;
+        let mut gaps = Vec::new();
+        for (epoch, contiguous) in streams {
+            let mut expected = contiguous + 1;
+            for seq in seqs.query_map(params![site, epoch, contiguous], |r| r.get::<_, i64>(0))? {
+                let seq = seq?;
+                if seq > expected {
+                    gaps.push(Gap { epoch: uint(epoch), from: uint(expected), to: uint(seq - 1) });
+                }
+                expected = seq + 1;
+            }
+        }
+        Ok(gaps)
+    }
+
+    /// Alerts, newest first.
+    pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
+        let db = self.db();
+        let mut q = db.prepare(
+            "SELECT site, id, time_ms, kind, zone, title, cameras, snapshot IS NOT NULL, acked_by, acked_ms, note
+             FROM alerts ORDER BY time_ms DESC, epoch DESC, seq DESC LIMIT ?1",
+        )?;
+        let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            let cameras: String = r.get(6)?;
+            Ok(AlertView {
+                site_id: r.get(0)?,
+                id: r.get(1)?,
+                time_ms: uint(r.get(2)?),
+                kind: kind_from(&r.get::<_, String>(3)?),
+                zone: r.get(4)?,
+                title: r.get(5)?,
+                cameras: serde_json::from_str(&cameras).unwrap_or_default(),
+                has_snapshot: r.get(7)?,
+                acknowledged_by: r.get(8)?,
+                acknowledged_ms: r.get::<_, Option<i64>>(9)?.map(uint),
+                note: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many events are stored for a site (all epochs).
+    pub fn event_count(&self, site: &str) -> Result<u64, InboxError> {
+        let n: i64 =
+            self.db().query_row("SELECT COUNT(*) FROM events WHERE site = ?1", [site], |r| r.get(0))?;
+        Ok(uint(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::AlertUpdate;
+
+    fn alert(epoch: u64, seq: u64) -> Event {
+        Event {
+            epoch,
+            seq,
+            body: EventBody::Alert(Alert {
+                id: format!("a-{epoch}-{seq}"),
+                time: 1_000 + seq,
+                kind: AlertKind::Door,
+                zone: None,
+                title: format!("door {seq}"),
+                cameras: vec!["entrance".into()],
+                snapshot: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped() {
+        let inbox = Inbox::in_memory().unwrap();
+        assert_eq!(inbox.record("hq", &alert(1, 1), 5).unwrap(), Recorded::New);
+        assert_eq!(inbox.record("hq", &alert(1, 1), 6).unwrap(), Recorded::Duplicate);
+        assert_eq!(inbox.alerts(10).unwrap().len(), 1);
+        assert_eq!(inbox.event_count("hq").unwrap(), 1);
+    }
+
+    #[test]
+    fn gaps_are_found_and_filled() {
+        let inbox = Inbox::in_memory().unwrap();
+        // Enrolled mid-stream: 1..=9 are history, not gaps.
+        inbox.record("hq", &alert(1, 10), 0).unwrap();
+        inbox.record("hq", &alert(1, 11), 0).unwrap();
+        inbox.record("hq", &alert(1, 14), 0).unwrap();
+        inbox.record("hq", &alert(1, 17), 0).unwrap();
+        assert_eq!(
+            inbox.gaps("hq").unwrap(),
+            vec![Gap { epoch: 1, from: 12, to: 13 }, Gap { epoch: 1, from: 15, to: 16 }]
+        );
+        for seq in [13, 12, 15, 16] {
+            inbox.record("hq", &alert(1, seq), 0).unwrap();
+        }
+        assert!(inbox.gaps("hq").unwrap().is_empty());
+        // The site rebooted into a new epoch: its events start at 1, and 1..=2 are missing.
+        inbox.record("hq", &alert(2, 3), 0).unwrap();
+        assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 2, from: 1, to: 2 }]);
+        assert!(inbox.gaps("shop").unwrap().is_empty());
+    }
+
+    #[test]
+    fn updates_acknowledge_once_and_add_notes() {
+        let inbox = Inbox::in_memory().unwrap();
+        inbox.record("hq", &alert(1, 1), 0).unwrap();
+        let update = |seq, by: &str, note: Option<&str>| Event {
+            epoch: 1,
+            seq,
+            body: EventBody::AlertUpdate(AlertUpdate {
+                alert_id: "a-1-1".into(),
+                by: by.into(),
+                at: 100 + seq,
+                note: note.map(str::to_owned),
+            }),
+        };
+        inbox.record("hq", &update(2, "aiko", Some("on my way")), 0).unwrap();
+        inbox.record("hq", &update(3, "ken", Some("handled")), 0).unwrap();
+        let a = &inbox.alerts(10).unwrap()[0];
+        assert_eq!((a.acknowledged_by.as_deref(), a.acknowledged_ms), (Some("aiko"), Some(102)));
+        assert_eq!(a.note.as_deref(), Some("handled"));
+    }
+
+    #[test]
+    fn a_store_that_cannot_write_refuses_and_keeps_nothing_half_done() {
+        let inbox = Inbox::in_memory().unwrap();
+        inbox.set_read_only(true).unwrap();
+        assert!(inbox.record("hq", &alert(1, 1), 0).is_err());
+        inbox.set_read_only(false).unwrap();
+        assert_eq!(inbox.record("hq", &alert(1, 1), 0).unwrap(), Recorded::New);
+    }
+
+    #[test]
+    fn it_survives_reopening() {
+        let path = std::env::temp_dir().join(format!("mimamori-inbox-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        Inbox::open(&path).unwrap().record("hq", &alert(1, 1), 0).unwrap();
+        let again = Inbox::open(&path).unwrap();
+        assert_eq!(again.record("hq", &alert(1, 1), 0).unwrap(), Recorded::Duplicate);
+        assert_eq!(again.alerts(10).unwrap()[0].title, "door 1");
+        drop(again);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
