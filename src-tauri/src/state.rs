@@ -6,6 +6,7 @@
 //! everything (`bus-change` `{ type: "resync" }`).
 
 use mimamori_core::bus::{Bus, BusConfig, BusState};
+use mimamori_core::inbox::Inbox;
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::VaultError;
@@ -38,6 +39,18 @@ pub struct AppState {
     pub demo: bool,
 }
 
+/// The alert inbox beside the settings. Without it alerts still arrive but are not kept,
+/// and the broker is told at once, so the log says so loudly.
+fn inbox_on_disk() -> Option<Arc<Inbox>> {
+    match Inbox::open_default() {
+        Ok(inbox) => Some(Arc::new(inbox)),
+        Err(err) => {
+            tracing::error!("the alert store cannot be opened; alerts will not be kept: {err}");
+            None
+        }
+    }
+}
+
 fn lock(m: &Mutex<Session>) -> MutexGuard<'_, Session> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -57,7 +70,7 @@ impl AppState {
 
     /// A development profile from the environment. Must run inside the Tokio runtime.
     pub fn development(config: BusConfig, keychain: Keychain) -> AppState {
-        let bus = Bus::start(config);
+        let bus = Bus::start_with_inbox(config, inbox_on_disk());
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: None };
         AppState::with(session, keychain, false)
@@ -67,7 +80,7 @@ impl AppState {
     pub fn demo() -> anyhow::Result<AppState> {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-app-demo", "demo", demo.site_ids());
-        let bus = Bus::start(config);
+        let bus = Bus::start_with_inbox(config, Inbox::in_memory().ok().map(Arc::new));
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: Some(demo) };
         Ok(AppState::with(session, Err(VaultError::Unavailable("the demo uses no keychain".into())), true))
@@ -116,7 +129,7 @@ impl AppState {
             None => Session::idle(),
             Some(p) => {
                 let client_id = format!("app-{}-{}", profiles.device_id()?, p.id);
-                let bus = Bus::start(profiles.bus_config(&p.id, &client_id)?);
+                let bus = Bus::start_with_inbox(profiles.bus_config(&p.id, &client_id)?, inbox_on_disk());
                 Session {
                     bus: bus.state().clone(),
                     profile_id: Some(p.id.clone()),

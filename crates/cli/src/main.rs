@@ -8,8 +8,10 @@
 
 use clap::{Parser, Subcommand};
 use mimamori_core::bus::{Bus, BusChange, BusConfig, BusState, ConnectionPhase};
+use mimamori_core::inbox::{AlertView, Inbox};
 use mimamori_core::site::{SiteLink, SiteView};
 use mimamori_sim::demo::Demo;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod enroll;
@@ -51,6 +53,15 @@ enum Command {
         #[command(flatten)]
         source: Source,
     },
+    /// List the alerts stored on this device, newest first.
+    Alerts {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the embedded broker and the demo sites without a window, until interrupted.
     Demo {
         /// Port for the embedded broker.
@@ -73,6 +84,7 @@ enum Command {
 /// A bus connection, and the demo it runs on if any (kept alive with it).
 struct Session {
     bus: Bus,
+    inbox: Arc<Inbox>,
     _demo: Option<Demo>,
 }
 
@@ -80,10 +92,17 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
     if source.demo {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
-        return Ok(Session { bus: Bus::start(config), _demo: Some(demo) });
+        let inbox = Arc::new(Inbox::in_memory()?);
+        return Ok(Session {
+            bus: Bus::start_with_inbox(config, Some(inbox.clone())),
+            inbox,
+            _demo: Some(demo),
+        });
     }
+    // Every event is committed to this device's inbox before the broker is told.
+    let inbox = Arc::new(Inbox::open_default()?);
     if let Some(config) = BusConfig::from_env()? {
-        return Ok(Session { bus: Bus::start(config), _demo: None });
+        return Ok(Session { bus: Bus::start_with_inbox(config, Some(inbox.clone())), inbox, _demo: None });
     }
     let profiles = enroll::profiles()?;
     let list = profiles.list()?;
@@ -96,7 +115,7 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
         (None, _) => anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)"),
     };
     let config = profiles.bus_config(&id, &format!("cli-{}-{id}", profiles.device_id()?))?;
-    Ok(Session { bus: Bus::start(config), _demo: None })
+    Ok(Session { bus: Bus::start_with_inbox(config, Some(inbox.clone())), inbox, _demo: None })
 }
 
 fn link_text(link: SiteLink) -> &'static str {
@@ -175,6 +194,8 @@ async fn watch(source: Source) -> anyhow::Result<()> {
     let session = connect(&source)?;
     let state = session.bus.state().clone();
     let mut changes = state.subscribe();
+    let mut printed: std::collections::HashSet<(String, String)> =
+        session.inbox.alerts(50)?.into_iter().map(|a| (a.site_id, a.id)).collect();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -189,6 +210,16 @@ async fn watch(source: Source) -> anyhow::Result<()> {
                         println!("site    {} {}  {}  {} cameras  {}", s.id, s.name.as_deref().unwrap_or("?"), link_text(s.link), s.camera_count, outputs.join(" "));
                     }
                 }
+                Ok(BusChange::Inbox { .. }) => {
+                    // Print what this run has not printed yet, oldest first.
+                    let mut fresh: Vec<AlertView> = session.inbox.alerts(50)?.into_iter()
+                        .filter(|a| printed.insert((a.site_id.clone(), a.id.clone())))
+                        .collect();
+                    fresh.reverse();
+                    for a in fresh {
+                        println!("alert   {} {}  {}  {}", a.site_id, a.kind.as_str(), a.title, a.id);
+                    }
+                }
                 Ok(BusChange::Resync) => println!("(resync)"),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("(skipped {n} changes)"),
                 Err(_) => break,
@@ -196,6 +227,19 @@ async fn watch(source: Source) -> anyhow::Result<()> {
         }
     }
     session.bus.stop().await;
+    Ok(())
+}
+
+fn alerts(limit: usize, json: bool) -> anyhow::Result<()> {
+    let alerts = Inbox::open_default()?.alerts(limit)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&alerts)?);
+        return Ok(());
+    }
+    for a in alerts {
+        let acked = a.acknowledged_by.map(|by| format!("  acknowledged by {by}")).unwrap_or_default();
+        println!("{}  {}  {:<14} {}  {}{acked}", a.time_ms, a.site_id, a.kind.as_str(), a.title, a.id);
+    }
     Ok(())
 }
 
@@ -235,6 +279,7 @@ fn run() -> anyhow::Result<()> {
     let command = match command {
         Command::Enroll(c) => return enroll::enroll(c),
         Command::Broker(c) => return enroll::broker(c),
+        Command::Alerts { limit, json } => return alerts(limit, json),
         Command::Profiles { command } => {
             return enroll::profiles_command(command.unwrap_or(enroll::ProfilesCommand::List));
         }
@@ -246,7 +291,9 @@ fn run() -> anyhow::Result<()> {
             Command::Sites { source, json, wait } => sites(source, json, wait).await,
             Command::Watch { source } => watch(source).await,
             Command::Demo { port } => demo(port).await,
-            Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } => Ok(()),
+            Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } | Command::Alerts { .. } => {
+                Ok(())
+            }
         }
     })
 }

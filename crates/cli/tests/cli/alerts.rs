@@ -1,0 +1,68 @@
+//! `mimamori watch` stores and prints alerts as they arrive; `mimamori alerts` lists what
+//! is stored on this device, from any earlier run.
+
+use mimamori_core::Secret;
+use mimamori_core::event::AlertKind;
+use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
+use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mimamori");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
+    let broker = Mosquitto::start();
+    let mut sim = SimConfig::new(broker.address());
+    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let hq = SimSite::start(demo::site("hq").unwrap(), sim);
+    let config = std::env::temp_dir().join(format!("mimamori-cli-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&config);
+    let env = [
+        ("MIMAMORI_CONFIG_DIR", config.display().to_string()),
+        ("MIMAMORI_BROKER", format!("mqtt://127.0.0.1:{}", broker.port)),
+        ("MIMAMORI_USER", "viewer-hq".into()),
+        ("MIMAMORI_PASSWORD", PASSWORD.into()),
+        ("MIMAMORI_SITES", "hq".into()),
+        ("MIMAMORI_CLIENT_ID", "cli-alerts-test".into()),
+    ];
+    let mut watch = Command::new(BIN).arg("watch").envs(env.clone()).stdout(Stdio::piped()).spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str, pred: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    };
+    wait_for("the connection", &|l| l.starts_with("broker  Connected"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for title in ["正面玄関 扉開放", "<b>not bold</b>", "サーバー室 侵入"] {
+        hq.raise(SimAlert { kind: AlertKind::Intrusion, zone: None, title: title.into(), cameras: vec![] });
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(wait_for("an alert line", &|l| l.starts_with("alert   hq intrusion")));
+    }
+    assert!(seen[0].contains("正面玄関 扉開放") && seen[1].contains("<b>not bold</b>"), "{seen:?}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    let listed = Command::new(BIN).arg("alerts").envs(env).output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().next().unwrap().contains("サーバー室 侵入"), "newest first: {text}");
+    let _ = std::fs::remove_dir_all(&config);
+}
