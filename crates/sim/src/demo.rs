@@ -126,9 +126,15 @@ impl Demo {
     /// Must run inside a Tokio runtime.
     pub fn start(port: u16) -> anyhow::Result<Demo> {
         let broker = crate::broker::start(port)?.address;
+        // Something happens now and then at each site, at different paces.
         let sites = sites()
             .into_iter()
-            .map(|spec| crate::SimSite::start(spec, crate::SimConfig::new(broker.clone())))
+            .zip([47, 61, 73])
+            .map(|(spec, every)| {
+                let mut config = crate::SimConfig::new(broker.clone());
+                config.alert_every = Some(std::time::Duration::from_secs(every));
+                crate::SimSite::start(spec, config)
+            })
             .collect();
         Ok(Demo { broker, sites })
     }

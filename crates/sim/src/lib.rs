@@ -7,4 +7,4 @@ pub mod demo;
 pub mod mosquitto;
 pub mod site;
 
-pub use site::{SimAlert, SimConfig, SimSite, SiteSpec};
+pub use site::{SimAlert, SimConfig, SimSite, SiteSpec, example_alert};

@@ -34,11 +34,13 @@ pub struct SimConfig {
     pub password: Option<Secret<String>>,
     /// Interval between status heartbeats; `None` means a third of the supervision time.
     pub heartbeat: Option<Duration>,
+    /// Raise an example alert this often (the demo's "something happens now and then").
+    pub alert_every: Option<Duration>,
 }
 
 impl SimConfig {
     pub fn new(broker: BrokerAddress) -> Self {
-        SimConfig { broker, user: None, password: None, heartbeat: None }
+        SimConfig { broker, user: None, password: None, heartbeat: None, alert_every: None }
     }
 }
 
@@ -82,7 +84,7 @@ impl SimSite {
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let (alerts, alerts_rx) = mpsc::unbounded_channel();
         let id = spec.id.clone();
-        let task = tokio::spawn(run(spec, config, stop_rx, alerts_rx));
+        let task = tokio::spawn(run(spec, config, stop_rx, (alerts.clone(), alerts_rx)));
         SimSite { id, stop, alerts, task }
     }
 
@@ -114,7 +116,10 @@ async fn run(
     spec: SiteSpec,
     config: SimConfig,
     mut stop: watch::Receiver<Stop>,
-    mut alerts: mpsc::UnboundedReceiver<SimAlert>,
+    (alerts_tx_for_examples, mut alerts): (
+        mpsc::UnboundedSender<SimAlert>,
+        mpsc::UnboundedReceiver<SimAlert>,
+    ),
 ) {
     let user = config.user.clone().unwrap_or_else(|| format!("site-{}", spec.id));
     let mut opts = MqttOptions::new(format!("site-{}", spec.id), &config.broker.host, config.broker.port);
@@ -140,6 +145,9 @@ async fn run(
     let epoch = now_ms();
     let mut seq = 0;
     let mut outbox: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut examples = tokio::time::interval(config.alert_every.unwrap_or(Duration::from_secs(3600)));
+    examples.reset(); // the first one after a full period, not at start
+    let mut example_count = 0;
     loop {
         while connected && let Some(payload) = outbox.front() {
             if client.try_publish(topics::events(&spec.id), QoS::AtLeastOnce, false, payload.clone()).is_err()
@@ -150,6 +158,10 @@ async fn run(
         }
         tokio::select! {
             _ = stop.changed() => break,
+            _ = examples.tick(), if config.alert_every.is_some() => {
+                example_count += 1;
+                let _ = alerts_tx_for_examples.send(example_alert(&spec, example_count));
+            }
             Some(alert) = alerts.recv() => {
                 seq += 1;
                 let event = event::Event {
@@ -216,5 +228,41 @@ fn publish_all(client: &AsyncClient, spec: &SiteSpec) {
     for (output, value) in &spec.outputs {
         let state = OutputState { v: protocol::VERSION, state: *value, since: Some(since), by: None };
         publish(client, topics::output_state(&spec.id, output), protocol::encode(&state));
+    }
+}
+
+/// An alert such a site would raise: door, intrusion, tamper and sensor in turn, at one of
+/// its cameras (and that camera's zone).
+pub fn example_alert(spec: &SiteSpec, n: u64) -> SimAlert {
+    let cameras = &spec.catalog.cameras;
+    let camera = usize::try_from(n).ok().filter(|_| !cameras.is_empty()).map(|n| &cameras[n % cameras.len()]);
+    let place = camera.map_or(spec.catalog.name.as_str(), |c| c.name.as_str());
+    let (kind, what) = match n % 4 {
+        0 => (AlertKind::Door, "扉開放"),
+        1 => (AlertKind::Intrusion, "侵入検知"),
+        2 => (AlertKind::Tamper, "いたずら検知"),
+        _ => (AlertKind::Sensor, "センサー電池残量低下"),
+    };
+    SimAlert {
+        kind,
+        zone: camera.and_then(|c| c.zone.clone()),
+        title: format!("{place} {what}"),
+        cameras: camera.map(|c| vec![c.id.clone()]).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_alerts_take_turns_and_name_a_real_camera() {
+        let spec = crate::demo::site("warehouse").unwrap();
+        let kinds: Vec<AlertKind> = (1..=4).map(|n| example_alert(&spec, n).kind).collect();
+        assert_eq!(kinds, [AlertKind::Intrusion, AlertKind::Tamper, AlertKind::Sensor, AlertKind::Door]);
+        let a = example_alert(&spec, 5);
+        let camera = spec.catalog.cameras.iter().find(|c| c.id == a.cameras[0]).unwrap();
+        assert_eq!(a.zone, camera.zone);
+        assert!(a.title.starts_with(&camera.name));
     }
 }

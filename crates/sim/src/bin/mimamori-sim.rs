@@ -28,6 +28,10 @@ struct Args {
     /// Seconds between heartbeats (default: a third of the supervision time).
     #[arg(long)]
     heartbeat: Option<u64>,
+    /// Raise an example alert (door, intrusion, tamper, sensor in turn) every this many
+    /// seconds.
+    #[arg(long)]
+    alert_every: Option<u64>,
 }
 
 #[tokio::main]
@@ -53,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     config.user = args.user;
     config.password = std::env::var("MIMAMORI_SIM_PASSWORD").ok().map(Secret::new);
     config.heartbeat = args.heartbeat.map(Duration::from_secs);
+    config.alert_every = args.alert_every.filter(|s| *s > 0).map(Duration::from_secs);
     let sites: Vec<SimSite> = specs.into_iter().map(|s| SimSite::start(s, config.clone())).collect();
     tokio::signal::ctrl_c().await?;
     for site in sites {
