@@ -10,6 +10,7 @@ fn main() {
         "list_profiles",
         "enrol",
         "remove_profile",
+        "list_alerts",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

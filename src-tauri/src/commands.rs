@@ -3,6 +3,7 @@
 use crate::error::{ErrorKind, IpcError};
 use crate::state::AppState;
 use mimamori_core::bus::{BusStats, ConnectionStatus};
+use mimamori_core::inbox::AlertView;
 use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
@@ -72,4 +73,11 @@ pub async fn enrol(
 #[tauri::command]
 pub async fn remove_profile(state: State<'_, AppState>, profile_id: String) -> Result<(), IpcError> {
     Ok(state.remove_profile(profile_id).await?)
+}
+
+/// The newest alerts stored on this device (at most 500).
+#[tauri::command]
+pub fn list_alerts(state: State<'_, AppState>, limit: u32) -> Result<Vec<AlertView>, IpcError> {
+    let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
+    state.alerts(limit).map_err(|e| IpcError::new(ErrorKind::Unavailable, e.to_string()))
 }

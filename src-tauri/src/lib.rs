@@ -32,6 +32,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::list_profiles,
             commands::enrol,
             commands::remove_profile,
+            commands::list_alerts,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

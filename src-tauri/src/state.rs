@@ -6,7 +6,7 @@
 //! everything (`bus-change` `{ type: "resync" }`).
 
 use mimamori_core::bus::{Bus, BusConfig, BusState};
-use mimamori_core::inbox::Inbox;
+use mimamori_core::inbox::{AlertView, Inbox, InboxError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::VaultError;
@@ -36,6 +36,8 @@ pub struct AppState {
     session: Mutex<Session>,
     current: watch::Sender<BusState>,
     keychain: Keychain,
+    /// This device's alerts, whichever session brought them.
+    inbox: Option<Arc<Inbox>>,
     pub demo: bool,
 }
 
@@ -56,44 +58,53 @@ fn lock(m: &Mutex<Session>) -> MutexGuard<'_, Session> {
 }
 
 impl AppState {
-    fn with(session: Session, keychain: Keychain, demo: bool) -> AppState {
+    fn with(session: Session, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
         let (current, _) = watch::channel(session.bus.clone());
-        AppState { session: Mutex::new(session), current, keychain, demo }
+        AppState { session: Mutex::new(session), current, keychain, inbox, demo }
     }
 
     /// State fed by the caller, without a connection (tests).
-    pub fn detached(bus: BusState, profiles: Option<Arc<Profiles>>) -> AppState {
+    pub fn detached(bus: BusState, profiles: Option<Arc<Profiles>>, inbox: Option<Arc<Inbox>>) -> AppState {
         let session = Session { bus, profile_id: None, _running: None, _demo: None };
         let keychain = profiles.ok_or_else(|| VaultError::Unavailable("none in this test".into()));
-        AppState::with(session, keychain, false)
+        AppState::with(session, keychain, inbox, false)
     }
 
     /// A development profile from the environment. Must run inside the Tokio runtime.
     pub fn development(config: BusConfig, keychain: Keychain) -> AppState {
-        let bus = Bus::start_with_inbox(config, inbox_on_disk());
+        let inbox = inbox_on_disk();
+        let bus = Bus::start_with_inbox(config, inbox.clone());
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: None };
-        AppState::with(session, keychain, false)
+        AppState::with(session, keychain, inbox, false)
     }
 
     /// The embedded demo broker and sites. Must run inside the Tokio runtime.
     pub fn demo() -> anyhow::Result<AppState> {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-app-demo", "demo", demo.site_ids());
-        let bus = Bus::start_with_inbox(config, Inbox::in_memory().ok().map(Arc::new));
+        // The demo keeps its alerts in memory, like its secrets.
+        let inbox = Some(Arc::new(Inbox::in_memory()?));
+        let bus = Bus::start_with_inbox(config, inbox.clone());
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: Some(demo) };
-        Ok(AppState::with(session, Err(VaultError::Unavailable("the demo uses no keychain".into())), true))
+        let keychain = Err(VaultError::Unavailable("the demo uses no keychain".into()));
+        Ok(AppState::with(session, keychain, inbox, true))
     }
 
     /// The enrolled profile, if there is one; otherwise idle, waiting for an enrolment.
     /// Must run inside the Tokio runtime.
     pub fn enrolled(keychain: Keychain) -> AppState {
-        let state = AppState::with(Session::idle(), keychain, false);
+        let state = AppState::with(Session::idle(), keychain, inbox_on_disk(), false);
         if let Err(err) = state.connect_latest() {
             tracing::error!("cannot connect the enrolled profile: {err}");
         }
         state
+    }
+
+    /// The newest alerts of this device; none without an inbox.
+    pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
+        self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.alerts(limit))
     }
 
     /// The bus the commands read now.
@@ -129,7 +140,7 @@ impl AppState {
             None => Session::idle(),
             Some(p) => {
                 let client_id = format!("app-{}-{}", profiles.device_id()?, p.id);
-                let bus = Bus::start_with_inbox(profiles.bus_config(&p.id, &client_id)?, inbox_on_disk());
+                let bus = Bus::start_with_inbox(profiles.bus_config(&p.id, &client_id)?, self.inbox.clone());
                 Session {
                     bus: bus.state().clone(),
                     profile_id: Some(p.id.clone()),

@@ -9,6 +9,8 @@ use mimamori_core::bus::{
     BusChange, BusState, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus,
 };
 use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
+use mimamori_core::event::{Alert, AlertKind, Event, EventBody};
+use mimamori_core::inbox::{AlertView, Inbox};
 use mimamori_core::profile::{ProfileSite, ProfileSummary, Profiles};
 use mimamori_core::protocol::{ArmState, CameraHealth, OutputKind, OutputValue};
 use mimamori_core::site::{CameraView, OutputView, SiteLink, SiteSummary, SiteView};
@@ -55,7 +57,7 @@ fn invoke(w: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -
 
 #[test]
 fn list_sites_returns_every_enrolled_site_in_order() {
-    let w = window(AppState::detached(fed_state(), None));
+    let w = window(AppState::detached(fed_state(), None, None));
     let sites = invoke(&w, "list_sites", json!({})).unwrap();
     assert_eq!(sites[0]["id"], "hq");
     assert_eq!(sites[0]["name"], "本社");
@@ -68,7 +70,7 @@ fn list_sites_returns_every_enrolled_site_in_order() {
 
 #[test]
 fn get_site_has_cameras_and_outputs_but_no_endpoint() {
-    let w = window(AppState::detached(fed_state(), None));
+    let w = window(AppState::detached(fed_state(), None, None));
     let site = invoke(&w, "get_site", json!({"siteId": "hq"})).unwrap();
     assert_eq!(site["cameras"][0]["name"], "正面玄関");
     assert_eq!(site["outputs"][0]["state"], "off");
@@ -78,7 +80,7 @@ fn get_site_has_cameras_and_outputs_but_no_endpoint() {
 
 #[test]
 fn get_site_errors_have_a_kind() {
-    let w = window(AppState::detached(fed_state(), None));
+    let w = window(AppState::detached(fed_state(), None, None));
     let err = invoke(&w, "get_site", json!({"siteId": "nowhere"})).unwrap_err();
     assert_eq!(err["kind"], "NotFound");
     let err = invoke(&w, "get_site", json!({"siteId": "../../etc"})).unwrap_err();
@@ -90,7 +92,7 @@ fn get_site_errors_have_a_kind() {
 
 #[test]
 fn connection_and_info_commands() {
-    let w = window(AppState::detached(fed_state(), None));
+    let w = window(AppState::detached(fed_state(), None, None));
     let c = invoke(&w, "connection_status", json!({})).unwrap();
     assert_eq!(c["phase"], "connecting");
     let stats = invoke(&w, "bus_stats", json!({})).unwrap();
@@ -123,7 +125,7 @@ fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
     let dir = std::env::temp_dir().join(format!("mimamori-app-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let profiles = Arc::new(Profiles::new(&dir, MemoryStore::new()));
-    let w = window(AppState::detached(BusState::idle(), Some(profiles)));
+    let w = window(AppState::detached(BusState::idle(), Some(profiles), None));
     assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
     assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileId"], Value::Null);
 
@@ -166,11 +168,37 @@ fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
 
 #[test]
 fn without_a_keychain_enrolment_says_why() {
-    let w = window(AppState::detached(BusState::idle(), None));
+    let w = window(AppState::detached(BusState::idle(), None, None));
     let (code, pin) = code("pw");
     let err = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap_err();
     assert_eq!(err["kind"], "Unavailable");
     assert!(err["message"].as_str().unwrap().contains("keychain"), "{err}");
+}
+
+#[test]
+fn list_alerts_newest_first_with_bounded_limits() {
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    for seq in 1..=3 {
+        let alert = Alert {
+            id: format!("a-{seq}"),
+            time: 1000 + seq,
+            kind: AlertKind::Intrusion,
+            zone: None,
+            title: format!("<img src=x onerror=alert({seq})>"),
+            cameras: vec!["entrance".into()],
+            snapshot: None,
+        };
+        inbox.record("hq", &Event { epoch: 1, seq, body: EventBody::Alert(alert) }, 0).unwrap();
+    }
+    let w = window(AppState::detached(fed_state(), None, Some(inbox)));
+    let alerts = invoke(&w, "list_alerts", json!({"limit": 2})).unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 2);
+    assert_eq!(alerts[0]["id"], "a-3");
+    assert_eq!(alerts[0]["kind"], "intrusion");
+    assert_eq!(alerts[0]["siteId"], "hq");
+    assert!(invoke(&w, "list_alerts", json!({"limit": -1})).is_err());
+    let none = window(AppState::detached(fed_state(), None, None));
+    assert_eq!(invoke(&none, "list_alerts", json!({"limit": 10})).unwrap(), json!([]));
 }
 
 /// Every IPC type, and where its TypeScript declaration lives.
@@ -201,6 +229,8 @@ fn bindings() -> Vec<(String, String)> {
         one::<ProfileSummary>(),
         one::<ProfileSite>(),
         one::<Role>(),
+        one::<AlertView>(),
+        one::<AlertKind>(),
     ]
 }
 

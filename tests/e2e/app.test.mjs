@@ -155,6 +155,21 @@ test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-sites"]');
 });
 
+test("alerts raised at the sites arrive in the inbox, newest first, titles as text", async () => {
+  await tap('[data-testid="tab-alerts"]');
+  const rows = await until("alerts from every site", async () => {
+    const r = await wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"]')]
+      .map(e => ({ site: e.getAttribute('data-site-id'), kind: e.getAttribute('data-kind'), text: e.textContent }))`);
+    return new Set(r.map((x) => x.site)).size === 3 && r;
+  }, 30000);
+  assert.ok(rows.every((r) => ["door", "intrusion", "tamper", "sensor"].includes(r.kind)), JSON.stringify(rows));
+  assert.ok(rows.some((r) => /扉開放|侵入検知|いたずら検知|電池/.test(r.text)), JSON.stringify(rows));
+  await sleep(300);
+  await wd.screenshot(join(out, "alerts.png"));
+  await keepPage();
+  await tap('[data-testid="tab-sites"]');
+});
+
 test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {
   const layout = () => wd.exec(`const r = (q) => document.querySelector(q)?.getBoundingClientRect();
     const tabs = r('[data-testid="tab-sites"]'), list = r('[data-testid="site-list"]'),

@@ -154,7 +154,8 @@ export class Site {
   }
 
   start() {
-    this.child = spawn(this.bin, ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id], {
+    // Something happens every few seconds at each site: the alerts the inbox must show.
+    this.child = spawn(this.bin, ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3"], {
       stdio: "ignore",
       env: { ...process.env, MIMAMORI_SIM_PASSWORD: PASSWORD, RUST_LOG: "warn" },
     });

@@ -8,7 +8,8 @@
 // starts not enrolled. The fake `enrol` takes any text that starts with `MMR1.` (or the
 // link to one) and accepts only the PIN ABCDE-FGHJK (any case, any separators); five wrong
 // PINs lock the code, a code works once, and `?keychain=locked` makes it fail as a locked
-// keychain would.
+// keychain would. `?alerts=0` starts with an empty inbox (otherwise a few sample alerts,
+// and a new one every 15 s).
 
 (() => {
   const query = new URLSearchParams(globalThis.location?.search ?? '');
@@ -20,6 +21,7 @@
   /** @typedef {import('../www/js/types.js').ConnectionStatus} ConnectionStatus */
   /** @typedef {import('../www/js/types.js').BusChange} BusChange */
   /** @typedef {import('../www/js/types.js').ProfileSummary} ProfileSummary */
+  /** @typedef {import('../www/js/types.js').AlertView} AlertView */
 
   /**
    * @param {string} prefix
@@ -166,6 +168,33 @@
     emit({ type: 'site', siteId: s.id });
   }, 4000);
 
+  // Alerts, newest first. One title carries markup, which must show as text.
+  /** @type {AlertView[]} */
+  let alerts = [
+    { siteId: 'osaka-wh', id: 'al-5', timeMs: now - 2 * min, kind: 'intrusion', zone: 'Dock', title: 'Motion in the loading bay while armed',
+      cameras: ['osaka-cam1'], hasSnapshot: true, acknowledgedBy: null, acknowledgedMs: null, note: null },
+    { siteId: 'tokyo-hq', id: 'al-4', timeMs: now - 9 * min, kind: 'fire', zone: '3F', title: '煙感知器 作動 <b>html</b> "テスト"',
+      cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null },
+    { siteId: 'store-10', id: 'al-3', timeMs: now - 50 * min, kind: 'camera_offline', zone: null, title: 'Camera "Back door" stopped sending',
+      cameras: ['s10-cam2'], hasSnapshot: false, acknowledgedBy: 'suzuki', acknowledgedMs: now - 40 * min, note: 'Power cut' },
+    { siteId: 'tokyo-hq', id: 'al-2', timeMs: now - 3 * 3600_000, kind: 'door', zone: '1F 裏口', title: '通用口 開放',
+      cameras: ['tokyo-cam2'], hasSnapshot: true, acknowledgedBy: 'tanaka', acknowledgedMs: now - 170 * min, note: null },
+    { siteId: 'gone-site', id: 'al-1', timeMs: now - 26 * 3600_000, kind: 'system', zone: null, title: 'Panel restarted',
+      cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null },
+  ];
+  if (query.get('alerts') === '0') alerts = [];
+  let nextAlert = 6;
+  // A new alert now and then (`?alerts=0` keeps the inbox empty).
+  setInterval(() => {
+    if (query.get('alerts') === '0') return;
+    alerts = [{
+      siteId: 'store-2', id: `al-${nextAlert}`, timeMs: Date.now(), kind: nextAlert % 2 === 0 ? 'panic' : 'sensor', zone: 'Shop floor',
+      title: `Test alert ${nextAlert} <script>`, cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null,
+    }, ...alerts];
+    nextAlert += 1;
+    emit({ type: 'inbox', siteId: 'store-2' });
+  }, 15_000);
+
   let received = 0;
   /** @param {SiteView} s */
   const summary = ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs }) =>
@@ -228,6 +257,12 @@
     bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0 }),
     app_info: () => ({ version: '0.1.0-dev', demo, profileId }),
     list_profiles: () => structuredClone(profiles),
+    list_alerts: ({ limit }) => {
+      const n = Number(limit);
+      if (!Number.isInteger(n) || n < 1 || n > 500) throw { kind: 'InvalidInput', message: 'limit must be 1–500' };
+      const shown = new Set(visible().map((x) => x.id));
+      return structuredClone(alerts.filter((a) => demo || shown.has(a.siteId)).slice(0, n));
+    },
     enrol: ({ code, pin }) => new Promise((resolve, reject) => {
       // Key derivation takes a moment in the real core: long enough to see the busy state.
       setTimeout(() => {

@@ -1,6 +1,6 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { appInfo, enrol, getSite, isAvailable, listProfiles, onBusChange, removeProfile, toIpcError } from '../www/js/api.js';
+import { appInfo, enrol, getSite, isAvailable, listAlerts, listProfiles, onBusChange, removeProfile, toIpcError } from '../www/js/api.js';
 
 afterEach(() => {
   globalThis.__TAURI__ = undefined;
@@ -97,4 +97,15 @@ test('an enrolment error keeps its kind, so the form can say what it means', asy
     throw { kind: 'PermissionDenied', message: 'this enrolment code was already used on this device; ask for a new one' };
   });
   await assert.rejects(enrol('MMR1.x', 'ABCDE-FGHJK'), { kind: 'PermissionDenied' });
+});
+
+test('list_alerts is asked for at most `limit` alerts', async () => {
+  /** @type {[string, unknown][]} */
+  const calls = [];
+  install(async (cmd, args) => {
+    calls.push([cmd, args]);
+    return [];
+  });
+  assert.deepEqual(await listAlerts(200), []);
+  assert.deepEqual(calls, [['list_alerts', { limit: 200 }]]);
 });

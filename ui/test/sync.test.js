@@ -8,6 +8,7 @@ import { createSync } from '../www/js/sync.js';
  * @typedef {import('../www/js/types.js').SiteView} SiteView
  * @typedef {import('../www/js/types.js').BusChange} BusChange
  * @typedef {import('../www/js/types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('../www/js/types.js').AlertView} AlertView
  */
 
 /**
@@ -32,6 +33,16 @@ const view = (id) => ({ ...summary(id), timeZone: null, supervisionS: 90, armabl
  */
 const profile = (id, label) => ({
   id, label, user: 'aiko', enrolledMs: 1, sites: [{ id: 'a', name: 'A', role: 'operator' }, { id: 'b', name: 'B', role: 'viewer' }],
+});
+
+/**
+ * @param {string} id
+ * @param {string | null} [acknowledgedBy]
+ * @returns {AlertView}
+ */
+const alert = (id, acknowledgedBy = null) => ({
+  siteId: 'a', id, timeMs: 1, kind: 'intrusion', zone: null, title: `alert ${id}`, cameras: [], hasSnapshot: false,
+  acknowledgedBy, acknowledgedMs: acknowledgedBy === null ? null : 2, note: null,
 });
 
 /** A promise and the functions that settle it, so a test decides when a call answers. */
@@ -62,6 +73,8 @@ function fakeApi() {
     enrolAnswer: profile('p1', 'Example Co.'),
     /** @type {{ kind: string, message: string } | null} */
     removeError: null,
+    /** @type {AlertView[]} */
+    alerts: [alert('a2'), alert('a1', 'sato')],
   };
   /** @type {string[]} */
   const calls = [];
@@ -92,6 +105,8 @@ function fakeApi() {
     busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null, unstored: 0 })),
     appInfo: () => call('appInfo', () => ({ ...world.info })),
     listProfiles: () => call('listProfiles', () => structuredClone(world.profiles)),
+    /** @param {number} limit */
+    listAlerts: (limit) => call(`listAlerts:${limit}`, () => structuredClone(world.alerts.slice(0, limit))),
     /**
      * @param {string} code
      * @param {string} pin
@@ -135,7 +150,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, profiles: null, profilesError: null,
+  openSiteId: null, site: null, siteError: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 
@@ -146,7 +161,7 @@ test('start listens before it reads, then fills the store (sites sorted)', async
   const store = createStore(initial());
   await createSync(fake.api, store).start();
   assert.equal(fake.calls[0], 'listen');
-  assert.deepEqual(new Set(fake.calls.slice(1)), new Set(['appInfo', 'listProfiles', 'listSites', 'connectionStatus', 'busStats']));
+  assert.deepEqual(new Set(fake.calls.slice(1)), new Set(['appInfo', 'listProfiles', 'listSites', 'connectionStatus', 'busStats', 'listAlerts:200']));
   const s = store.get();
   assert.deepEqual(s.sites?.map((x) => x.id), ['a', 'b']);
   assert.equal(s.connection?.phase, 'connected');
@@ -267,7 +282,7 @@ test('resync re-reads everything, including the open site', async () => {
   await sync.openSite('a');
   fake.calls.length = 0;
   await sync.handle({ type: 'resync' });
-  assert.deepEqual(new Set(fake.calls), new Set(['appInfo', 'listProfiles', 'listSites', 'getSite:a', 'connectionStatus', 'busStats']));
+  assert.deepEqual(new Set(fake.calls), new Set(['appInfo', 'listProfiles', 'listSites', 'getSite:a', 'connectionStatus', 'busStats', 'listAlerts:200']));
 });
 
 test('resync reads the profile in use and the profiles anew (the core switched profile)', async () => {
@@ -369,4 +384,53 @@ test('bus stats follow site changes while Settings is shown', async () => {
   const sync = createSync(fake.api, store);
   await sync.handle({ type: 'site', siteId: 'a' });
   assert.deepEqual(new Set(fake.calls), new Set(['listSites', 'busStats']));
+});
+
+test('start reads the alerts (newest 200); they stay null until then', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  assert.equal(store.get().alerts, null);
+  await createSync(fake.api, store).start();
+  assert.ok(fake.calls.includes('listAlerts:200'));
+  assert.deepEqual(store.get().alerts?.map((a) => a.id), ['a2', 'a1']);
+  assert.equal(store.get().alertsError, null);
+});
+
+test('an inbox change re-reads the alerts, and only them', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  await sync.start();
+  fake.calls.length = 0;
+  fake.world.alerts = [alert('a3'), ...fake.world.alerts];
+  fake.emit({ type: 'inbox', siteId: 'a' });
+  await tick();
+  assert.deepEqual(fake.calls, ['listAlerts:200']);
+  assert.deepEqual(store.get().alerts?.map((a) => a.id), ['a3', 'a2', 'a1']);
+});
+
+test('a burst of inbox changes costs one read in flight and one more, and the last answer wins', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  const first = fake.hold('listAlerts:200');
+  const done = Promise.all([1, 2, 3, 4, 5, 6].map(() => sync.handle({ type: 'inbox', siteId: 'a' })));
+  fake.world.alerts = [alert('a9')];
+  first.resolve(undefined);
+  await done;
+  assert.deepEqual(fake.calls, ['listAlerts:200', 'listAlerts:200']);
+  assert.deepEqual(store.get().alerts?.map((a) => a.id), ['a9']);
+});
+
+test('a failed alert read keeps the last good list and reports the error', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  await sync.start();
+  fake.api.listAlerts = async () => {
+    throw { kind: 'Unavailable', message: 'store closed' };
+  };
+  await sync.handle({ type: 'inbox', siteId: 'a' });
+  assert.deepEqual(store.get().alerts?.map((a) => a.id), ['a2', 'a1']);
+  assert.equal(store.get().alertsError?.kind, 'Unavailable');
 });

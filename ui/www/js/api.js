@@ -9,6 +9,7 @@
  * @typedef {import('./types.js').BusStats} BusStats
  * @typedef {import('./types.js').AppInfo} AppInfo
  * @typedef {import('./types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('./types.js').AlertView} AlertView
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -84,6 +85,13 @@ export const appInfo = () => call('app_info');
 export const listProfiles = () => call('list_profiles');
 
 /**
+ * The stored alerts of every site, newest first.
+ * @param {number} limit how many at most, 1–500
+ * @returns {Promise<AlertView[]>}
+ */
+export const listAlerts = (limit) => call('list_alerts', { limit });
+
+/**
  * Opens an enrolment code (or a `mimamori://enroll?code=…` link) with its PIN and stores
  * what it carries in the OS keychain. Answers only with what was enrolled; on success the
  * core switches to the new profile and sends `resync`.
@@ -115,6 +123,6 @@ export async function onBusChange(cb) {
 }
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, enrol, removeProfile, onBusChange };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange };
 
 /** @typedef {typeof api} Api */

@@ -8,6 +8,7 @@
  * @typedef {import('./types.js').CameraHealth} CameraHealth
  * @typedef {import('./types.js').OutputKind} OutputKind
  * @typedef {import('./types.js').OutputValue} OutputValue
+ * @typedef {import('./types.js').AlertKind} AlertKind
  * @typedef {import('./i18n.js').MessageKey} MessageKey
  * @typedef {'ok' | 'warn' | 'alarm' | 'neutral'} Tone
  * @typedef {{ key: MessageKey, tone: Tone }} Label
@@ -66,3 +67,24 @@ export const outputLabel = (value) => OUTPUT[value ?? 'unknown'] ?? OUTPUT.unkno
 /** @param {OutputKind} kind */
 export const kindLabel = (kind) => KIND[kind] ?? 'output.relay';
 
+/**
+ * Alert kinds. Fire, panic and intrusion are the critical ones (tone `alarm`, emphasised);
+ * the row always writes the kind out too, so the colour is never the only signal.
+ * @type {Record<AlertKind, Label>}
+ */
+const ALERT_KIND = {
+  intrusion: { key: 'alertKind.intrusion', tone: 'alarm' },
+  door: { key: 'alertKind.door', tone: 'warn' },
+  tamper: { key: 'alertKind.tamper', tone: 'warn' },
+  fire: { key: 'alertKind.fire', tone: 'alarm' },
+  panic: { key: 'alertKind.panic', tone: 'alarm' },
+  sensor: { key: 'alertKind.sensor', tone: 'warn' },
+  camera_offline: { key: 'alertKind.camera_offline', tone: 'warn' },
+  system: { key: 'alertKind.system', tone: 'neutral' },
+};
+
+/** A kind from a newer core is shown as System. @param {AlertKind} kind */
+export const alertKindLabel = (kind) => ALERT_KIND[kind] ?? ALERT_KIND.system;
+
+/** @param {AlertKind} kind */
+export const isCriticalAlert = (kind) => kind === 'fire' || kind === 'panic' || kind === 'intrusion';

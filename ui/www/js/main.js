@@ -14,7 +14,7 @@ import { createConnectionBar } from './views/connection-bar.js';
 import { header } from './views/header.js';
 import { siteList, siteListDeps } from './views/site-list.js';
 import { sitePage, sitePageDeps } from './views/site-page.js';
-import { alerts } from './views/alerts.js';
+import { alerts, alertsDeps } from './views/alerts.js';
 import { about, settings } from './views/settings.js';
 import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
 import { createEnrolForm } from './views/enrol-form.js';
@@ -42,6 +42,8 @@ const store = createStore({
   siteError: null,
   profiles: null,
   profilesError: null,
+  alerts: null,
+  alertsError: null,
   enrolment: { busy: false, error: null, result: null },
   removal: null,
   tab: 'sites',
@@ -77,11 +79,11 @@ if (store.get().available) {
   regions = [
     bar.update,
     enrolForm.update,
-    region(headerEl, (s) => [s.info, s.tab, s.lang], (s) => header(s, actions)),
+    region(headerEl, (s) => [s.info, s.tab, s.lang, s.alerts], (s) => header(s, actions)),
     region(listEl, siteListDeps, (s) => siteList(s, actions)),
     region(pageEl, sitePageDeps, (s) => sitePage(s, actions)),
     region(welcomeEl, welcomeDeps, (s) => welcome(s, enrolForm.el, actions)),
-    region(alertsPanel, (s) => [s.lang], () => alerts()),
+    region(alertsPanel, alertsDeps, (s) => alerts(s)),
     region(settingsTopEl, (s) => [s.lang, s.theme], (s) => settings(s, actions)),
     region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
     region(aboutEl, (s) => [s.info, s.stats, s.lang], (s) => about(s)),

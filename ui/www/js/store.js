@@ -9,6 +9,7 @@
  * @typedef {import('./types.js').SiteView} SiteView
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('./types.js').AlertView} AlertView
  * @typedef {import('./i18n.js').Lang} Lang
  * @typedef {import('./theme.js').Theme} Theme
  * @typedef {'sites' | 'alerts' | 'settings'} Tab
@@ -45,6 +46,8 @@
  * @property {IpcError | null} siteError
  * @property {ProfileSummary[] | null} profiles what this device is enrolled for; null until first read
  * @property {IpcError | null} profilesError
+ * @property {AlertView[] | null} alerts the stored alerts, newest first; null until first read
+ * @property {IpcError | null} alertsError why the last read of the alerts failed
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

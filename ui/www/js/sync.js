@@ -3,7 +3,8 @@
 // changed → the status that came with the event; resync → everything, the app's info and
 // the enrolled profiles included, since enrolling or removing a profile switches the
 // connection and sends resync). Enrolment and removal go through here too, so their state
-// (busy, error, result) is in the store like everything else.
+// (busy, error, result) is in the store like everything else. An `inbox` change (new or
+// updated alerts stored by the core) re-reads the newest ALERT_LIMIT alerts.
 //
 // Reads are coalesced: while one is in flight, any number of further requests for it
 // become exactly one more read after it, so a burst of changes costs two calls, and the
@@ -17,6 +18,9 @@ import { sortSites } from './sites.js';
  * @typedef {import('./store.js').Store} Store
  * @typedef {import('./types.js').BusChange} BusChange
  */
+
+/** How many alerts the inbox reads (the newest ones). */
+export const ALERT_LIMIT = 200;
 
 /**
  * @param {() => Promise<void>} read must not reject
@@ -107,8 +111,16 @@ export function createSync(api, store) {
     }
   });
 
+  const refreshAlerts = coalesced(async () => {
+    try {
+      store.set({ alerts: await api.listAlerts(ALERT_LIMIT), alertsError: null });
+    } catch (e) {
+      store.set({ alertsError: toIpcError(e) });
+    }
+  });
+
   async function resync() {
-    await Promise.all([refreshInfo(), refreshProfiles(), refreshSites(), refreshSite(), refreshConnection(), refreshStats()]);
+    await Promise.all([refreshInfo(), refreshProfiles(), refreshSites(), refreshSite(), refreshConnection(), refreshStats(), refreshAlerts()]);
   }
 
   /**
@@ -134,8 +146,7 @@ export function createSync(api, store) {
         await resync();
         return;
       case 'inbox':
-        // New alerts are stored by the core; the inbox screen that shows them comes with
-        // the alerts work, so nothing here needs re-reading yet.
+        await refreshAlerts();
         return;
       default:
         // A newer core may send kinds this UI does not know yet; re-reading is always safe.

@@ -16,6 +16,8 @@
 /** @typedef {import('../../bindings/BusStats').BusStats} BusStats */
 /** @typedef {import('../../bindings/BusChange').BusChange} BusChange */
 /** @typedef {import('../../bindings/AppInfo').AppInfo} AppInfo */
+/** @typedef {import('../../bindings/AlertView').AlertView} AlertView */
+/** @typedef {import('../../bindings/AlertKind').AlertKind} AlertKind */
 /** @typedef {import('../../bindings/ProfileSummary').ProfileSummary} ProfileSummary */
 /** @typedef {import('../../bindings/ProfileSite').ProfileSite} ProfileSite */
 /** @typedef {import('../../bindings/Role').Role} Role */

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { alertRows, unacknowledged } from '../www/js/alerts.js';
+import { alertKindLabel, isCriticalAlert } from '../www/js/labels.js';
+import { translate } from '../www/js/i18n.js';
+
+/**
+ * @typedef {import('../www/js/types.js').AlertView} AlertView
+ * @typedef {import('../www/js/types.js').AlertKind} AlertKind
+ */
+
+// The values the Rust enum serialises to (ui/bindings/AlertKind.ts), listed independently.
+/** @type {AlertKind[]} */
+const KINDS = ['intrusion', 'door', 'tamper', 'fire', 'panic', 'sensor', 'camera_offline', 'system'];
+
+const NOW = Date.UTC(2025, 10, 24, 15, 0);
+
+/**
+ * @param {Partial<AlertView>} a
+ * @returns {AlertView}
+ */
+const alert = (a) => ({
+  siteId: 'tokyo-hq', id: 'x', timeMs: Date.UTC(2025, 10, 24, 14, 5), kind: 'door', zone: null, title: 'Door forced',
+  cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null, ...a,
+});
+
+/** @type {import('../www/js/types.js').SiteSummary[]} */
+const SITES = [
+  { id: 'tokyo-hq', name: '東京本社', link: 'online', armed: 'armed', cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: 1 },
+  { id: 'kyoto-new', name: null, link: 'unknown', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null },
+];
+
+test('every alert kind has its own words in both languages', () => {
+  assert.deepEqual(KINDS.map((k) => translate('en', alertKindLabel(k).key)),
+    ['Intrusion', 'Door', 'Tamper', 'Fire', 'Panic', 'Sensor', 'Camera offline', 'System']);
+  assert.deepEqual(KINDS.map((k) => translate('ja', alertKindLabel(k).key)),
+    ['侵入', '扉', 'いたずら', '火災', '非常通報', 'センサー', 'カメラ停止', 'システム']);
+});
+
+test('fire, panic and intrusion are critical, and toned as alarms', () => {
+  assert.deepEqual(KINDS.filter(isCriticalAlert), ['intrusion', 'fire', 'panic']);
+  for (const k of KINDS) assert.equal(alertKindLabel(k).tone === 'alarm', isCriticalAlert(k), k);
+});
+
+test('a kind from a newer core is shown as System', () => {
+  assert.deepEqual(alertKindLabel(/** @type {any} */ ('flood')), alertKindLabel('system'));
+});
+
+test('rows: site name, or the id when unknown; kind in words; the title kept as it is', () => {
+  const rows = alertRows([
+    alert({ id: '2', kind: 'fire', title: '<b>html</b> & "quotes"', zone: 'z3' }),
+    alert({ id: '1', siteId: 'kyoto-new', timeMs: Date.UTC(2025, 10, 23, 23, 50) }),
+    alert({ id: '0', siteId: 'gone' }),
+  ], SITES, { lang: 'en', now: NOW, timeZone: 'UTC' });
+  assert.deepEqual(rows.map((r) => r.id), ['2', '1', '0'], 'the order is kept: newest first');
+  assert.deepEqual(rows.map((r) => r.siteName), ['東京本社', 'kyoto-new', 'gone']);
+  assert.deepEqual(rows.map((r) => r.time), ['14:05', '11/23 23:50', '14:05']);
+  assert.equal(rows[0].title, '<b>html</b> & "quotes"');
+  assert.equal(rows[0].kindText, 'Fire');
+  assert.equal(rows[0].critical, true);
+  assert.equal(rows[0].zone, 'z3');
+  assert.equal(rows[1].critical, false);
+  assert.equal(rows[1].zone, null);
+});
+
+test('rows: who acknowledged, in the chosen language', () => {
+  const alerts = [alert({ acknowledgedBy: 'sato', acknowledgedMs: NOW }), alert({})];
+  assert.deepEqual(alertRows(alerts, SITES, { lang: 'en', now: NOW, timeZone: 'UTC' }).map((r) => r.acked), ['Acknowledged by sato', null]);
+  assert.deepEqual(alertRows(alerts, null, { lang: 'ja', now: NOW, timeZone: 'UTC' }).map((r) => r.acked), ['sato が確認済み', null]);
+});
+
+test('unacknowledged counts the alerts nobody acknowledged (0 before the first read)', () => {
+  assert.equal(unacknowledged(null), 0);
+  assert.equal(unacknowledged([]), 0);
+  assert.equal(unacknowledged([alert({}), alert({ acknowledgedBy: 'sato' }), alert({})]), 2);
+});

@@ -1,0 +1,74 @@
+// The alert inbox's pure part: what each row shows (its time, the site's name, the kind in
+// words, whether it is critical, who acknowledged it) and how many alerts still wait for
+// someone. The view (views/alerts.js) only lays these out, as text.
+
+import { translate } from './i18n.js';
+import { alertKindLabel, isCriticalAlert } from './labels.js';
+import { formatClock } from './time.js';
+
+/**
+ * @typedef {import('./types.js').AlertView} AlertView
+ * @typedef {import('./types.js').AlertKind} AlertKind
+ * @typedef {import('./types.js').SiteSummary} SiteSummary
+ * @typedef {import('./i18n.js').Lang} Lang
+ * @typedef {import('./labels.js').Tone} Tone
+ */
+
+/**
+ * @typedef {object} AlertRow
+ * @property {string} id
+ * @property {string} siteId
+ * @property {AlertKind} kind
+ * @property {string} time "14:05", or "11/24 23:50" when not today
+ * @property {string} siteName the site's name; its id while the name is unknown
+ * @property {string} kindText the kind in words
+ * @property {Tone} tone
+ * @property {boolean} critical fire, panic, intrusion
+ * @property {string} title as the core gave it: shown as text, never parsed
+ * @property {string | null} zone
+ * @property {string | null} acked "Acknowledged by {user}", or null while not acknowledged
+ */
+
+/**
+ * @typedef {object} RowOptions
+ * @property {Lang} lang
+ * @property {number} [now] ms since the Unix epoch; defaults to the current time
+ * @property {string} [timeZone] defaults to the device's (tests pass "UTC")
+ */
+
+/**
+ * The rows, in the order the core gave them (newest first).
+ * @param {readonly AlertView[]} alerts
+ * @param {readonly SiteSummary[] | null} sites
+ * @param {RowOptions} options
+ * @returns {AlertRow[]}
+ */
+export function alertRows(alerts, sites, { lang, now, timeZone }) {
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  for (const s of sites ?? []) if (s.name !== null) names.set(s.id, s.name);
+  return alerts.map((a) => {
+    const label = alertKindLabel(a.kind);
+    return {
+      id: a.id,
+      siteId: a.siteId,
+      kind: a.kind,
+      time: formatClock(a.timeMs, { now, timeZone }),
+      siteName: names.get(a.siteId) ?? a.siteId,
+      kindText: translate(lang, label.key),
+      tone: label.tone,
+      critical: isCriticalAlert(a.kind),
+      title: a.title,
+      zone: a.zone,
+      acked: a.acknowledgedBy === null ? null : translate(lang, 'alerts.acked', { user: a.acknowledgedBy }),
+    };
+  });
+}
+
+/**
+ * How many alerts nobody has acknowledged yet (0 before the first read).
+ * @param {readonly AlertView[] | null} alerts
+ */
+export function unacknowledged(alerts) {
+  return (alerts ?? []).filter((a) => a.acknowledgedBy === null).length;
+}
