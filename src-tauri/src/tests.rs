@@ -4,11 +4,10 @@
 use crate::commands::AppInfo;
 use crate::error::{ErrorKind, IpcError};
 use crate::state::AppState;
-use mimamori_core::Secret;
 use mimamori_core::bus::{
     BusChange, BusState, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus,
 };
-use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
+use mimamori_core::enrol::Role;
 use mimamori_core::event::{Alert, AlertKind, Event, EventBody};
 use mimamori_core::inbox::{AlertView, Inbox};
 use mimamori_core::profile::{ProfileSite, ProfileSummary, Profiles};
@@ -101,23 +100,10 @@ fn connection_and_info_commands() {
     assert_eq!(info["demo"], false);
 }
 
+/// A code for a broker where nothing listens: the app tries to connect in the background,
+/// harmlessly.
 fn code(password: &str) -> (String, String) {
-    let now = mimamori_core::time::now_ms();
-    let e = Enrolment {
-        code_id: enrol::new_code_id(),
-        issued_ms: now,
-        expires_ms: now + 60_000,
-        label: "Example Co.".into(),
-        // Nothing listens there: the app tries to connect in the background, harmlessly.
-        broker: Secret::new("mqtt://127.0.0.1:9".into()),
-        broker_ca: None,
-        user: "aiko".into(),
-        password: Secret::new(password.into()),
-        sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Operator }],
-        cameras: vec![],
-    };
-    let pin = enrol::new_pin();
-    (enrol::seal(&e, &pin, Kdf { m_kib: 8 * 1024, t: 1, p: 1 }).unwrap(), pin)
+    mimamori_sim::testing::enrolment_code("mqtt://127.0.0.1:9", password)
 }
 
 #[test]

@@ -6,5 +6,7 @@ pub mod broker;
 pub mod demo;
 pub mod mosquitto;
 pub mod site;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use site::{SimAlert, SimConfig, SimSite, SiteSpec, example_alert};

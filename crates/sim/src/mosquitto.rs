@@ -166,37 +166,3 @@ impl Drop for Mosquitto {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// A certificate authority made for one test, issuing server certificates for a TLS
-/// listener.
-#[cfg(feature = "test-tls")]
-pub struct TestCa {
-    /// The CA certificate, PEM: what an enrolment code carries as the broker CA.
-    pub pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-#[cfg(feature = "test-tls")]
-impl TestCa {
-    pub fn new(name: &str) -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let pem = params.self_signed(&key).unwrap().pem();
-        TestCa { pem, issuer: Issuer::new(params, key) }
-    }
-
-    /// A server certificate and key (PEM) for `host`, valid from Jan 1 of `years.0` to
-    /// Jan 1 of `years.1`.
-    pub fn server(&self, host: &str, years: (i32, i32)) -> (String, String) {
-        use rcgen::{CertificateParams, DnType, KeyPair, date_time_ymd};
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![host.to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, host);
-        params.not_before = date_time_ymd(years.0, 1, 1);
-        params.not_after = date_time_ymd(years.1, 1, 1);
-        (params.signed_by(&key, &self.issuer).unwrap().pem(), key.serialize_pem())
-    }
-}

@@ -3,8 +3,8 @@
 //! developer's real keychain.
 
 use mimamori_core::Secret;
-use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
+use mimamori_sim::testing::enrolment_code;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,35 +160,17 @@ echo "== end"
 #[test]
 fn a_locked_keychain_refuses_enrolment_and_nothing_is_written() {
     let s = Scenario::new("locked");
-    let (code, pin) = sample_code("CANARY-locked-1");
+    let (code, pin) = enrolment_code("mqtt://127.0.0.1:1883", "CANARY-locked-1");
     let run = s.run(false, &format!("echo '{pin}' | \"$M\" enroll import '{code}'; echo \"exit=$?\""));
     assert!(run.out.contains("keychain is locked") && run.out.contains("exit=1"), "{}", run.out);
     assert!(!run.out.contains("CANARY"));
     assert!(!s.config_dir().exists(), "settings were written although the keychain refused");
 }
 
-fn sample_code(password: &str) -> (String, String) {
-    let now = mimamori_core::time::now_ms();
-    let e = Enrolment {
-        code_id: enrol::new_code_id(),
-        issued_ms: now,
-        expires_ms: now + 60_000,
-        label: "Example".into(),
-        broker: Secret::new("mqtt://127.0.0.1:1883".into()),
-        broker_ca: None,
-        user: "aiko".into(),
-        password: Secret::new(password.into()),
-        sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Viewer }],
-        cameras: vec![],
-    };
-    let pin = enrol::new_pin();
-    (enrol::seal(&e, &pin, Kdf { m_kib: 8 * 1024, t: 1, p: 1 }).unwrap(), pin)
-}
-
 #[test]
 fn bad_codes_are_refused_before_the_pin_with_distinct_errors() {
     let s = Scenario::new("bad");
-    let (code, _) = sample_code("pw");
+    let (code, _) = enrolment_code("mqtt://127.0.0.1:1883", "pw");
     let binary = s.home.join("binary.code");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
     let cases = [
@@ -216,7 +198,7 @@ fn bad_codes_are_refused_before_the_pin_with_distinct_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mqtts_enrolment_connects_through_the_enrolled_ca() {
     let canary = "CANARY-tls-31d0";
-    let ca = mimamori_sim::mosquitto::TestCa::new("Example Co. broker CA");
+    let ca = mimamori_sim::testing::TestCa::new("Example Co. broker CA");
     let (cert, key) = ca.server("localhost", (2024, 2099));
     let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\n\nuser aiko\ntopic read mimamori/v1/sites/hq/#\n";
     let broker = Mosquitto::with_tls(&[("site-hq", PASSWORD), ("aiko", canary)], acl, &cert, &key);

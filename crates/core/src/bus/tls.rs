@@ -47,7 +47,7 @@ mod tests {
         assert!(matches!(client_config(Some("not pem")), Err(TlsSetupError::BadCa(_))));
         let bogus = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(matches!(client_config(Some(bogus)), Err(TlsSetupError::BadCa(_))));
-        let ca = mimamori_sim::mosquitto::TestCa::new("test CA");
+        let ca = mimamori_sim::testing::TestCa::new("test CA");
         assert!(client_config(Some(&ca.pem)).is_ok());
     }
 }

@@ -4,7 +4,8 @@
 
 use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
-use mimamori_sim::mosquitto::{Mosquitto, TestCa};
+use mimamori_sim::mosquitto::Mosquitto;
+use mimamori_sim::testing::TestCa;
 use std::time::Duration;
 
 const ACL: &str = "user aiko\ntopic read mimamori/v1/sites/hq/#\n";
