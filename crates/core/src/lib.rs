@@ -12,5 +12,6 @@ pub mod secret;
 pub mod site;
 pub mod time;
 pub mod vault;
+pub mod video;
 
 pub use secret::Secret;
