@@ -1,15 +1,23 @@
 //! The built-in demo sites: a head office, a warehouse and a shop, each with cameras, a
 //! siren, a light and an electric lock. The demo, the CLI and the tests all use these.
 
+use crate::camera::StreamSpec;
 use crate::site::SiteSpec;
 use mimamori_core::protocol::{
     ArmState, CameraEntry, Catalog, OutputEntry, OutputKind, OutputValue, VERSION, Zone,
 };
 use std::collections::BTreeMap;
 
-/// Port the simulated cameras will be served on (by the live-video work); until then the
-/// endpoints only fill the catalog.
+/// Port the simulated cameras are served on unless told otherwise (`mimamori-sim
+/// --cameras`); the in-process demo picks a free one.
 pub const CAMERA_PORT: u16 = 8554;
+
+/// Main and sub stream sizes and pace of every simulated camera: 2 s GOPs, as many cameras
+/// ship.
+const MAIN: (usize, usize) = (640, 352);
+const SUB: (usize, usize) = (320, 176);
+const FPS: u32 = 15;
+const GOP: u32 = 30;
 
 struct Plan {
     id: &'static str,
@@ -65,19 +73,45 @@ const PLANS: &[Plan] = &[
     },
 ];
 
-/// Every demo site.
+/// Every demo site, its cameras on [`CAMERA_PORT`].
 pub fn sites() -> Vec<SiteSpec> {
-    PLANS.iter().map(spec).collect()
+    sites_with_cameras(CAMERA_PORT)
+}
+
+/// Every demo site, its cameras served on `camera_port`.
+pub fn sites_with_cameras(camera_port: u16) -> Vec<SiteSpec> {
+    PLANS.iter().map(|p| spec(p, camera_port)).collect()
 }
 
 /// One demo site by id.
 pub fn site(id: &str) -> Option<SiteSpec> {
-    PLANS.iter().find(|p| p.id == id).map(spec)
+    PLANS.iter().find(|p| p.id == id).map(|p| spec(p, CAMERA_PORT))
 }
 
-fn spec(plan: &Plan) -> SiteSpec {
+/// The simulated camera streams of these sites (main and sub of each camera), to serve
+/// with [`crate::camera::CameraServer`].
+pub fn camera_streams(sites: &[SiteSpec]) -> Vec<StreamSpec> {
+    let mut out = vec![];
+    for site in sites {
+        for cam in &site.catalog.cameras {
+            for (kind, (width, height)) in [("main", MAIN), ("sub", SUB)] {
+                out.push(StreamSpec {
+                    path: format!("{}/{}/{kind}", site.id, cam.id),
+                    label: format!("{}/{}", site.id, cam.id),
+                    width,
+                    height,
+                    fps: FPS,
+                    gop: GOP,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn spec(plan: &Plan, camera_port: u16) -> SiteSpec {
     let cam_url =
-        |cam: &str, stream: &str| format!("rtsp://127.0.0.1:{CAMERA_PORT}/{}/{cam}/{stream}", plan.id);
+        |cam: &str, stream: &str| format!("rtsp://127.0.0.1:{camera_port}/{}/{cam}/{stream}", plan.id);
     let catalog = Catalog {
         v: VERSION,
         name: plan.name.to_owned(),
@@ -119,6 +153,7 @@ fn spec(plan: &Plan) -> SiteSpec {
 pub struct Demo {
     pub broker: mimamori_core::bus::BrokerAddress,
     pub sites: Vec<crate::SimSite>,
+    pub cameras: crate::camera::CameraServer,
 }
 
 impl Demo {
@@ -126,8 +161,10 @@ impl Demo {
     /// Must run inside a Tokio runtime.
     pub fn start(port: u16) -> anyhow::Result<Demo> {
         let broker = crate::broker::start(port)?.address;
+        let specs = sites();
+        let cameras = crate::camera::CameraServer::start(0, camera_streams(&specs))?;
         // Something happens now and then at each site, at different paces.
-        let sites = sites()
+        let sites = sites_with_cameras(cameras.port)
             .into_iter()
             .zip([47, 61, 73])
             .map(|(spec, every)| {
@@ -136,7 +173,7 @@ impl Demo {
                 crate::SimSite::start(spec, config)
             })
             .collect();
-        Ok(Demo { broker, sites })
+        Ok(Demo { broker, sites, cameras })
     }
 
     pub fn site_ids(&self) -> Vec<String> {

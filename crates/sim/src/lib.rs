@@ -3,7 +3,9 @@
 //! any MQTT 5 broker. `broker.rs` adds the embedded broker the demo runs on.
 
 pub mod broker;
+pub mod camera;
 pub mod demo;
+pub mod gst;
 pub mod mosquitto;
 pub mod site;
 #[cfg(feature = "testing")]

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use mimamori_core::bus::BrokerAddress;
 use mimamori_core::secret::Secret;
+use mimamori_sim::camera::CameraServer;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ struct Args {
     /// seconds.
     #[arg(long)]
     alert_every: Option<u64>,
+    /// Also serve the sites' simulated cameras over RTSP on this loopback port (their
+    /// catalogs then point there).
+    #[arg(long)]
+    cameras: Option<u16>,
 }
 
 #[tokio::main]
@@ -43,13 +48,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let all = demo::sites_with_cameras(args.cameras.unwrap_or(demo::CAMERA_PORT));
     let specs = if args.sites.is_empty() {
-        demo::sites()
+        all
     } else {
         args.sites
             .iter()
             .map(|id| {
-                demo::site(id).with_context(|| format!("no demo site `{id}` (try hq, warehouse, shop)"))
+                all.iter()
+                    .find(|s| s.id == *id)
+                    .cloned()
+                    .with_context(|| format!("no demo site `{id}` (try hq, warehouse, shop)"))
             })
             .collect::<anyhow::Result<_>>()?
     };
@@ -58,6 +67,15 @@ async fn main() -> anyhow::Result<()> {
     config.password = std::env::var("MIMAMORI_SIM_PASSWORD").ok().map(Secret::new);
     config.heartbeat = args.heartbeat.map(Duration::from_secs);
     config.alert_every = args.alert_every.filter(|s| *s > 0).map(Duration::from_secs);
+    let _cameras = match args.cameras {
+        Some(port) => {
+            let server = CameraServer::start(port, demo::camera_streams(&specs))
+                .with_context(|| format!("cannot serve cameras on port {port}"))?;
+            tracing::info!(port = server.port, "simulated cameras on rtsp://127.0.0.1:{}/", server.port);
+            Some(server)
+        }
+        None => None,
+    };
     let sites: Vec<SimSite> = specs.into_iter().map(|s| SimSite::start(s, config.clone())).collect();
     tokio::signal::ctrl_c().await?;
     for site in sites {
