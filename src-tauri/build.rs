@@ -11,6 +11,8 @@ fn main() {
         "enrol",
         "remove_profile",
         "list_alerts",
+        "open_stream",
+        "close_stream",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

@@ -10,9 +10,15 @@ declare global {
     payload: T;
   }
 
+  /** A channel the Rust side streams messages to (binary ones arrive as ArrayBuffer). */
+  interface TauriChannel<T> {
+    onmessage: (message: T) => void;
+  }
+
   interface TauriGlobal {
     core: {
       invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+      Channel: new <T>() => TauriChannel<T>;
     };
     event: {
       listen<T>(event: string, handler: (event: TauriEvent<T>) => void): Promise<() => void>;

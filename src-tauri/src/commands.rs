@@ -1,7 +1,8 @@
 //! The IPC commands: each converts its arguments, asks the core, converts the error.
 
 use crate::error::{ErrorKind, IpcError};
-use crate::state::AppState;
+use crate::player::Players;
+use crate::state::{AppState, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
 use mimamori_core::inbox::AlertView;
 use mimamori_core::profile::ProfileSummary;
@@ -9,6 +10,7 @@ use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
 use serde::Serialize;
 use tauri::State;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use ts_rs::TS;
 
 #[tauri::command]
@@ -80,4 +82,26 @@ pub async fn remove_profile(state: State<'_, AppState>, profile_id: String) -> R
 pub fn list_alerts(state: State<'_, AppState>, limit: u32) -> Result<Vec<AlertView>, IpcError> {
     let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
     state.alerts(limit).map_err(|e| IpcError::new(ErrorKind::Unavailable, e.to_string()))
+}
+
+/// Starts sending a camera's live video to `channel` (see `player.rs` for the messages);
+/// answers with the player id for `close_stream`.
+#[tauri::command]
+pub async fn open_stream(
+    state: State<'_, AppState>,
+    players: State<'_, Players>,
+    site_id: String,
+    camera_id: String,
+    quality: StreamQuality,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<u32, IpcError> {
+    check_id("site id", &site_id)?;
+    check_id("camera id", &camera_id)?;
+    let viewer = state.watch_camera(&site_id, &camera_id, quality).await?;
+    Ok(players.start(viewer, channel))
+}
+
+#[tauri::command]
+pub fn close_stream(players: State<'_, Players>, player_id: u32) -> bool {
+    players.stop(player_id)
 }

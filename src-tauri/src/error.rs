@@ -49,3 +49,14 @@ impl From<mimamori_core::profile::ProfileError> for IpcError {
         IpcError::new(kind, e.to_string())
     }
 }
+
+impl From<crate::state::CameraError> for IpcError {
+    fn from(e: crate::state::CameraError) -> Self {
+        use crate::state::CameraError as C;
+        match e {
+            C::NotFound { .. } => IpcError::new(ErrorKind::NotFound, e.to_string()),
+            C::BadEndpoint(_) => IpcError::new(ErrorKind::Unavailable, e.to_string()),
+            C::Profile(p) => p.into(),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod player;
 pub mod state;
 
 #[cfg(test)]
@@ -33,6 +34,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::enrol,
             commands::remove_profile,
             commands::list_alerts,
+            commands::open_stream,
+            commands::close_stream,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
@@ -68,6 +71,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             Ok(())
         })
         .manage(state)
+        .manage(player::Players::default())
 }
 
 /// Chooses how to run: the demo (`--demo`), a development profile in `MIMAMORI_*`, or

@@ -5,14 +5,20 @@
 //! Enrolling or removing a profile switches the session; the web view is told to re-read
 //! everything (`bus-change` `{ type: "resync" }`).
 
+use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState};
 use mimamori_core::inbox::{AlertView, Inbox, InboxError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::VaultError;
+use mimamori_core::video::rtsp::RtspOpener;
+use mimamori_core::video::stream::StreamTiming;
+use mimamori_core::video::{Credentials, StreamSource, Streams, Transport, Viewer};
 use mimamori_sim::demo::Demo;
+use serde::Deserialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
+use ts_rs::TS;
 
 /// One way of being connected.
 struct Session {
@@ -38,7 +44,29 @@ pub struct AppState {
     keychain: Keychain,
     /// This device's alerts, whichever session brought them.
     inbox: Option<Arc<Inbox>>,
+    /// Open camera streams, shared by every player that shows them.
+    streams: Streams,
     pub demo: bool,
+}
+
+/// Which of a camera's streams to show: the main one (full screen) or the sub stream
+/// (grid tiles; the main one when the camera has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum StreamQuality {
+    Main,
+    Sub,
+}
+
+/// Why a camera cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    #[error("no camera `{camera}` at site `{site}`")]
+    NotFound { site: String, camera: String },
+    #[error("camera `{0}` has an invalid stream address in its site's catalog")]
+    BadEndpoint(String),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
 }
 
 /// The alert inbox beside the settings. Without it alerts still arrive but are not kept,
@@ -60,7 +88,8 @@ fn lock(m: &Mutex<Session>) -> MutexGuard<'_, Session> {
 impl AppState {
     fn with(session: Session, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
         let (current, _) = watch::channel(session.bus.clone());
-        AppState { session: Mutex::new(session), current, keychain, inbox, demo }
+        let streams = Streams::new(Arc::new(RtspOpener), StreamTiming::default());
+        AppState { session: Mutex::new(session), current, keychain, inbox, streams, demo }
     }
 
     /// State fed by the caller, without a connection (tests).
@@ -105,6 +134,45 @@ impl AppState {
     /// The newest alerts of this device; none without an inbox.
     pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
         self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.alerts(limit))
+    }
+
+    /// Watches a camera of the current session. Its worker starts if nobody watches it
+    /// yet, with the endpoint from the site's catalog and the credentials from the
+    /// keychain; neither leaves Rust.
+    pub async fn watch_camera(
+        &self,
+        site: &str,
+        camera: &str,
+        quality: StreamQuality,
+    ) -> Result<Viewer, CameraError> {
+        let not_found = || CameraError::NotFound { site: site.to_owned(), camera: camera.to_owned() };
+        let entry = self.bus().camera_entry(site, camera).ok_or_else(not_found)?;
+        let endpoint = match quality {
+            StreamQuality::Sub => entry.sub.as_deref().unwrap_or(&entry.main),
+            StreamQuality::Main => &entry.main,
+        };
+        let url: url::Url = endpoint.parse().map_err(|_| CameraError::BadEndpoint(camera.to_owned()))?;
+        let profile = self.profile_id();
+        // Streams of different sessions never mix, even for equal site and camera ids.
+        let session =
+            profile.clone().unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
+        let key = format!("{session}/{site}/{camera}/{quality:?}");
+        let credentials = match (&profile, &self.keychain) {
+            (Some(id), Ok(profiles)) if self.streams.get(&key).is_none() => {
+                let (profiles, id, site, camera) =
+                    (profiles.clone(), id.clone(), site.to_owned(), camera.to_owned());
+                tokio::task::spawn_blocking(move || profiles.camera_credential(&id, &site, &camera))
+                    .await
+                    .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??
+                    .map(|c| Credentials { username: c.username, password: c.password })
+            }
+            _ => None,
+        };
+        Ok(self.streams.watch(&key, move || StreamSource {
+            url: Secret::new(url),
+            credentials,
+            transport: Transport::Tcp,
+        }))
     }
 
     /// The bus the commands read now.

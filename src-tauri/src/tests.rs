@@ -3,7 +3,7 @@
 
 use crate::commands::AppInfo;
 use crate::error::{ErrorKind, IpcError};
-use crate::state::AppState;
+use crate::state::{AppState, StreamQuality};
 use mimamori_core::bus::{
     BusChange, BusState, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus,
 };
@@ -14,6 +14,8 @@ use mimamori_core::profile::{ProfileSite, ProfileSummary, Profiles};
 use mimamori_core::protocol::{ArmState, CameraHealth, OutputKind, OutputValue};
 use mimamori_core::site::{CameraView, OutputView, SiteLink, SiteSummary, SiteView};
 use mimamori_core::vault::MemoryStore;
+use mimamori_core::video::StreamProblem;
+use mimamori_core::video::stream::{StreamPhase, StreamStatus};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -217,6 +219,10 @@ fn bindings() -> Vec<(String, String)> {
         one::<Role>(),
         one::<AlertView>(),
         one::<AlertKind>(),
+        one::<StreamStatus>(),
+        one::<StreamPhase>(),
+        one::<StreamProblem>(),
+        one::<StreamQuality>(),
     ]
 }
 

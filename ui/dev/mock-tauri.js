@@ -247,6 +247,9 @@
 
   /** @type {Record<string, (args: Record<string, unknown>) => unknown>} */
   const commands = {
+    // Players open but receive nothing: tiles say "connecting".
+    open_stream: () => 1,
+    close_stream: () => true,
     list_sites: () => visible().map(summary),
     get_site: ({ siteId }) => {
       const s = visible().find((x) => x.id === siteId);
@@ -284,6 +287,13 @@
 
   globalThis.__TAURI__ = {
     core: {
+      // The preview has no video: players stay "connecting".
+      Channel: class {
+        constructor() {
+          /** @type {(message: any) => void} */
+          this.onmessage = () => {};
+        }
+      },
       async invoke(cmd, args = {}) {
         const run = commands[cmd];
         if (!run) throw `command ${cmd} not found`;

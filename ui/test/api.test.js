@@ -1,10 +1,18 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { appInfo, enrol, getSite, isAvailable, listAlerts, listProfiles, onBusChange, removeProfile, toIpcError } from '../www/js/api.js';
+import { appInfo, closeStream, enrol, getSite, isAvailable, listAlerts, listProfiles, onBusChange, openStream, removeProfile, toIpcError } from '../www/js/api.js';
 
 afterEach(() => {
   globalThis.__TAURI__ = undefined;
 });
+
+/** A channel like Tauri's: the page sets `onmessage`, the test sends. */
+class FakeChannel {
+  constructor() {
+    /** @type {(message: any) => void} */
+    this.onmessage = () => {};
+  }
+}
 
 /**
  * A fake Tauri global that records calls.
@@ -14,7 +22,7 @@ function install(invoke) {
   /** @type {((event: TauriEvent<unknown>) => void)[]} */
   const handlers = [];
   globalThis.__TAURI__ = {
-    core: { invoke: /** @type {any} */ (invoke) },
+    core: { invoke: /** @type {any} */ (invoke), Channel: FakeChannel },
     event: {
       async listen(_event, handler) {
         handlers.push(/** @type {any} */ (handler));
@@ -53,6 +61,27 @@ test('commands are invoked by their Rust name with camelCase arguments', async (
   assert.equal(isAvailable(), true);
   assert.deepEqual(await getSite('tokyo'), { id: 'tokyo' });
   assert.deepEqual(calls, [['get_site', { siteId: 'tokyo' }]]);
+});
+
+test('a stream is opened by ids, with a channel whose messages reach the caller', async () => {
+  /** @type {[string, any][]} */
+  const calls = [];
+  install(async (cmd, args) => {
+    calls.push([cmd, args]);
+    return cmd === 'open_stream' ? 7 : true;
+  });
+  /** @type {ArrayBuffer[]} */
+  const got = [];
+  const id = await openStream('hq', 'entrance', 'sub', (m) => got.push(m));
+  assert.equal(id, 7);
+  const [cmd, args] = calls[0];
+  assert.equal(cmd, 'open_stream');
+  assert.deepEqual({ ...args, channel: undefined }, { siteId: 'hq', cameraId: 'entrance', quality: 'sub', channel: undefined });
+  const message = new ArrayBuffer(12);
+  args.channel.onmessage(message);
+  assert.deepEqual(got, [message]);
+  assert.equal(await closeStream(7), true);
+  assert.deepEqual(calls[1], ['close_stream', { playerId: 7 }]);
 });
 
 test('a rejected invoke is normalised', async () => {

@@ -131,6 +131,13 @@ function fakeApi() {
       listener = cb;
       return () => {};
     },
+    // Video is not sync's business: these must never be called from it.
+    openStream: async () => {
+      throw new Error('sync opened a stream');
+    },
+    closeStream: async () => {
+      throw new Error('sync closed a stream');
+    },
   };
   return {
     api,
@@ -150,7 +157,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 

@@ -49,6 +49,31 @@ export function createActions(store, sync) {
       sync.closeSite();
       focusAfterRender(() => byTestId('site-card', siteId));
     },
+    /**
+     * Shows a camera of the open site full screen.
+     * @param {string} cameraId
+     */
+    openCamera(cameraId) {
+      store.set({ openCameraId: cameraId });
+      focusAfterRender(() => byTestId('camera-close'));
+    },
+    closeCamera() {
+      const cameraId = store.get().openCameraId;
+      if (cameraId === null) return;
+      store.set({ openCameraId: null });
+      focusAfterRender(() => /** @type {HTMLElement | null} */ (document.querySelector(`[data-testid="camera-tile"][data-camera-id="${CSS.escape(cameraId)}"]`)));
+    },
+    /**
+     * The next (+1) or previous (-1) camera of the site, wrapping around.
+     * @param {1 | -1} step
+     */
+    stepCamera(step) {
+      const { site, openCameraId } = store.get();
+      if (site === null || openCameraId === null || site.cameras.length === 0) return;
+      const i = site.cameras.findIndex((c) => c.id === openCameraId);
+      const next = site.cameras[(i + step + site.cameras.length) % site.cameras.length];
+      store.set({ openCameraId: next.id });
+    },
     /** @param {string} filter */
     setFilter(filter) {
       store.set({ filter });

@@ -13,6 +13,7 @@
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
+ * @typedef {import('./types.js').StreamQuality} StreamQuality
  */
 
 /** @type {readonly ErrorKind[]} */
@@ -122,7 +123,35 @@ export async function onBusChange(cb) {
   }
 }
 
+/**
+ * Starts a camera's live video: `onMessage` gets every binary message of the player's
+ * channel (init segment, fragments, stream state; see player.js). Answers with the
+ * player id for `closeStream`. The camera is named by ids only.
+ * @param {string} siteId
+ * @param {string} cameraId
+ * @param {StreamQuality} quality
+ * @param {(message: ArrayBuffer) => void} onMessage
+ * @returns {Promise<number>}
+ */
+export async function openStream(siteId, cameraId, quality, onMessage) {
+  /** @type {TauriChannel<ArrayBuffer>} */
+  let channel;
+  try {
+    channel = new (tauri().core.Channel)();
+  } catch (e) {
+    throw toIpcError(e);
+  }
+  channel.onmessage = onMessage;
+  return call('open_stream', { siteId, cameraId, quality, channel });
+}
+
+/**
+ * @param {number} playerId
+ * @returns {Promise<boolean>}
+ */
+export const closeStream = (playerId) => call('close_stream', { playerId });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream };
 
 /** @typedef {typeof api} Api */

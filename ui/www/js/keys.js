@@ -53,6 +53,8 @@ export function installKeys(root, store, actions) {
       if (typing && target instanceof HTMLInputElement && target.value !== '') {
         actions.setFilter('');
         target.value = '';
+      } else if (state.tab === 'sites' && state.openCameraId !== null) {
+        actions.closeCamera();
       } else if (state.tab === 'sites' && state.openSiteId !== null) {
         actions.closeSite();
       } else {
@@ -73,6 +75,14 @@ export function installKeys(root, store, actions) {
     }
     // The rest moves among what the Sites tab shows; other tabs keep the browser's keys.
     if (state.tab !== 'sites') return;
+    if (state.openCameraId !== null) {
+      // Full screen: left and right go to the previous and next camera.
+      if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+        actions.stepCamera(e.key === 'ArrowRight' ? 1 : -1);
+        e.preventDefault();
+      }
+      return;
+    }
 
     const items = tiles(root);
     const tileIndex = target ? items.indexOf(target) : -1;

@@ -14,6 +14,8 @@ import { createConnectionBar } from './views/connection-bar.js';
 import { header } from './views/header.js';
 import { siteList, siteListDeps } from './views/site-list.js';
 import { sitePage, sitePageDeps } from './views/site-page.js';
+import { cameraView, cameraViewDeps } from './views/camera-view.js';
+import { createPlayers } from './player.js';
 import { alerts, alertsDeps } from './views/alerts.js';
 import { about, settings } from './views/settings.js';
 import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
@@ -40,6 +42,7 @@ const store = createStore({
   openSiteId: null,
   site: null,
   siteError: null,
+  openCameraId: null,
   profiles: null,
   profilesError: null,
   alerts: null,
@@ -61,7 +64,11 @@ const listEl = h('aside', { class: 'sites-column', testid: 'site-list' });
 const pageEl = h('div', { class: 'site-pane' });
 // Before enrolment, the Sites tab shows this instead of the (empty) list and the page.
 const welcomeEl = h('div', { class: 'welcome-pane' });
-const sitesPanel = h('section', { class: 'panel panel-sites' }, listEl, pageEl, welcomeEl);
+// A camera full screen, over everything else of the Sites tab.
+const cameraEl = h('div', { class: 'camera-layer' });
+const sitesPanel = h('section', { class: 'panel panel-sites' }, listEl, pageEl, welcomeEl, cameraEl);
+// Camera players outlive re-renders; the views ask for them by camera.
+const players = createPlayers(api);
 const alertsPanel = h('section', { class: 'panel panel-alerts' });
 const settingsTopEl = h('div', { class: 'settings-part' });
 const enrolSectionEl = h('div', { class: 'settings-part' });
@@ -81,7 +88,8 @@ if (store.get().available) {
     enrolForm.update,
     region(headerEl, (s) => [s.info, s.tab, s.lang, s.alerts], (s) => header(s, actions)),
     region(listEl, siteListDeps, (s) => siteList(s, actions)),
-    region(pageEl, sitePageDeps, (s) => sitePage(s, actions)),
+    region(pageEl, sitePageDeps, (s) => sitePage(s, actions, players)),
+    region(cameraEl, cameraViewDeps, (s) => cameraView(s, actions, players)),
     region(welcomeEl, welcomeDeps, (s) => welcome(s, enrolForm.el, actions)),
     region(alertsPanel, alertsDeps, (s) => alerts(s)),
     region(settingsTopEl, (s) => [s.lang, s.theme], (s) => settings(s, actions)),
@@ -98,6 +106,8 @@ if (store.get().available) {
       settingsPanel.hidden = s.tab !== 'settings';
       root.dataset.tab = s.tab;
       root.toggleAttribute('data-site-open', s.openSiteId !== null);
+      cameraEl.hidden = s.openCameraId === null;
+      root.toggleAttribute('data-camera-open', s.openCameraId !== null);
     },
   ];
   installKeys(root, store, actions);
@@ -110,6 +120,7 @@ function render() {
   const state = store.get();
   for (const r of regions) r(state);
   applyPendingFocus();
+  players.sweep();
 }
 
 let scheduled = false;

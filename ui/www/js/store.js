@@ -44,6 +44,7 @@
  * @property {string | null} openSiteId the site whose page is open
  * @property {SiteView | null} site that site's view, once read (always for openSiteId)
  * @property {IpcError | null} siteError
+ * @property {string | null} openCameraId the camera of the open site shown full screen
  * @property {ProfileSummary[] | null} profiles what this device is enrolled for; null until first read
  * @property {IpcError | null} profilesError
  * @property {AlertView[] | null} alerts the stored alerts, newest first; null until first read

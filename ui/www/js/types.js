@@ -23,5 +23,9 @@
 /** @typedef {import('../../bindings/Role').Role} Role */
 /** @typedef {import('../../bindings/IpcError').IpcError} IpcError */
 /** @typedef {import('../../bindings/ErrorKind').ErrorKind} ErrorKind */
+/** @typedef {import('../../bindings/StreamStatus').StreamStatus} StreamStatus */
+/** @typedef {import('../../bindings/StreamPhase').StreamPhase} StreamPhase */
+/** @typedef {import('../../bindings/StreamProblem').StreamProblem} StreamProblem */
+/** @typedef {import('../../bindings/StreamQuality').StreamQuality} StreamQuality */
 
 export {};

@@ -388,6 +388,11 @@ impl BusState {
         lock(&self.inner.sites).view(site)
     }
 
+    /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
+    pub fn camera_entry(&self, site: &str, camera: &str) -> Option<crate::protocol::CameraEntry> {
+        lock(&self.inner.sites).camera_entry(site, camera).cloned()
+    }
+
     pub fn connection(&self) -> ConnectionStatus {
         lock(&self.inner.connection).clone()
     }

@@ -1,6 +1,5 @@
-// One site: its state, a grid of camera tiles and its outputs (siren, light, lock…).
-// Tiles are placeholders for now — a dark 16:9 area with a camera glyph; live video
-// replaces the area in a later issue, addressed by the camera's opaque id only.
+// One site: its state, a grid of live camera tiles and its outputs (siren, light, lock…).
+// Tiles play the cameras' sub streams (player.js); a tap opens the camera full screen.
 
 import { t } from '../i18n.js';
 import { h, mark } from '../dom.js';
@@ -15,6 +14,7 @@ import { errorText } from './error.js';
  * @typedef {import('../types.js').SiteSummary} SiteSummary
  * @typedef {import('../types.js').CameraView} CameraView
  * @typedef {import('../types.js').OutputView} OutputView
+ * @typedef {ReturnType<typeof import('../player.js').createPlayers>} Players
  */
 
 /**
@@ -30,8 +30,9 @@ export function sitePageDeps(state) {
 /**
  * @param {State} state
  * @param {Actions} actions
+ * @param {Players} players
  */
-export function sitePage(state, actions) {
+export function sitePage(state, actions, players) {
   const id = state.openSiteId;
   if (id === null) {
     // Only seen on wide screens, where the list sits beside this pane.
@@ -67,7 +68,7 @@ export function sitePage(state, actions) {
       h('h3', { class: 'section-title', text: `${t('site.cameras')} (${state.site.cameras.length})` }),
       state.site.cameras.length === 0
         ? h('p', { class: 'muted', text: t('site.noCameras') })
-        : h('ul', { class: 'grid' }, state.site.cameras.map((c, i) => h('li', {}, tile(c, i === 0)))),
+        : h('ul', { class: 'grid' }, state.site.cameras.map((c, i) => h('li', {}, tile(id, c, i === 0, actions, players)))),
       h('h3', { class: 'section-title', text: t('site.outputs') }),
       state.site.outputs.length === 0
         ? h('p', { class: 'muted', text: t('site.noOutputs') })
@@ -96,10 +97,13 @@ function siteStates(site) {
 /**
  * Only the first tile is in the Tab order; arrow keys move among the others (keys.js), so
  * Tab goes from the grid straight on to the outputs however many cameras there are.
+ * @param {string} siteId
  * @param {CameraView} camera
  * @param {boolean} first
+ * @param {Actions} actions
+ * @param {Players} players
  */
-function tile(camera, first) {
+function tile(siteId, camera, first, actions, players) {
   const health = healthLabel(camera.health);
   const zone = camera.zoneName ?? camera.zone;
   const label = [camera.name, zone, t(health.key)].filter(Boolean).join(', ');
@@ -107,9 +111,18 @@ function tile(camera, first) {
     class: 'tile',
     testid: 'camera-tile',
     data: { cameraId: camera.id, health: camera.health ?? 'unknown' },
-    attrs: { tabindex: first ? '0' : '-1', 'aria-label': label, title: t('camera.videoLater') },
+    attrs: { tabindex: first ? '0' : '-1', role: 'button', 'aria-label': label, title: t('camera.open', { name: camera.name }) },
+    on: {
+      click: () => actions.openCamera(camera.id),
+      keydown: (/** @type {KeyboardEvent} */ e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          actions.openCamera(camera.id);
+          e.preventDefault();
+        }
+      },
+    },
   },
-  h('div', { class: 'tile-video', attrs: { 'aria-hidden': 'true' } }, h('span', { class: 'camera-glyph' })),
+  h('div', { class: 'tile-video' }, players.view(siteId, camera.id, 'sub')),
   h('div', { class: 'tile-info' },
     h('span', { class: 'tile-name', text: camera.name }),
     zone ? h('span', { class: 'tile-zone muted', text: zone }) : null,

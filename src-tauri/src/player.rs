@@ -1,0 +1,98 @@
+//! Live video to the web view: each open player is a task that turns a camera's
+//! [`Mp4Feed`] into binary messages on a Tauri channel, with the stream's state in
+//! between. The web view names cameras by id; URLs and credentials never cross.
+//!
+//! Message layout (the web view's `player.js` reads it; `docs/video.md` explains it):
+//! byte 0 kind (1 init, 2 media, 3 status), byte 1 flags (bit 0 key frame, bit 1 live),
+//! bytes 2..10 wall-clock time in ms (big-endian), then for init a 16-bit MIME length and
+//! the MIME type before the init segment, for media the fragment, for status its JSON.
+
+use mimamori_core::time::now_ms;
+use mimamori_core::video::{Mp4Feed, Segment, StreamStatus, Viewer};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tauri::ipc::{Channel, InvokeResponseBody};
+
+pub const INIT: u8 = 1;
+pub const MEDIA: u8 = 2;
+pub const STATUS: u8 = 3;
+
+fn header(kind: u8, flags: u8, time_ms: u64, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + capacity);
+    out.push(kind);
+    out.push(flags);
+    out.extend_from_slice(&time_ms.to_be_bytes());
+    out
+}
+
+/// One feed segment as a channel message.
+pub fn encode_segment(segment: Segment) -> Vec<u8> {
+    match segment {
+        Segment::Init { data, mime, .. } => {
+            let mut out = header(INIT, 0, now_ms(), 2 + mime.len() + data.len());
+            out.extend_from_slice(&(mime.len() as u16).to_be_bytes());
+            out.extend_from_slice(mime.as_bytes());
+            out.extend_from_slice(&data);
+            out
+        }
+        Segment::Media { data, key, live, time_ms, .. } => {
+            let mut out = header(MEDIA, u8::from(key) | (u8::from(live) << 1), time_ms, data.len());
+            out.extend_from_slice(&data);
+            out
+        }
+    }
+}
+
+pub fn encode_status(status: &StreamStatus) -> Vec<u8> {
+    let json = serde_json::to_vec(status).unwrap_or_default();
+    let mut out = header(STATUS, 0, status.since_ms, json.len());
+    out.extend_from_slice(&json);
+    out
+}
+
+/// The players the web view has open, by id.
+#[derive(Default)]
+pub struct Players {
+    next: AtomicU32,
+    running: Mutex<HashMap<u32, tauri::async_runtime::JoinHandle<()>>>,
+}
+
+impl Players {
+    /// Starts sending `viewer`'s stream to `channel`; the player ends when closed or when
+    /// the web view stops listening.
+    pub fn start(&self, viewer: Viewer, channel: Channel<InvokeResponseBody>) -> u32 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let task = tauri::async_runtime::spawn(async move {
+            let mut feed = Mp4Feed::new(viewer.handle().subscribe());
+            let mut status = viewer.handle().status();
+            let send = |bytes: Vec<u8>| channel.send(InvokeResponseBody::Raw(bytes)).is_ok();
+            if !send(encode_status(&status.borrow_and_update())) {
+                return;
+            }
+            loop {
+                let message = tokio::select! {
+                    segment = feed.next() => match segment {
+                        Some(s) => encode_segment(s),
+                        None => return,
+                    },
+                    changed = status.changed() => match changed {
+                        Ok(()) => encode_status(&status.borrow_and_update()),
+                        Err(_) => return,
+                    },
+                };
+                if !send(message) {
+                    return;
+                }
+            }
+        });
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id, task);
+        id
+    }
+
+    /// Stops a player; its stream closes after the idle time if nobody else watches.
+    pub fn stop(&self, id: u32) -> bool {
+        let task = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        task.map(|t| t.abort()).is_some()
+    }
+}

@@ -1,0 +1,273 @@
+// Live camera video. The core sends a camera's stream as fragmented MP4 over a channel
+// (an init segment, then one fragment per frame, starting with the cached key frame), with
+// the stream's state between them; this module feeds it to a <video> through Media Source
+// Extensions (`ManagedMediaSource ?? MediaSource`), keeps playback at the live edge and
+// trims what was played. A camera is named by site and camera id only.
+//
+// Players live outside the re-rendered regions: a view asks `players.view(...)` for the
+// element of a camera and gets the same one every render, so re-rendering never restarts
+// video. Players whose element left the page are closed by `sweep()`.
+
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+/**
+ * @typedef {import('./api.js').Api} Api
+ * @typedef {import('./types.js').StreamStatus} StreamStatus
+ * @typedef {import('./types.js').StreamQuality} StreamQuality
+ */
+
+/** Message kinds of the player channel (src-tauri/src/player.rs). */
+const INIT = 1;
+const MEDIA = 2;
+const STATUS = 3;
+const HEADER = 10;
+
+/** Playback further than this behind the newest frame jumps to it (seconds). */
+const MAX_LAG = 0.5;
+/** Played video kept in the buffer (seconds). */
+const KEEP = 10;
+/** Fragments waiting to be appended before the player drops to the next key frame. */
+const MAX_QUEUE = 90;
+
+/**
+ * @typedef {{ kind: 'init', mime: string, data: Uint8Array<ArrayBuffer> }
+ *   | { kind: 'media', key: boolean, live: boolean, timeMs: number, data: Uint8Array<ArrayBuffer> }
+ *   | { kind: 'status', status: StreamStatus }
+ *   | { kind: 'unknown' }} Message
+ */
+
+/**
+ * Reads one channel message.
+ * @param {ArrayBuffer} buffer
+ * @returns {Message}
+ */
+export function parseMessage(buffer) {
+  const bytes = new Uint8Array(buffer);
+  if (bytes.length < HEADER) return { kind: 'unknown' };
+  const view = new DataView(buffer);
+  const timeMs = Number(view.getBigUint64(2));
+  const body = bytes.subarray(HEADER);
+  switch (bytes[0]) {
+    case INIT: {
+      if (body.length < 2) return { kind: 'unknown' };
+      const len = view.getUint16(HEADER);
+      const mime = new TextDecoder().decode(body.subarray(2, 2 + len));
+      return { kind: 'init', mime, data: body.subarray(2 + len) };
+    }
+    case MEDIA:
+      return { kind: 'media', key: (bytes[1] & 1) !== 0, live: (bytes[1] & 2) !== 0, timeMs, data: body };
+    case STATUS:
+      try {
+        return { kind: 'status', status: JSON.parse(new TextDecoder().decode(body)) };
+      } catch {
+        return { kind: 'unknown' };
+      }
+    default:
+      return { kind: 'unknown' };
+  }
+}
+
+/**
+ * What a tile says about its stream, or null while it plays.
+ * @param {StreamStatus | null} status
+ * @returns {string | null}
+ */
+export function streamText(status) {
+  if (status === null) return t('stream.connecting');
+  switch (status.phase) {
+    case 'live':
+      return null;
+    case 'connecting':
+      return status.problem ? t(`stream.problem.${status.problem}`) : t('stream.connecting');
+    case 'failed':
+      return status.problem ? t(`stream.problem.${status.problem}`) : t('stream.failed');
+    case 'closed':
+      return t('stream.closed');
+  }
+}
+
+/**
+ * @param {Api} api
+ */
+export function createPlayers(api) {
+  /** @type {Map<string, ReturnType<typeof createPlayer>>} */
+  const players = new Map();
+  return {
+    /**
+     * The element showing a camera (created and started on first use).
+     * @param {string} siteId
+     * @param {string} cameraId
+     * @param {StreamQuality} quality
+     */
+    view(siteId, cameraId, quality) {
+      const key = `${siteId}/${cameraId}/${quality}`;
+      let p = players.get(key);
+      if (!p) {
+        p = createPlayer(api, siteId, cameraId, quality);
+        players.set(key, p);
+      }
+      return p.el;
+    },
+    /** Closes players no longer on the page. */
+    sweep() {
+      for (const [key, p] of players) {
+        if (!p.el.isConnected) {
+          p.close();
+          players.delete(key);
+        }
+      }
+    },
+    /** Closes every player (e.g. the session changed). */
+    closeAll() {
+      for (const p of players.values()) p.close();
+      players.clear();
+    },
+  };
+}
+
+/**
+ * @param {Api} api
+ * @param {string} siteId
+ * @param {string} cameraId
+ * @param {StreamQuality} quality
+ */
+function createPlayer(api, siteId, cameraId, quality) {
+  const video = /** @type {HTMLVideoElement} */ (h('video', { attrs: { muted: true, playsinline: true, autoplay: true, 'aria-hidden': 'true' } }));
+  video.muted = true;
+  video.disableRemotePlayback = true;
+  const stateEl = h('span', { class: 'stream-state', testid: 'stream-state' });
+  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, stateEl);
+  /** @type {StreamStatus | null} */
+  let status = null;
+  /** @type {number | null} */
+  let playerId = null;
+  let closed = false;
+  /** @type {SourceBuffer | null} */
+  let sb = null;
+  /** @type {string | null} */
+  let mime = null;
+  /** @type {Uint8Array<ArrayBuffer>[]} */
+  let queue = [];
+  let waitKey = false;
+  /** Wall-clock time of the newest frame appended, for the page (and tests) to read. */
+  let lastFrameMs = 0;
+
+  function show() {
+    const text = streamText(status);
+    el.dataset.phase = status?.phase ?? 'connecting';
+    el.dataset.problem = status?.problem ?? '';
+    stateEl.textContent = text ?? '';
+    stateEl.hidden = text === null;
+  }
+  show();
+
+  // ManagedMediaSource (Safari, WebKit) lets the engine manage memory and power; where it
+  // is missing, plain MediaSource.
+  const MS = /** @type {{ ManagedMediaSource?: typeof MediaSource }} */ (/** @type {unknown} */ (globalThis)).ManagedMediaSource ?? globalThis.MediaSource;
+  if (MS === undefined) {
+    status = null;
+    stateEl.textContent = t('stream.unsupported');
+    el.dataset.phase = 'unsupported';
+    return { el, close() {} };
+  }
+  const source = new MS();
+  video.src = URL.createObjectURL(source);
+  source.addEventListener('sourceopen', () => {
+    api.openStream(siteId, cameraId, quality, onMessage).then(
+      (id) => {
+        playerId = id;
+        if (closed) void api.closeStream(id).catch(() => {});
+      },
+      (e) => {
+        stateEl.textContent = e.message;
+        stateEl.hidden = false;
+        el.dataset.phase = 'failed';
+      },
+    );
+  }, { once: true });
+
+  /** @param {ArrayBuffer} buffer */
+  function onMessage(buffer) {
+    if (closed) return;
+    const m = parseMessage(buffer);
+    if (m.kind === 'status') {
+      status = m.status;
+      show();
+    } else if (m.kind === 'init') {
+      try {
+        if (sb === null) {
+          const created = source.addSourceBuffer(m.mime);
+          created.mode = 'segments';
+          created.addEventListener('updateend', pump);
+          sb = created;
+        } else if (m.mime !== mime) {
+          sb.changeType(m.mime);
+        }
+        mime = m.mime;
+        queue = [m.data];
+        waitKey = true;
+      } catch {
+        stateEl.textContent = t('stream.codecUnsupported');
+        stateEl.hidden = false;
+        el.dataset.phase = 'unsupported';
+        return;
+      }
+      pump();
+    } else if (m.kind === 'media') {
+      if (waitKey && !m.key) return;
+      waitKey = false;
+      if (queue.length > MAX_QUEUE) {
+        // The decoder cannot keep up (or the page was hidden): skip to the next key frame.
+        queue = [];
+        waitKey = !m.key;
+        if (waitKey) return;
+      }
+      queue.push(m.data);
+      lastFrameMs = m.timeMs;
+      el.dataset.frameMs = String(lastFrameMs);
+      pump();
+    }
+  }
+
+  function pump() {
+    if (sb === null || sb.updating || closed) return;
+    chase();
+    if (sb.updating) return;
+    const next = queue.shift();
+    if (next === undefined) return;
+    try {
+      sb.appendBuffer(next);
+    } catch {
+      // Quota exceeded or the buffer is in a bad state: start again from the next key frame.
+      queue = [];
+      waitKey = true;
+    }
+  }
+
+  /** Keeps playback at the live edge and the buffer short. */
+  function chase() {
+    if (sb === null) return;
+    const b = video.buffered;
+    if (b.length === 0) return;
+    const end = b.end(b.length - 1);
+    const start = b.start(b.length - 1);
+    if (video.currentTime < start || end - video.currentTime > MAX_LAG) {
+      video.currentTime = Math.max(start, end - 0.05);
+    }
+    if (video.paused) void video.play().catch(() => {});
+    const first = b.start(0);
+    if (video.currentTime - first > KEEP * 2) sb.remove(first, video.currentTime - KEEP);
+  }
+
+  return {
+    el,
+    close() {
+      closed = true;
+      queue = [];
+      if (playerId !== null) void api.closeStream(playerId).catch(() => {});
+      video.removeAttribute('src');
+      video.load();
+    },
+  };
+}

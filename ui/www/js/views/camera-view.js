@@ -1,0 +1,81 @@
+// One camera full screen: its main stream, name and zone, the way back, and the previous
+// and next camera of the site (buttons, arrow keys, or a horizontal swipe; a swipe down
+// closes it).
+
+import { t } from '../i18n.js';
+import { h } from '../dom.js';
+
+/**
+ * @typedef {import('../store.js').State} State
+ * @typedef {import('../actions.js').Actions} Actions
+ * @typedef {ReturnType<typeof import('../player.js').createPlayers>} Players
+ */
+
+/** Pixels a finger must travel for a swipe. */
+const SWIPE = 60;
+
+/** @param {State} state */
+export function cameraViewDeps(state) {
+  return [state.openSiteId, state.openCameraId, state.site, state.lang];
+}
+
+/**
+ * @param {State} state
+ * @param {Actions} actions
+ * @param {Players} players
+ */
+export function cameraView(state, actions, players) {
+  const { site, openCameraId: cameraId, openSiteId: siteId } = state;
+  if (cameraId === null || siteId === null || site === null) return [];
+  const index = site.cameras.findIndex((c) => c.id === cameraId);
+  const camera = site.cameras[index];
+  const close = h('button', {
+    class: 'back camera-close',
+    testid: 'camera-close',
+    attrs: { type: 'button', 'aria-keyshortcuts': 'Escape' },
+    on: { click: () => actions.closeCamera() },
+  }, h('span', { class: 'back-icon', attrs: { 'aria-hidden': 'true' } }), h('span', { text: t('camera.close') }));
+  if (camera === undefined) {
+    return h('section', { class: 'camera-view', testid: 'camera-view' }, h('div', { class: 'camera-bar' }, close), h('p', { class: 'empty-title', text: t('camera.gone') }));
+  }
+  const zone = camera.zoneName ?? camera.zone;
+  const step = (/** @type {1 | -1} */ d, /** @type {'camera.previous' | 'camera.next'} */ label, /** @type {string} */ testid) => h('button', {
+    class: `camera-step camera-step-${d > 0 ? 'next' : 'prev'}`,
+    testid,
+    attrs: { type: 'button', 'aria-label': t(label), title: t(label), disabled: site.cameras.length < 2 },
+    on: { click: () => actions.stepCamera(d) },
+  });
+  const stage = h('div', { class: 'camera-stage' }, players.view(siteId, camera.id, 'main'), step(-1, 'camera.previous', 'camera-prev'), step(1, 'camera.next', 'camera-next'));
+  swipes(stage, actions);
+  return h('section', { class: 'camera-view', testid: 'camera-view', data: { cameraId: camera.id }, attrs: { 'aria-label': camera.name } },
+    h('div', { class: 'camera-bar' },
+      close,
+      h('h2', { class: 'camera-title', testid: 'camera-title', text: camera.name }),
+      zone ? h('span', { class: 'muted', text: zone }) : null,
+      h('span', { class: 'muted camera-position', text: t('camera.position', { n: index + 1, count: site.cameras.length }) })),
+    stage);
+}
+
+/**
+ * Left/right swipes step through the cameras; a swipe down closes the view.
+ * @param {HTMLElement} el
+ * @param {Actions} actions
+ */
+function swipes(el, actions) {
+  /** @type {{ x: number, y: number } | null} */
+  let start = null;
+  el.addEventListener('pointerdown', (e) => {
+    if (e.pointerType !== 'mouse') start = { x: e.clientX, y: e.clientY };
+  });
+  el.addEventListener('pointerup', (e) => {
+    if (start === null) return;
+    const dx = e.clientX - start.x;
+    const dy = e.clientY - start.y;
+    start = null;
+    if (Math.abs(dx) > SWIPE && Math.abs(dx) > Math.abs(dy)) actions.stepCamera(dx < 0 ? 1 : -1);
+    else if (dy > SWIPE && dy > Math.abs(dx)) actions.closeCamera();
+  });
+  el.addEventListener('pointercancel', () => {
+    start = null;
+  });
+}
