@@ -62,7 +62,6 @@ pub enum Item {
 /// credential: the camera is named by the caller, by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "../../../ui/bindings/")]
 pub enum StreamProblem {
     /// The camera refused the credentials (RTSP 401/403).
     #[error("the camera refused the credentials")]

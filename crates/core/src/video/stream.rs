@@ -17,7 +17,6 @@ use ts_rs::TS;
 /// Where a stream is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "../../../ui/bindings/")]
 pub enum StreamPhase {
     /// Opening a session (first time or after a failure).
     Connecting,
@@ -32,7 +31,6 @@ pub enum StreamPhase {
 /// A stream's state as the UI shows it on a tile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "../../../ui/bindings/")]
 pub struct StreamStatus {
     pub phase: StreamPhase,
     /// Why the last attempt failed, kept while reconnecting.
