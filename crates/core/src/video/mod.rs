@@ -87,6 +87,7 @@ pub enum StreamProblem {
 }
 
 /// How to reach one camera stream. The URL is kept as a secret: it never prints.
+#[derive(Debug)]
 pub struct StreamSource {
     pub url: Secret<url::Url>,
     pub credentials: Option<Credentials>,
@@ -94,6 +95,7 @@ pub struct StreamSource {
 }
 
 /// Camera credentials, from enrolment (or typed in by an administrator probing a camera).
+#[derive(Debug)]
 pub struct Credentials {
     pub username: String,
     pub password: Secret<String>,

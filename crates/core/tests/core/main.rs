@@ -1,7 +1,9 @@
-//! Integration tests of the core against a real Mosquitto 2 broker, started by the harness
-//! on a free loopback port with a password file and a per-user ACL.
+//! Integration tests of the core against real peers started by the harness on free
+//! loopback ports: Mosquitto 2 (password file, per-user ACL), Mimamori's simulated cameras
+//! and GStreamer's RTSP server.
 
 mod acl;
 mod alerts;
 mod bus;
 mod tls;
+mod video;
