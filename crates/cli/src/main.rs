@@ -4,6 +4,7 @@
 //!     mimamori sites --demo         # list the demo sites
 //!     mimamori watch                # print changes as they arrive (enrolled profile)
 //!     mimamori enroll import CODE   # enrol this device (PIN on stdin or MIMAMORI_PIN)
+//!     mimamori probe --demo hq/entrance   # codec, size, GOP and first-frame time
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a terminal program: these are its user interface
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod enroll;
+mod probe;
 
 #[derive(Parser)]
 #[command(name = "mimamori", version, about = "Mimamori remote monitoring from a terminal")]
@@ -24,10 +26,10 @@ struct Cli {
 }
 
 #[derive(clap::Args)]
-struct Source {
+pub(crate) struct Source {
     /// Run the built-in demo (embedded broker and simulated sites) instead of connecting.
     #[arg(long)]
-    demo: bool,
+    pub(crate) demo: bool,
     /// The enrolled profile to use (see `mimamori profiles`); needed when there are several.
     /// A development profile in MIMAMORI_BROKER / MIMAMORI_USER / MIMAMORI_PASSWORD /
     /// MIMAMORI_SITES takes precedence.
@@ -74,6 +76,8 @@ enum Command {
     /// Write the broker side (ACL, password lines) from a role table (administrators).
     #[command(subcommand)]
     Broker(enroll::BrokerCommand),
+    /// Check a camera stream: codec, picture size, GOP length, time to the first picture.
+    Probe(probe::ProbeArgs),
     /// The profiles this device is enrolled for.
     Profiles {
         #[command(subcommand)]
@@ -82,13 +86,15 @@ enum Command {
 }
 
 /// A bus connection, and the demo it runs on if any (kept alive with it).
-struct Session {
+pub(crate) struct Session {
     bus: Bus,
+    /// The enrolled profile in use (not for the demo or a development profile).
+    profile_id: Option<String>,
     inbox: Arc<Inbox>,
     _demo: Option<Demo>,
 }
 
-fn connect(source: &Source) -> anyhow::Result<Session> {
+pub(crate) fn connect(source: &Source) -> anyhow::Result<Session> {
     if source.demo {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
@@ -97,12 +103,18 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
             bus: Bus::start_with_inbox(config, Some(inbox.clone())),
             inbox,
             _demo: Some(demo),
+            profile_id: None,
         });
     }
     // Every event is committed to this device's inbox before the broker is told.
     let inbox = Arc::new(Inbox::open_default()?);
     if let Some(config) = BusConfig::from_env()? {
-        return Ok(Session { bus: Bus::start_with_inbox(config, Some(inbox.clone())), inbox, _demo: None });
+        return Ok(Session {
+            bus: Bus::start_with_inbox(config, Some(inbox.clone())),
+            inbox,
+            _demo: None,
+            profile_id: None,
+        });
     }
     let profiles = enroll::profiles()?;
     let list = profiles.list()?;
@@ -115,7 +127,12 @@ fn connect(source: &Source) -> anyhow::Result<Session> {
         (None, _) => anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)"),
     };
     let config = profiles.bus_config(&id, &format!("cli-{}-{id}", profiles.device_id()?))?;
-    Ok(Session { bus: Bus::start_with_inbox(config, Some(inbox.clone())), inbox, _demo: None })
+    Ok(Session {
+        bus: Bus::start_with_inbox(config, Some(inbox.clone())),
+        inbox,
+        _demo: None,
+        profile_id: Some(id),
+    })
 }
 
 fn link_text(link: SiteLink) -> &'static str {
@@ -291,6 +308,7 @@ fn run() -> anyhow::Result<()> {
             Command::Sites { source, json, wait } => sites(source, json, wait).await,
             Command::Watch { source } => watch(source).await,
             Command::Demo { port } => demo(port).await,
+            Command::Probe(args) => probe::run(args).await,
             Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } | Command::Alerts { .. } => {
                 Ok(())
             }
