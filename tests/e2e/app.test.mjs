@@ -21,6 +21,8 @@ const simBin = join(targetDir, "debug", "mimamori-sim");
 const cli = join(targetDir, "debug", "mimamori");
 /** The manager's broker password, planted to prove it never leaks. */
 const CANARY = "CANARY-e2e-5d1c9a";
+/** A camera password in the enrolment code, planted likewise. */
+const CAMERA_CANARY = "CANARY-cam-77e0b2";
 /** The app's settings directory, searched for secrets at the end. */
 const configDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-config-"));
 /** Page states seen during the run, searched for secrets at the end. */
@@ -52,7 +54,7 @@ before(async () => {
   broker = new Mosquitto(await freePort(), CANARY, tls, await freePort());
   await broker.start();
   for (const id of ["hq", "warehouse", "shop"]) {
-    sites[id] = new Site(simBin, broker.plainPort, id);
+    sites[id] = new Site(simBin, broker.plainPort, id, await freePort());
     sites[id].start();
   }
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
@@ -74,11 +76,14 @@ after(async () => {
 test("a new device enrols from a code and its PIN, and sees only names and roles", async () => {
   await until("the enrolment form", () => wd.exec(`return !!document.querySelector('[data-testid="enrol-form"]')`), 30000);
   await keepPage();
+  const cameras = join(configDir, "..", `mimamori-e2e-cameras-${process.pid}.json`);
+  writeFileSync(cameras, JSON.stringify([{ site: "warehouse", camera: "dock-1", username: "viewer", password: CAMERA_CANARY }]));
   const created = JSON.parse(execFileSync(cli, [
     "enroll", "create", "--broker", `mqtts://localhost:${broker.port}`, "--broker-ca", tls.ca, "--user", "manager",
     "--site", "hq:本社:operator", "--site", "warehouse:倉庫:viewer", "--site", "shop:店舗:admin",
-    "--label", "Example Co.", "--json",
+    "--cameras", cameras, "--label", "Example Co.", "--json",
   ], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
+  rmSync(cameras);
   // A wrong PIN first: refused, and the form is ready again.
   await wd.type('[data-testid="enrol-code"]', created.link);
   await wd.type('[data-testid="enrol-pin"]', "WRONG-PIN00");
@@ -140,6 +145,44 @@ test("a tap opens the site's camera grid with its outputs", async () => {
   await sleep(300);
   await wd.screenshot(join(out, "site.png"));
   await keepPage();
+});
+
+/** What the players inside `css` show: phase, picture size, play position, newest frame. */
+const players = (css) => wd.exec(`return [...document.querySelectorAll(arguments[0] + ' [data-testid="player"]')].map((p) => {
+    const v = p.querySelector('video');
+    return { camera: p.dataset.cameraId, phase: p.dataset.phase, ready: v.readyState, width: v.videoWidth, time: v.currentTime, frameMs: Number(p.dataset.frameMs ?? 0) };
+  })`, css);
+
+test("every camera tile plays live video, and a tap opens the camera full screen", async () => {
+  const grid = '[data-testid="site-page"][data-site-id="warehouse"]';
+  const first = await until("eight tiles playing the 320x176 sub streams", async () => {
+    const ps = await players(grid);
+    return ps.length === 8 && ps.every((p) => p.phase === "live" && p.ready >= 2 && p.width === 320) && ps;
+  }, 30000);
+  await sleep(1500);
+  const later = await players(grid);
+  for (const [i, p] of later.entries()) {
+    assert.ok(p.time > first[i].time + 0.5, `${p.camera} plays on: ${first[i].time} → ${p.time}`);
+    assert.ok(Date.now() - p.frameMs < 2000, `${p.camera} shows a recent frame`);
+  }
+  await wd.screenshot(join(out, "live.png"));
+  await tap('[data-testid="camera-tile"][data-camera-id="dock-1"]');
+  const view = '[data-testid="camera-view"]';
+  await until("dock-1 full screen on its 640x352 main stream", async () => {
+    const [p] = await players(view);
+    return p?.camera === "dock-1" && p.ready >= 2 && p.width === 640;
+  }, 20000);
+  await sleep(300);
+  await wd.screenshot(join(out, "camera.png"));
+  await keepPage();
+  // The next camera, in one tap.
+  await tap('[data-testid="camera-next"]');
+  await until("dock-2 full screen", async () => {
+    const [p] = await players(view);
+    return p?.camera === "dock-2" && p.ready >= 2 && p.width === 640;
+  }, 20000);
+  await tap('[data-testid="camera-close"]');
+  await until("back on the grid", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
 });
 
 test("the language switches between Japanese and English", async () => {
@@ -220,8 +263,9 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
     ["app and driver log", driver.output],
     ...files,
   ];
+  const cameraAddresses = Object.values(sites).map((s) => `:${s.cameraPort}/`);
   for (const [where, text] of places) {
-    for (const needle of [CANARY, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:"]) {
+    for (const needle of [CANARY, CAMERA_CANARY, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:", ...cameraAddresses]) {
       assert.ok(!text.includes(needle), `${needle} found in ${where}`);
     }
   }

@@ -146,16 +146,19 @@ export class Mosquitto {
 
 /** One simulated site as its own process (so it can be killed like a controller losing power). */
 export class Site {
-  constructor(bin, brokerPort, id) {
+  constructor(bin, brokerPort, id, cameraPort) {
     this.bin = bin;
     this.brokerPort = brokerPort;
     this.id = id;
+    this.cameraPort = cameraPort;
     this.child = null;
   }
 
   start() {
     // Something happens every few seconds at each site: the alerts the inbox must show.
-    this.child = spawn(this.bin, ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3"], {
+    // Its cameras are served over RTSP on their own port, as a site's cameras would be.
+    const args = ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3", "--cameras", String(this.cameraPort)];
+    this.child = spawn(this.bin, args, {
       stdio: "ignore",
       env: { ...process.env, MIMAMORI_SIM_PASSWORD: PASSWORD, RUST_LOG: "warn" },
     });
