@@ -25,8 +25,9 @@ has to wait for the next key frame. Each encoder ("producer") runs in its own
 pipeline ending in an appsink; each mount's media starts with appsrc elements, and
 the producers copy every encoded frame into the appsrc of every media currently
 alive. Restarting an encoder per viewer (what a plain ``videotestsrc ! x264enc``
-launch line does) would hand every client a key frame at once and hide the
-start-up delay the client must cope with.
+launch line does, and what the Range header of PLAY does to a seekable source)
+would hand every client a key frame at once and hide the start-up delay the
+client must cope with; a live appsrc is not seekable.
 """
 
 import argparse
@@ -48,11 +49,11 @@ VIDEO = (
     " ! video/x-raw,width=320,height=240,framerate=15/1 ! {overlay}videoconvert"
     " ! video/x-raw,format=I420"
 )
-# threads=1: with more, zerolatency encodes each frame as several slices and
-# rtph264pay then repeats SPS/PPS before every IDR slice, which splits a key frame
-# into two "frames" for parsers like FFmpeg's; cameras send one slice per frame.
 # Producers output avc/hvc1 (codec_data in the caps) so the payloader can put the
 # parameter sets in the SDP at once, even though the media starts mid-GOP.
+# x264enc threads=1: with more, zerolatency cuts each frame into several slices and
+# rtph264pay repeats SPS/PPS before every IDR slice, which splits a key frame into
+# two "frames" for parsers like FFmpeg's; cameras send one slice per frame.
 PRODUCERS = {
     "h264-1s": VIDEO + " ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=300"
     " threads=1 key-int-max=15 ! h264parse ! video/x-h264,stream-format=avc,alignment=au",
@@ -123,11 +124,13 @@ class Producer:
         for src in targets:
             _, state, _ = src.get_state(0)
             if state != Gst.State.PLAYING:
-                continue  # base time not final yet; a live source drops what it can't send
+                continue  # no base time yet; a camera drops frames nobody receives
             offset = capture - src.get_base_time() - buf.pts
             if buf.pts + offset < 0:
                 continue  # captured before this media started
-            out = buf.copy()  # shares the memory, only the metadata is copied
+            # Not buf.copy(): PyGObject maps it to the boxed copy, a mere ref, so every
+            # media would share (and overwrite) one buffer's timestamps.
+            out = buf.copy_deep()
             out.pts = buf.pts + offset
             if buf.dts != Gst.CLOCK_TIME_NONE:
                 out.dts = max(0, buf.dts + offset)
@@ -139,7 +142,7 @@ def overlay():
     # timeoverlay (pango, package gstreamer1.0-x) is not always installed; the QR
     # overlay of gst-plugins-bad also makes every frame unique (it encodes the
     # timestamp), which the ball pattern alone does not (its motion repeats).
-    for launch in ("timeoverlay font-desc=Sans,16", "debugqroverlay pixel-size=2 x=2 y=2"):
+    for launch in ("timeoverlay", "debugqroverlay pixel-size=2 x=2 y=2"):
         if Gst.ElementFactory.find(launch.split()[0]):
             return launch + " ! "
     return ""
@@ -155,7 +158,7 @@ def main():
     args = ap.parse_args()
     password = os.environ.get("GST_RTSP_PASSWORD") or args.password
 
-    mounts = [m.strip("/") for m in args.only] if args.only else [
+    mounts = list(dict.fromkeys(m.strip("/") for m in args.only)) if args.only else [
         m for m in MOUNTS if m != "secure" or args.user]
     for m in mounts:
         if m not in MOUNTS:
@@ -216,28 +219,27 @@ def main():
                         [producers[name] for name, _ in MOUNTS[m]])
         points.add_factory(f"/{m}", factory)
 
-    for p in producers.values():
-        p.pipeline.set_state(Gst.State.PLAYING)
-    # READY only once every encoder has produced a frame: a client connecting right
-    # away then gets an answer (and caps) without waiting for encoder start-up.
-    for p in producers.values():
-        if not p.ready.wait(20):
-            log(f"producer {p.name} produced nothing")
-            return 1
-    if server.attach(None) == 0:
-        log(f"cannot listen on 127.0.0.1:{args.port}")
-        return 1
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
-    print("READY", flush=True)
-    if status[0] == 0:
+    try:
+        for p in producers.values():
+            p.pipeline.set_state(Gst.State.PLAYING)
+        # READY only once every encoder has produced a frame: a client connecting
+        # right away then gets an answer (and caps) without waiting for start-up.
+        for p in producers.values():
+            if not p.ready.wait(20):
+                log(f"producer {p.name} produced nothing")
+                return 1
+        if server.attach(None) == 0:
+            log(f"cannot listen on 127.0.0.1:{args.port}")
+            return 1
+        print("READY", flush=True)
         loop.run()
-
-    server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
-    for p in producers.values():
-        p.pipeline.set_state(Gst.State.NULL)
-    return status[0]
+        return status[0]
+    finally:
+        server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
+        for p in producers.values():
+            p.pipeline.set_state(Gst.State.NULL)
 
 
 def token(role):
