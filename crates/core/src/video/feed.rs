@@ -8,7 +8,7 @@ use super::stream::{Live, Subscription};
 use super::{Frame, VideoParams};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Frame length assumed before a stream's frame rate is known (1/15 s at 90 kHz).
 const DEFAULT_DURATION: u32 = 6_000;
@@ -85,7 +85,7 @@ impl Mp4Feed {
     /// The next frames come from a new timeline: continue after the last one.
     fn rebase(&mut self) {
         if let Some((t, d)) = self.last {
-            self.offset = t + u64::from(d);
+            self.offset = t.saturating_add(u64::from(d));
         }
         self.base = None;
     }
@@ -101,11 +101,16 @@ impl Mp4Feed {
         }
         self.need_key = false;
         let base = *self.base.get_or_insert(frame.timestamp);
-        let decode_time = self.offset + u64::try_from(frame.timestamp - base).unwrap_or(0);
+        // A camera's clock may jump anywhere: never overflow, never go below the session start.
+        let since_base = frame.timestamp.checked_sub(base).and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
+        let decode_time = self.offset.saturating_add(since_base);
         // The next frame's time gives this one's length; live, it is not known yet, so the
         // last length stands in (the next fragment's own decode time corrects any error).
         let duration = match (next_timestamp, self.last) {
-            (Some(next), _) => u32::try_from(next - frame.timestamp).unwrap_or(DEFAULT_DURATION),
+            (Some(next), _) => next
+                .checked_sub(frame.timestamp)
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or(DEFAULT_DURATION),
             (None, Some((t, d))) if decode_time > t => u32::try_from(decode_time - t).unwrap_or(d),
             (None, Some((_, d))) => d,
             (None, None) => DEFAULT_DURATION,
@@ -127,31 +132,62 @@ impl Mp4Feed {
     /// The next segment; `None` when the stream's worker is gone.
     pub async fn next(&mut self) -> Option<Segment> {
         loop {
+            if let Some(s) = self.pending() {
+                return Some(s);
+            }
+            let live = self.sub.live.recv().await;
+            if !self.take(live) {
+                return None;
+            }
+        }
+    }
+
+    /// The next segment if one is ready now, without waiting (to batch what is queued).
+    pub fn try_next(&mut self) -> Option<Segment> {
+        loop {
+            if let Some(s) = self.pending() {
+                return Some(s);
+            }
+            let live = match self.sub.live.try_recv() {
+                Ok(live) => Ok(live),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            };
+            self.take(live);
+        }
+    }
+
+    /// A segment made from what is already here: ready ones, then the cached GOP.
+    fn pending(&mut self) -> Option<Segment> {
+        loop {
             if let Some(s) = self.ready.pop_front() {
                 return Some(s);
             }
-            if let Some(frame) = self.cached.pop_front() {
-                let next = self.cached.front().map(|f| f.timestamp);
-                if let Err(e) = self.push_frame(&frame, next, false) {
-                    tracing::debug!(error = %e, "frame skipped");
-                }
-                continue;
-            }
-            match self.sub.live.recv().await {
-                Ok(Live::Params(p)) => self.new_params(p),
-                Ok(Live::Frame(f)) => {
-                    if let Err(e) = self.push_frame(&f, None, true) {
-                        tracing::debug!(error = %e, "frame skipped");
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    // Frames were lost to this viewer: resume at the next key frame.
-                    tracing::debug!(skipped = n, "viewer fell behind");
-                    self.need_key = true;
-                }
-                Err(RecvError::Closed) => return None,
+            let frame = self.cached.pop_front()?;
+            let next = self.cached.front().map(|f| f.timestamp);
+            if let Err(e) = self.push_frame(&frame, next, false) {
+                tracing::debug!(error = %e, "frame skipped");
             }
         }
+    }
+
+    /// Takes what the worker broadcast; false when the worker is gone.
+    fn take(&mut self, live: Result<Live, RecvError>) -> bool {
+        match live {
+            Ok(Live::Params(p)) => self.new_params(p),
+            Ok(Live::Frame(f)) => {
+                if let Err(e) = self.push_frame(&f, None, true) {
+                    tracing::debug!(error = %e, "frame skipped");
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                // Frames were lost to this viewer: resume at the next key frame.
+                tracing::debug!(skipped = n, "viewer fell behind");
+                self.need_key = true;
+            }
+            Err(RecvError::Closed) => return false,
+        }
+        true
     }
 }
 
@@ -225,6 +261,40 @@ mod tests {
         let s = take(&mut feed, 6).await;
         assert_eq!(times(&s), [(true, 0), (false, 3000), (true, 6000), (true, 9000)]);
         assert!(matches!(&s[4], Segment::Init { mime, .. } if mime.contains("avc1.640028")));
+    }
+
+    /// Whatever a camera sends (timestamps anywhere, parameters changing, frames of any
+    /// size), the feed never panics, and every fragment it makes is well formed.
+    #[tokio::test]
+    async fn arbitrary_streams_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(0x4d4d52);
+        for _ in 0..200 {
+            let (tx, rx) = broadcast::channel(64);
+            let mut feed = Mp4Feed::new(Subscription { params: None, cached: vec![], live: rx });
+            for _ in 0..40 {
+                let item = match rng.u8(..10) {
+                    0 => Live::Params(params(if rng.bool() { "avc1.42c01e" } else { "hvc1.1.6.L93.B0" })),
+                    _ => {
+                        let timestamp = match rng.u8(..4) {
+                            0 => rng.i64(..),
+                            1 => i64::MAX - rng.i64(0..10),
+                            _ => rng.i64(-1000..1_000_000),
+                        };
+                        let data = Bytes::from(vec![1; rng.usize(0..64)]);
+                        Live::Frame(Arc::new(Frame { data, key: rng.bool(), timestamp, received_ms: 0 }))
+                    }
+                };
+                tx.send(item).unwrap();
+            }
+            drop(tx);
+            while let Some(s) = feed.next().await {
+                if let Segment::Media { data, .. } = s {
+                    let moof = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+                    let mdat = u32::from_be_bytes(data[moof..moof + 4].try_into().unwrap()) as usize;
+                    assert_eq!(moof + mdat, data.len());
+                }
+            }
+        }
     }
 
     #[tokio::test]

@@ -261,6 +261,32 @@ mod tests {
         assert_eq!(flags, KEY_FLAGS);
     }
 
+    /// Arbitrary parameters and frames: an answer or an error, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(0x666d7034);
+        for _ in 0..5000 {
+            let mut entry: Vec<u8> = (0..rng.usize(0..48)).map(|_| rng.u8(..)).collect();
+            if entry.len() >= 4 && rng.bool() {
+                let len = entry.len() as u32;
+                entry[..4].copy_from_slice(&len.to_be_bytes());
+            }
+            let p = VideoParams::new("avc1.42c01e".into(), rng.u32(..), rng.u32(..), Bytes::from(entry));
+            if let Ok(init) = init_segment(&p) {
+                assert_eq!(boxes(&init).map(|b| b.len()), Some(2));
+            }
+            let f = Frame {
+                data: Bytes::from(vec![0; rng.usize(0..32)]),
+                key: rng.bool(),
+                timestamp: rng.i64(..),
+                received_ms: 0,
+            };
+            if let Ok(frag) = fragment(rng.u32(..), &f, rng.u64(..), rng.u32(..)) {
+                assert_eq!(boxes(&frag).map(|b| b.len()), Some(2));
+            }
+        }
+    }
+
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert_eq!(fragment(1, &frame(false, 0), 0, 1), Err(Fmp4Error::EmptyFrame));
