@@ -5,7 +5,10 @@
 //! Message layout (the web view's `player.js` reads it; `docs/video.md` explains it):
 //! byte 0 kind (1 init, 2 media, 3 status), byte 1 flags (bit 0 key frame, bit 1 live),
 //! bytes 2..10 wall-clock time in ms (big-endian), then for init a 16-bit MIME length and
-//! the MIME type before the init segment, for media the fragment, for status its JSON.
+//! the MIME type before the init segment, for media one or more fragments, for status its
+//! JSON. Fragments that are ready together (the cached GOP of a new player, or frames
+//! that queued while the web view was busy) go as one message: each channel message costs
+//! the web view a round trip.
 
 use mimamori_core::time::now_ms;
 use mimamori_core::video::{Mp4Feed, Segment, StreamStatus, Viewer};
@@ -26,22 +29,47 @@ fn header(kind: u8, flags: u8, time_ms: u64, capacity: usize) -> Vec<u8> {
     out
 }
 
-/// One feed segment as a channel message.
-pub fn encode_segment(segment: Segment) -> Vec<u8> {
-    match segment {
+/// Most bytes of fragments batched into one message.
+const MAX_BATCH: usize = 4 << 20;
+
+/// One feed segment as a channel message, with the media segments that are ready right
+/// behind it appended (they must follow an init segment in their own message, since a
+/// message has one kind). Returns the message and the segment that ended the batch.
+pub fn encode_batch(first: Segment, feed: &mut Mp4Feed) -> (Vec<u8>, Option<Segment>) {
+    match first {
         Segment::Init { data, mime, .. } => {
             let mut out = header(INIT, 0, now_ms(), 2 + mime.len() + data.len());
             out.extend_from_slice(&(mime.len() as u16).to_be_bytes());
             out.extend_from_slice(mime.as_bytes());
             out.extend_from_slice(&data);
-            out
+            (out, None)
         }
         Segment::Media { data, key, live, time_ms, .. } => {
             let mut out = header(MEDIA, u8::from(key) | (u8::from(live) << 1), time_ms, data.len());
             out.extend_from_slice(&data);
-            out
+            let mut last = (live, time_ms);
+            while out.len() < MAX_BATCH {
+                match feed.try_next() {
+                    Some(Segment::Media { data, live, time_ms, .. }) => {
+                        out.extend_from_slice(&data);
+                        last = (live, time_ms);
+                    }
+                    other => {
+                        finish(&mut out, last);
+                        return (out, other);
+                    }
+                }
+            }
+            finish(&mut out, last);
+            (out, None)
         }
     }
+}
+
+/// A batch is live if its last frame is, and carries that frame's time.
+fn finish(out: &mut [u8], (live, time_ms): (bool, u64)) {
+    out[1] = (out[1] & 1) | (u8::from(live) << 1);
+    out[2..10].copy_from_slice(&time_ms.to_be_bytes());
 }
 
 pub fn encode_status(status: &StreamStatus) -> Vec<u8> {
@@ -70,17 +98,25 @@ impl Players {
             if !send(encode_status(&status.borrow_and_update())) {
                 return;
             }
+            let mut carried: Option<Segment> = None;
             loop {
-                let message = tokio::select! {
-                    segment = feed.next() => match segment {
-                        Some(s) => encode_segment(s),
-                        None => return,
-                    },
-                    changed = status.changed() => match changed {
-                        Ok(()) => encode_status(&status.borrow_and_update()),
-                        Err(_) => return,
+                let segment = match carried.take() {
+                    Some(s) => s,
+                    None => tokio::select! {
+                        segment = feed.next() => match segment {
+                            Some(s) => s,
+                            None => return,
+                        },
+                        changed = status.changed() => {
+                            if changed.is_err() || !send(encode_status(&status.borrow_and_update())) {
+                                return;
+                            }
+                            continue;
+                        }
                     },
                 };
+                let (message, rest) = encode_batch(segment, &mut feed);
+                carried = rest;
                 if !send(message) {
                     return;
                 }
