@@ -29,6 +29,8 @@ const MAX_LAG = 0.5;
 const KEEP = 10;
 /** Fragments waiting to be appended before the player drops to the next key frame. */
 const MAX_QUEUE = 90;
+/** Wait before a player whose media pipeline failed starts afresh (ms). */
+const RESTART_DELAY = 500;
 
 /**
  * @typedef {{ kind: 'init', mime: string, data: Uint8Array<ArrayBuffer> }
@@ -171,21 +173,51 @@ function createPlayer(api, siteId, cameraId, quality) {
     el.dataset.phase = 'unsupported';
     return { el, close() {} };
   }
-  const source = new MS();
-  video.src = URL.createObjectURL(source);
-  source.addEventListener('sourceopen', () => {
-    api.openStream(siteId, cameraId, quality, onMessage).then(
-      (id) => {
-        playerId = id;
-        if (closed) void api.closeStream(id).catch(() => {});
-      },
-      (e) => {
-        stateEl.textContent = e.message;
-        stateEl.hidden = false;
-        el.dataset.phase = 'failed';
-      },
-    );
-  }, { once: true });
+  /** @type {MediaSource} */
+  let source;
+  /** Which attempt the channel messages belong to: a restarted player ignores the old one. */
+  let generation = 0;
+
+  function start() {
+    const mine = ++generation;
+    sb = null;
+    mime = null;
+    queue = [];
+    waitKey = false;
+    delete el.dataset.liveFrom;
+    delete el.dataset.liveKeyAt;
+    source = new MS();
+    video.src = URL.createObjectURL(source);
+    source.addEventListener('sourceopen', () => {
+      api.openStream(siteId, cameraId, quality, (buffer) => {
+        if (mine === generation) onMessage(buffer);
+      }).then(
+        (id) => {
+          playerId = id;
+          if (closed || mine !== generation) void api.closeStream(id).catch(() => {});
+        },
+        (e) => {
+          stateEl.textContent = e.message;
+          stateEl.hidden = false;
+          el.dataset.phase = 'failed';
+        },
+      );
+    }, { once: true });
+  }
+
+  // The engine's media pipeline can fail on its own (WebKitGTK: "Failed to push buffer"
+  // after a seek during an append): start afresh; the core's GOP cache makes it quick.
+  video.addEventListener('error', () => {
+    if (closed) return;
+    el.dataset.restarts = String(Number(el.dataset.restarts ?? 0) + 1);
+    if (playerId !== null) void api.closeStream(playerId).catch(() => {});
+    playerId = null;
+    generation += 1;
+    setTimeout(() => {
+      if (!closed) start();
+    }, RESTART_DELAY);
+  });
+  start();
 
   /** @param {ArrayBuffer} buffer */
   function onMessage(buffer) {
@@ -215,6 +247,14 @@ function createPlayer(api, siteId, cameraId, quality) {
       }
       pump();
     } else if (m.kind === 'media') {
+      if (m.live && el.dataset.liveFrom === undefined) {
+        // Where the cached GOP ends and live frames begin (seconds of media time), and when
+        // the first live key frame came: a client without the cache could start no sooner.
+        // Read by the switch benchmark (tests/bench/switch.mjs).
+        const b = video.buffered;
+        el.dataset.liveFrom = String(b.length > 0 ? b.end(b.length - 1) : 0);
+      }
+      if (m.live && m.key && el.dataset.liveKeyAt === undefined) el.dataset.liveKeyAt = String(performance.now());
       if (waitKey && !m.key) return;
       waitKey = false;
       if (queue.length > MAX_QUEUE) {
@@ -238,8 +278,9 @@ function createPlayer(api, siteId, cameraId, quality) {
     if (next === undefined) return;
     try {
       sb.appendBuffer(next);
-    } catch {
+    } catch (e) {
       // Quota exceeded or the buffer is in a bad state: start again from the next key frame.
+      el.dataset.appendError = e instanceof Error ? e.name : String(e);
       queue = [];
       waitKey = true;
     }
@@ -250,12 +291,15 @@ function createPlayer(api, siteId, cameraId, quality) {
     if (sb === null) return;
     const b = video.buffered;
     if (b.length === 0) return;
+    if (video.paused) void video.play().catch(() => {});
+    // No seek before the first picture is up (it shows the cached key frame at once) nor
+    // during a seek: WebKit's pipeline can fail when seeked while it prerolls.
+    if (video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA || video.seeking) return;
     const end = b.end(b.length - 1);
     const start = b.start(b.length - 1);
     if (video.currentTime < start || end - video.currentTime > MAX_LAG) {
       video.currentTime = Math.max(start, end - 0.05);
     }
-    if (video.paused) void video.play().catch(() => {});
     const first = b.start(0);
     if (video.currentTime - first > KEEP * 2) sb.remove(first, video.currentTime - KEEP);
   }
