@@ -37,6 +37,10 @@ struct Args {
     /// catalogs then point there).
     #[arg(long)]
     cameras: Option<u16>,
+    /// Point one camera's streams at another RTSP server instead: SITE/CAMERA=rtsp://…
+    /// (e.g. a real camera, or a test server with another codec). Repeatable.
+    #[arg(long = "camera-url", value_name = "SITE/CAMERA=URL")]
+    camera_urls: Vec<String>,
 }
 
 #[tokio::main]
@@ -62,6 +66,19 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<_>>()?
     };
+    let mut specs: Vec<_> = specs;
+    for arg in &args.camera_urls {
+        let (name, url) = arg.split_once('=').context("--camera-url takes SITE/CAMERA=URL")?;
+        let (site, camera) = name.split_once('/').context("--camera-url names the camera as SITE/CAMERA")?;
+        let entry = specs
+            .iter_mut()
+            .filter(|s| s.id == site)
+            .flat_map(|s| s.catalog.cameras.iter_mut())
+            .find(|c| c.id == camera)
+            .with_context(|| format!("no camera `{camera}` at site `{site}` here"))?;
+        entry.main = url.to_owned();
+        entry.sub = None;
+    }
     let mut config = SimConfig::new(args.broker);
     config.user = args.user;
     config.password = std::env::var("MIMAMORI_SIM_PASSWORD").ok().map(Secret::new);
