@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Mosquitto, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -34,6 +34,8 @@ mkdirSync(out, { recursive: true });
 /** @type {Mosquitto} */ let broker;
 /** @type {{ ca: string, cert: string, key: string }} */ let tls;
 /** @type {Record<string, Site>} */ const sites = {};
+/** An H.265 camera: GStreamer's x265, standing in for hq's entrance camera. */
+/** @type {GstRtspServer} */ let hevc;
 /** @type {TauriDriver} */ let driver;
 /** @type {WebDriver} */ let wd;
 
@@ -53,8 +55,11 @@ before(async () => {
   chmodSync(tls.key, 0o644); // Mosquitto drops root and must read it
   broker = new Mosquitto(await freePort(), CANARY, tls, await freePort());
   await broker.start();
+  hevc = new GstRtspServer(join(root, "crates", "sim", "testdata", "gst-rtsp-server.py"), await freePort(), ["h265"]);
+  await hevc.start();
   for (const id of ["hq", "warehouse", "shop"]) {
-    sites[id] = new Site(simBin, broker.plainPort, id, await freePort());
+    const extra = id === "hq" ? ["--camera-url", `hq/entrance=${hevc.url("h265")}`] : [];
+    sites[id] = new Site(simBin, broker.plainPort, id, await freePort(), extra);
     sites[id].start();
   }
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
@@ -68,6 +73,7 @@ after(async () => {
   await wd?.close();
   await driver?.stop();
   for (const s of Object.values(sites)) await s.kill();
+  await hevc?.dispose();
   await broker?.dispose();
   rmSync(configDir, { recursive: true, force: true });
   if (tls) rmSync(dirname(tls.ca), { recursive: true, force: true });
@@ -185,6 +191,23 @@ test("every camera tile plays live video, and a tap opens the camera full screen
   await until("back on the grid", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
 });
 
+test("an H.265 camera plays beside H.264 ones", async () => {
+  await tap('[data-testid="site-card"][data-site-id="hq"]');
+  const grid = '[data-testid="site-page"][data-site-id="hq"]';
+  const ps = await until("hq's tiles playing, the entrance in H.265 at 320x240", async () => {
+    const ps = await players(grid);
+    const entrance = ps.find((p) => p.camera === "entrance");
+    return ps.length === 6 && ps.every((p) => p.phase === "live" && p.ready >= 2) && entrance?.width === 320 && entrance && ps;
+  }, 30000);
+  const codec = await wd.exec(`return document.querySelector('[data-testid="player"][data-camera-id="entrance"]').dataset.codec ?? null`);
+  assert.match(codec, /^hvc1|^hev1/);
+  const before = ps.find((p) => p.camera === "entrance").time;
+  await sleep(1500);
+  const after = (await players(grid)).find((p) => p.camera === "entrance");
+  assert.ok(after.time > before + 0.5, `the H.265 camera plays on: ${before} → ${after.time}`);
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+});
+
 test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-settings"]');
   await keepPage();
@@ -272,12 +295,26 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
   assert.match(driver.output, /connected to the broker/, "the log was captured");
 });
 
-test("a site whose controller dies turns offline within its supervision time", async () => {
+test("a site that dies: its camera tiles say so within 5 s, the site turns offline within its supervision time", async () => {
+  await tap('[data-testid="site-card"][data-site-id="shop"]');
+  const grid = '[data-testid="site-page"][data-site-id="shop"]';
+  await until("shop's tiles playing", async () => {
+    const ps = await players(grid);
+    return ps.length === 4 && ps.every((p) => p.phase === "live" && p.ready >= 2);
+  }, 30000);
   const started = Date.now();
-  await sites.shop.kill();
+  await sites.shop.kill(); // the controller and its cameras, as in a power cut
+  const failed = await until("every shop tile says why it has no picture", () => wd.exec(`
+    const ps = [...document.querySelectorAll(arguments[0] + ' [data-testid="player"]')];
+    return ps.length === 4 && ps.every((p) => p.dataset.phase === 'failed' && p.dataset.problem) &&
+      ps.map((p) => p.querySelector('[data-testid="stream-state"]').textContent)`, grid), 10000);
+  assert.ok(Date.now() - started < 5000, `tiles told after ${Date.now() - started} ms`);
+  assert.ok(failed.every((text) => text.length > 0));
+  await wd.screenshot(join(out, "camera-gone.png"));
   await until("shop offline", async () => (await linkOf("shop")) === "offline", 30000);
   assert.ok(Date.now() - started < 30000);
   assert.equal(await linkOf("hq"), "online");
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
 test("a broker restart shows reconnecting, then everything correct again", async () => {
@@ -294,4 +331,10 @@ test("a broker restart shows reconnecting, then everything correct again", async
   assert.equal(tiles, 8);
   sites.shop.start();
   await until("shop back online", async () => (await linkOf("shop")) === "online", 30000);
+  // Its cameras are back too, and the tiles play again by themselves.
+  await tap('[data-testid="site-card"][data-site-id="shop"]');
+  await until("shop's tiles playing again", async () => {
+    const ps = await players('[data-testid="site-page"][data-site-id="shop"]');
+    return ps.length === 4 && ps.every((p) => p.phase === "live" && p.ready >= 2);
+  }, 30000);
 });

@@ -145,19 +145,54 @@ export class Mosquitto {
 }
 
 /** One simulated site as its own process (so it can be killed like a controller losing power). */
+/** GStreamer's RTSP server (crates/sim/testdata/gst-rtsp-server.py) with some mounts. */
+export class GstRtspServer {
+  constructor(script, port, mounts) {
+    this.script = script;
+    this.port = port;
+    this.mounts = mounts;
+    this.child = null;
+  }
+
+  async start() {
+    const args = [this.script, "--port", String(this.port), ...this.mounts.flatMap((m) => ["--only", m])];
+    // Debian's python3 has the GObject bindings; a pyenv one on PATH would not.
+    this.child = spawn("/usr/bin/python3", args, { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((resolve, reject) => {
+      let out = "";
+      this.child.stdout.on("data", (chunk) => {
+        out += chunk.toString();
+        if (out.includes("READY")) resolve();
+      });
+      this.child.on("exit", (code) => reject(new Error(`gst-rtsp-server.py exited with ${code}`)));
+    });
+  }
+
+  url(mount) {
+    return `rtsp://127.0.0.1:${this.port}/${mount}`;
+  }
+
+  async dispose() {
+    await stopChild(this.child, "SIGTERM");
+    this.child = null;
+  }
+}
+
 export class Site {
-  constructor(bin, brokerPort, id, cameraPort) {
+  /** `extra`: more arguments for mimamori-sim (e.g. `--camera-url`). */
+  constructor(bin, brokerPort, id, cameraPort, extra = []) {
     this.bin = bin;
     this.brokerPort = brokerPort;
     this.id = id;
     this.cameraPort = cameraPort;
+    this.extra = extra;
     this.child = null;
   }
 
   start() {
     // Something happens every few seconds at each site: the alerts the inbox must show.
     // Its cameras are served over RTSP on their own port, as a site's cameras would be.
-    const args = ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3", "--cameras", String(this.cameraPort)];
+    const args = ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3", "--cameras", String(this.cameraPort), ...this.extra];
     this.child = spawn(this.bin, args, {
       stdio: "ignore",
       env: { ...process.env, MIMAMORI_SIM_PASSWORD: PASSWORD, RUST_LOG: "warn" },

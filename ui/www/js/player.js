@@ -159,6 +159,7 @@ function createPlayer(api, siteId, cameraId, quality) {
     const text = streamText(status);
     el.dataset.phase = status?.phase ?? 'connecting';
     el.dataset.problem = status?.problem ?? '';
+    if (status?.codec) el.dataset.codec = status.codec;
     stateEl.textContent = text ?? '';
     stateEl.hidden = text === null;
   }

@@ -135,13 +135,17 @@ async fn a_second_viewer_starts_at_once_from_the_cached_key_frame() {
 }
 
 #[tokio::test]
-async fn a_camera_that_disappears_is_reported_and_comes_back() {
+async fn a_camera_that_disappears_is_reported_the_others_play_on_and_it_comes_back() {
     let server = CameraServer::start(0, vec![sim_stream("hq/door/sub", 15)]).unwrap();
+    let other = CameraServer::start(0, vec![sim_stream("hq/yard/sub", 15)]).unwrap();
     let port = server.port;
     let streams = streams();
     let url = format!("rtsp://127.0.0.1:{port}/hq/door/sub");
     let viewer = streams.watch("hq/door/sub", || source(&url));
+    let other_url = format!("rtsp://127.0.0.1:{}/hq/yard/sub", other.port);
+    let other_viewer = streams.watch("hq/yard/sub", || source(&other_url));
     wait_phase(&viewer, StreamPhase::Live, 10).await;
+    wait_phase(&other_viewer, StreamPhase::Live, 10).await;
     let lost = Instant::now();
     drop(server);
     let failed = wait_phase(&viewer, StreamPhase::Failed, 5).await;
@@ -153,6 +157,13 @@ async fn a_camera_that_disappears_is_reported_and_comes_back() {
         ),
         "{failed:?}"
     );
+    // The other camera is untouched: still live, new frames still coming.
+    assert_eq!(other_viewer.handle().status().borrow().phase, StreamPhase::Live);
+    let mut live = other_viewer.handle().subscribe().live;
+    tokio::time::timeout(Duration::from_secs(1), live.recv())
+        .await
+        .expect("frames from the other camera")
+        .unwrap();
     let _back = CameraServer::start(port, vec![sim_stream("hq/door/sub", 15)]).unwrap();
     wait_phase(&viewer, StreamPhase::Live, 10).await;
 }
