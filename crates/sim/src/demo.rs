@@ -132,7 +132,7 @@ fn spec(plan: &Plan, camera_port: u16) -> SiteSpec {
                 zone: Some((*zone).to_owned()),
                 main: cam_url(id, "main"),
                 sub: Some(cam_url(id, "sub")),
-                snapshot: None,
+                snapshot: Some(format!("http://127.0.0.1:{camera_port}/{}/{id}/snapshot.jpg", plan.id)),
             })
             .collect(),
         outputs: vec![

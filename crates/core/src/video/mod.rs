@@ -9,6 +9,7 @@ pub mod fmp4;
 pub mod gop;
 pub mod probe;
 pub mod rtsp;
+pub mod snapshot;
 pub mod stream;
 
 use crate::Secret;

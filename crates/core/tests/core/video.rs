@@ -215,3 +215,21 @@ async fn digest_authentication_right_and_wrong() {
         assert!(!err.to_string().contains("CANARY") && !err.to_string().contains("rtsp://"));
     }
 }
+
+#[tokio::test]
+async fn a_simulated_camera_serves_snapshots_that_come_back_at_tile_size() {
+    use mimamori_core::video::snapshot::{SnapshotError, SnapshotSource, fetch};
+    let server = CameraServer::start(0, vec![sim_stream("hq/door/main", 15)]).unwrap();
+    let at = |path: &str| SnapshotSource {
+        url: Secret::new(format!("http://127.0.0.1:{}/{path}", server.port).parse().unwrap()),
+        credentials: None,
+    };
+    let snapshot = fetch(&at("hq/door/snapshot.jpg")).await.unwrap();
+    assert_eq!((snapshot.width, snapshot.height), (320, 176));
+    assert_eq!(&snapshot.jpeg[..2], &[0xff, 0xd8]);
+    assert_eq!(fetch(&at("hq/nothing/snapshot.jpg")).await, Err(SnapshotError::NotFound));
+    drop(server);
+    let gone =
+        SnapshotSource { url: Secret::new("http://127.0.0.1:1/x.jpg".parse().unwrap()), credentials: None };
+    assert_eq!(fetch(&gone).await, Err(SnapshotError::Unreachable));
+}

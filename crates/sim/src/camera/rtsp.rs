@@ -1,6 +1,8 @@
 //! A small RTSP server for simulated cameras (RFC 2326, as cameras speak it): OPTIONS,
 //! DESCRIBE, SETUP (RTP over the RTSP connection only, interleaved), PLAY, GET_PARAMETER,
-//! TEARDOWN. H.264 goes out as RFC 6184 packets (single NAL units, FU-A fragments).
+//! TEARDOWN. H.264 goes out as RFC 6184 packets (single NAL units, FU-A fragments). On the
+//! same port, `GET /{site}/{camera}/snapshot.jpg` over HTTP answers a JPEG of the scene,
+//! as a camera's snapshot endpoint would.
 //!
 //! Like a real camera, a stream's encoder keeps running while anyone watches, so a second
 //! viewer joins mid-GOP and waits for the next key frame; an encoder with no viewer stops
@@ -184,6 +186,7 @@ struct Request {
 /// What the reader hands to the writer.
 enum ToWriter {
     Reply(String),
+    Raw(Vec<u8>),
     Play(broadcast::Receiver<Arc<Packetized>>),
     Close,
 }
@@ -273,6 +276,12 @@ async fn serve(conn: TcpStream, streams: &HashMap<String, Arc<Stream>>) -> std::
     let session = format!("{:08X}", fastrand::u32(..));
     let mut setup: Option<Arc<Stream>> = None;
     while let Some(req) = read_request(&mut read).await? {
+        if req.method == "GET" {
+            // HTTP, not RTSP: a snapshot, then the connection closes.
+            let response = snapshot_response(&req.url, streams);
+            let _ = tx.send(ToWriter::Raw(response)).await;
+            break;
+        }
         let msg = match req.method.as_str() {
             "OPTIONS" => ToWriter::Reply(reply(
                 &req,
@@ -355,6 +364,10 @@ async fn write_loop(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiv
                     if w.write_all(r.as_bytes()).await.is_err() { return; }
                     continue;
                 }
+                Some(ToWriter::Raw(r)) => {
+                    if w.write_all(&r).await.is_err() { return; }
+                    continue;
+                }
                 Some(ToWriter::Play(f)) => { frames = Some(f); continue; }
                 Some(ToWriter::Close) | None => return,
             },
@@ -383,6 +396,28 @@ async fn write_loop(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiv
             return;
         }
     }
+}
+
+/// The HTTP answer to `GET /{site}/{camera}/snapshot.jpg`: the camera's main picture now.
+fn snapshot_response(path: &str, streams: &HashMap<String, Arc<Stream>>) -> Vec<u8> {
+    let camera = path.trim_start_matches('/').strip_suffix("/snapshot.jpg").unwrap_or("");
+    let Some(stream) =
+        streams.get(&format!("{camera}/main")).or_else(|| streams.get(&format!("{camera}/sub")))
+    else {
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec();
+    };
+    let spec = &stream.spec;
+    let now = mimamori_core::time::now_ms();
+    let mut pic = Picture::new(spec.width, spec.height);
+    Scene::new(&spec.label).draw(&mut pic, now * u64::from(spec.fps) / 1000, now);
+    let jpeg = super::scene::to_jpeg(&pic);
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        jpeg.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&jpeg);
+    out
 }
 
 /// Appends the interleaved RTP packets (channel 0) of one NAL unit.

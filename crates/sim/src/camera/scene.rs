@@ -135,3 +135,20 @@ impl Scene {
         }
     }
 }
+
+/// The picture as a JPEG (for snapshots): YUV 4:2:0 to RGB (BT.601, limited range).
+pub fn to_jpeg(pic: &Picture) -> Vec<u8> {
+    let (w, h) = (pic.width, pic.height);
+    let rgb = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let (x, y) = (x as usize, y as usize);
+        let luma = (f32::from(pic.y[y * w + x]) - 16.0) * 1.164;
+        let ci = (y / 2) * (w / 2) + x / 2;
+        let (u, v) = (f32::from(pic.u[ci]) - 128.0, f32::from(pic.v[ci]) - 128.0);
+        let clamp = |c: f32| c.clamp(0.0, 255.0) as u8;
+        image::Rgb([clamp(luma + 1.596 * v), clamp(luma - 0.392 * u - 0.813 * v), clamp(luma + 2.017 * u)])
+    });
+    let mut out = Vec::new();
+    // Encoding into a Vec cannot fail for a valid RGB picture.
+    let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&rgb);
+    out
+}
