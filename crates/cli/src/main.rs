@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod enroll;
 mod probe;
+mod snapshot;
 
 #[derive(Parser)]
 #[command(name = "mimamori", version, about = "Mimamori remote monitoring from a terminal")]
@@ -78,6 +79,8 @@ enum Command {
     Broker(enroll::BrokerCommand),
     /// Check a camera stream: codec, picture size, GOP length, time to the first picture.
     Probe(probe::ProbeArgs),
+    /// Save a camera's current picture as a JPEG file.
+    Snapshot(snapshot::SnapshotArgs),
     /// The profiles this device is enrolled for.
     Profiles {
         #[command(subcommand)]
@@ -309,6 +312,7 @@ fn run() -> anyhow::Result<()> {
             Command::Watch { source } => watch(source).await,
             Command::Demo { port } => demo(port).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Snapshot(args) => snapshot::run(args).await,
             Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } | Command::Alerts { .. } => {
                 Ok(())
             }

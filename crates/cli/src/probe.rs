@@ -6,6 +6,7 @@
 use crate::Source;
 use anyhow::Context;
 use mimamori_core::Secret;
+use mimamori_core::protocol::CameraEntry;
 use mimamori_core::video::probe::{ProbeReport, probe};
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::{Credentials, StreamSource, Transport};
@@ -42,11 +43,20 @@ pub struct ProbeArgs {
     source: Source,
 }
 
-/// Splits credentials off a URL given on the command line.
+/// Splits credentials off an RTSP URL given on the command line.
 fn url_source(raw: &str, user: Option<String>) -> anyhow::Result<StreamSource> {
+    url_source_any(raw, user, &["rtsp", "rtsps"])
+}
+
+/// Splits credentials off a URL with one of `schemes` given on the command line.
+pub fn url_source_any(raw: &str, user: Option<String>, schemes: &[&str]) -> anyhow::Result<StreamSource> {
     // The parse error would quote the URL: say only what is wrong.
     let mut url = url::Url::parse(raw).map_err(|e| anyhow::anyhow!("the camera URL is not valid ({e})"))?;
-    anyhow::ensure!(matches!(url.scheme(), "rtsp" | "rtsps"), "the camera URL must be rtsp:// or rtsps://");
+    anyhow::ensure!(
+        schemes.contains(&url.scheme()),
+        "the camera URL must start with {}",
+        schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
+    );
     let in_url = (!url.username().is_empty()).then(|| {
         let decode = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
@@ -76,14 +86,13 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// The source of an enrolled (or demo) camera: its endpoint from the site's catalog, its
-/// credentials from the keychain.
-async fn camera_source(
+/// An enrolled (or demo) camera: its catalog entry (endpoints) once the site's catalog has
+/// arrived, and its credentials from the keychain.
+pub async fn camera(
     name: &str,
-    sub: bool,
     source: &Source,
     session: &crate::Session,
-) -> anyhow::Result<StreamSource> {
+) -> anyhow::Result<(CameraEntry, Option<Credentials>)> {
     let (site, camera) = name.split_once('/').context("name the camera as SITE/CAMERA")?;
     let bus = session.bus.state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -97,15 +106,26 @@ async fn camera_source(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let endpoint = if sub { entry.sub.as_deref().unwrap_or(&entry.main) } else { &entry.main };
-    let url = url::Url::parse(endpoint)
-        .map_err(|_| anyhow::anyhow!("camera `{camera}` has an invalid stream address"))?;
     let credentials = match (&session.profile_id, source.demo) {
         (Some(id), false) => crate::enroll::profiles()?
             .camera_credential(id, site, camera)?
             .map(|c| Credentials { username: c.username, password: c.password }),
         _ => None,
     };
+    Ok((entry, credentials))
+}
+
+/// The stream of an enrolled (or demo) camera.
+async fn camera_source(
+    name: &str,
+    sub: bool,
+    source: &Source,
+    session: &crate::Session,
+) -> anyhow::Result<StreamSource> {
+    let (entry, credentials) = camera(name, source, session).await?;
+    let endpoint = if sub { entry.sub.as_deref().unwrap_or(&entry.main) } else { &entry.main };
+    let url = url::Url::parse(endpoint)
+        .map_err(|_| anyhow::anyhow!("camera `{}` has an invalid stream address", entry.id))?;
     Ok(StreamSource { url: Secret::new(url), credentials, transport: Transport::Tcp })
 }
 
