@@ -13,6 +13,7 @@ fn main() {
         "list_alerts",
         "open_stream",
         "close_stream",
+        "get_snapshot",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

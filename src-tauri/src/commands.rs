@@ -105,3 +105,15 @@ pub async fn open_stream(
 pub fn close_stream(players: State<'_, Players>, player_id: u32) -> bool {
     players.stop(player_id)
 }
+
+/// A camera's snapshot as JPEG bytes (an `ArrayBuffer` in the web view), at tile size.
+#[tauri::command]
+pub async fn get_snapshot(
+    state: State<'_, AppState>,
+    site_id: String,
+    camera_id: String,
+) -> Result<tauri::ipc::Response, IpcError> {
+    check_id("site id", &site_id)?;
+    check_id("camera id", &camera_id)?;
+    Ok(tauri::ipc::Response::new(state.snapshot(&site_id, &camera_id).await?.jpeg))
+}

@@ -55,7 +55,17 @@ impl From<crate::state::CameraError> for IpcError {
         use crate::state::CameraError as C;
         match e {
             C::NotFound { .. } => IpcError::new(ErrorKind::NotFound, e.to_string()),
-            C::BadEndpoint(_) => IpcError::new(ErrorKind::Unavailable, e.to_string()),
+            C::BadEndpoint(_) | C::NoSnapshot(_) => IpcError::new(ErrorKind::Unavailable, e.to_string()),
+            C::Snapshot(ref s) => {
+                use mimamori_core::video::snapshot::SnapshotError as S;
+                let kind = match s {
+                    S::Unauthorized => ErrorKind::Unauthenticated,
+                    S::NotFound => ErrorKind::NotFound,
+                    S::Unreachable => ErrorKind::Timeout,
+                    _ => ErrorKind::Unavailable,
+                };
+                IpcError::new(kind, e.to_string())
+            }
             C::Profile(p) => p.into(),
         }
     }

@@ -36,6 +36,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::list_alerts,
             commands::open_stream,
             commands::close_stream,
+            commands::get_snapshot,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

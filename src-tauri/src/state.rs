@@ -9,9 +9,11 @@ use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, BusConfig, BusState};
 use mimamori_core::inbox::{AlertView, Inbox, InboxError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
+use mimamori_core::protocol::CameraEntry;
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::VaultError;
 use mimamori_core::video::rtsp::RtspOpener;
+use mimamori_core::video::snapshot::{self, Snapshot, SnapshotError, SnapshotSource};
 use mimamori_core::video::stream::StreamTiming;
 use mimamori_core::video::{Credentials, StreamSource, Streams, Transport, Viewer};
 use mimamori_sim::demo::Demo;
@@ -65,6 +67,10 @@ pub enum CameraError {
     NotFound { site: String, camera: String },
     #[error("camera `{0}` has an invalid stream address in its site's catalog")]
     BadEndpoint(String),
+    #[error("camera `{0}` has no snapshot address")]
+    NoSnapshot(String),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Profile(#[from] ProfileError),
 }
@@ -145,34 +151,54 @@ impl AppState {
         camera: &str,
         quality: StreamQuality,
     ) -> Result<Viewer, CameraError> {
-        let not_found = || CameraError::NotFound { site: site.to_owned(), camera: camera.to_owned() };
-        let entry = self.bus().camera_entry(site, camera).ok_or_else(not_found)?;
+        let entry = self.camera_entry(site, camera)?;
         let endpoint = match quality {
             StreamQuality::Sub => entry.sub.as_deref().unwrap_or(&entry.main),
             StreamQuality::Main => &entry.main,
         };
         let url: url::Url = endpoint.parse().map_err(|_| CameraError::BadEndpoint(camera.to_owned()))?;
-        let profile = self.profile_id();
         // Streams of different sessions never mix, even for equal site and camera ids.
         let session =
-            profile.clone().unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
+            self.profile_id().unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
         let key = format!("{session}/{site}/{camera}/{quality:?}");
-        let credentials = match (&profile, &self.keychain) {
-            (Some(id), Ok(profiles)) if self.streams.get(&key).is_none() => {
-                let (profiles, id, site, camera) =
-                    (profiles.clone(), id.clone(), site.to_owned(), camera.to_owned());
-                tokio::task::spawn_blocking(move || profiles.camera_credential(&id, &site, &camera))
-                    .await
-                    .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??
-                    .map(|c| Credentials { username: c.username, password: c.password })
-            }
-            _ => None,
+        let credentials = if self.streams.get(&key).is_none() {
+            self.camera_credentials(site, camera).await?
+        } else {
+            None
         };
         Ok(self.streams.watch(&key, move || StreamSource {
             url: Secret::new(url),
             credentials,
             transport: Transport::Tcp,
         }))
+    }
+
+    /// A camera's snapshot at tile size, from its HTTP snapshot endpoint.
+    pub async fn snapshot(&self, site: &str, camera: &str) -> Result<Snapshot, CameraError> {
+        let entry = self.camera_entry(site, camera)?;
+        let endpoint = entry.snapshot.ok_or_else(|| CameraError::NoSnapshot(camera.to_owned()))?;
+        let url: url::Url = endpoint.parse().map_err(|_| CameraError::BadEndpoint(camera.to_owned()))?;
+        let credentials = self.camera_credentials(site, camera).await?;
+        Ok(snapshot::fetch(&SnapshotSource { url: Secret::new(url), credentials }).await?)
+    }
+
+    fn camera_entry(&self, site: &str, camera: &str) -> Result<CameraEntry, CameraError> {
+        self.bus()
+            .camera_entry(site, camera)
+            .ok_or_else(|| CameraError::NotFound { site: site.to_owned(), camera: camera.to_owned() })
+    }
+
+    /// The camera's credentials from the enrolled profile in use (none in the demo or a
+    /// development profile). The keychain blocks, so it runs off the async workers.
+    async fn camera_credentials(&self, site: &str, camera: &str) -> Result<Option<Credentials>, CameraError> {
+        let (Some(id), Ok(profiles)) = (self.profile_id(), &self.keychain) else {
+            return Ok(None);
+        };
+        let (profiles, site, camera) = (profiles.clone(), site.to_owned(), camera.to_owned());
+        let credential = tokio::task::spawn_blocking(move || profiles.camera_credential(&id, &site, &camera))
+            .await
+            .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
+        Ok(credential.map(|c| Credentials { username: c.username, password: c.password }))
     }
 
     /// The bus the commands read now.

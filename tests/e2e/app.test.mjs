@@ -58,7 +58,11 @@ before(async () => {
   hevc = new GstRtspServer(join(root, "crates", "sim", "testdata", "gst-rtsp-server.py"), await freePort(), ["h265"]);
   await hevc.start();
   for (const id of ["hq", "warehouse", "shop"]) {
-    const extra = id === "hq" ? ["--camera-url", `hq/entrance=${hevc.url("h265")}`] : [];
+    // hq's entrance is an H.265 camera; its parking camera's stream is unreachable, but
+    // its snapshot endpoint answers.
+    const extra = id === "hq"
+      ? ["--camera-url", `hq/entrance=${hevc.url("h265")}`, "--camera-url", `hq/parking=rtsp://127.0.0.1:${await freePort()}/gone`]
+      : [];
     sites[id] = new Site(simBin, broker.plainPort, id, await freePort(), extra);
     sites[id].start();
   }
@@ -187,6 +191,14 @@ test("every camera tile plays live video, and a tap opens the camera full screen
     const [p] = await players(view);
     return p?.camera === "dock-2" && p.ready >= 2 && p.width === 640;
   }, 20000);
+  // Back past the site's first camera: on to the previous site of the list (本社), at
+  // its last camera.
+  await tap('[data-testid="camera-prev"]');
+  await until("dock-1 again", async () => (await players(view))[0]?.camera === "dock-1");
+  await tap('[data-testid="camera-prev"]');
+  const across = await until("hq's last camera", () => wd.exec(`const v = document.querySelector('[data-testid="camera-view"]');
+    return v && v.dataset.cameraId === 'parking' && document.querySelector('[data-testid="camera-site"]').textContent`));
+  assert.equal(across, "本社");
   await tap('[data-testid="camera-close"]');
   await until("back on the grid", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
 });
@@ -197,8 +209,20 @@ test("an H.265 camera plays beside H.264 ones", async () => {
   const ps = await until("hq's tiles playing, the entrance in H.265 at 320x240", async () => {
     const ps = await players(grid);
     const entrance = ps.find((p) => p.camera === "entrance");
-    return ps.length === 6 && ps.every((p) => p.phase === "live" && p.ready >= 2) && entrance?.width === 320 && entrance && ps;
+    const playing = ps.filter((p) => p.camera !== "parking");
+    return playing.length === 5 && playing.every((p) => p.phase === "live" && p.ready >= 2) && entrance?.width === 320 && ps;
   }, 30000);
+  // The camera whose stream cannot be reached says so, and shows its snapshot instead.
+  const parking = await until("the parking tile shows a snapshot and why there is no video", () => wd.exec(`
+    const p = document.querySelector(arguments[0] + ' [data-testid="player"][data-camera-id="parking"]');
+    const img = p.querySelector('[data-testid="snapshot"]');
+    return p.dataset.snapshot === 'shown' && !img.hidden && img.naturalWidth > 0 &&
+      { problem: p.dataset.problem, width: img.naturalWidth, text: p.querySelector('[data-testid="stream-state"]').textContent }`, grid), 20000);
+  assert.equal(parking.problem, "unreachable");
+  assert.equal(parking.width, 640);
+  assert.ok(parking.text.length > 0);
+  await sleep(300);
+  await wd.screenshot(join(out, "hq-snapshot.png"));
   const codec = await wd.exec(`return document.querySelector('[data-testid="player"][data-camera-id="entrance"]').dataset.codec ?? null`);
   assert.match(codec, /^hvc1|^hev1/);
   const before = ps.find((p) => p.camera === "entrance").time;

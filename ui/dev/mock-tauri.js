@@ -250,6 +250,9 @@
     // Players open but receive nothing: tiles say "connecting".
     open_stream: () => 1,
     close_stream: () => true,
+    get_snapshot: () => {
+      throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
+    },
     list_sites: () => visible().map(summary),
     get_site: ({ siteId }) => {
       const s = visible().find((x) => x.id === siteId);

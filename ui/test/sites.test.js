@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterSites, needingAttention, shownSites, siteForDigit, sortSites, FILTER_FROM } from '../www/js/sites.js';
+import { filterSites, needingAttention, nextCamera, shownSites, siteForDigit, sortSites, FILTER_FROM } from '../www/js/sites.js';
 
 /**
  * @param {string} id
@@ -66,4 +66,32 @@ test('digits 1–9 pick the n-th site shown', () => {
   assert.equal(siteForDigit(sites, 2)?.id, 'b');
   assert.equal(siteForDigit(sites, 3), undefined);
   assert.equal(siteForDigit(sites, 0), undefined);
+});
+
+/**
+ * The open site's view with these cameras.
+ * @param {string} id
+ * @param {string[]} cameras
+ * @returns {import('../www/js/types.js').SiteView}
+ */
+const view = (id, cameras) => ({
+  ...site(id, id, { cameraCount: cameras.length }),
+  timeZone: null, supervisionS: 90, armable: false, outputs: [],
+  cameras: cameras.map((c) => ({ id: c, name: c, zone: null, zoneName: null, health: null, hasSubStream: false, hasSnapshot: false })),
+});
+
+test('next camera: through the site, then on to the next site with cameras, and around', () => {
+  const sites = [site('a', 'A', { cameraCount: 2 }), site('b', 'B', { cameraCount: 0 }), site('c', 'C', { cameraCount: 3 })];
+  const at = (/** @type {string} */ siteId, /** @type {string[]} */ cameras, /** @type {string} */ cameraId) => ({ sites, filter: '', openSiteId: siteId, openCameraId: cameraId, site: view(siteId, cameras) });
+  assert.deepEqual(nextCamera(at('a', ['a1', 'a2'], 'a1'), 1), { siteId: 'a', cameraId: 'a2' });
+  // Past the last camera: the next site with cameras (b has none).
+  assert.deepEqual(nextCamera(at('a', ['a1', 'a2'], 'a2'), 1), { siteId: 'c', cameraId: null });
+  // Before the first: the previous site, around the end of the list.
+  assert.deepEqual(nextCamera(at('a', ['a1', 'a2'], 'a1'), -1), { siteId: 'c', cameraId: null });
+  assert.deepEqual(nextCamera(at('c', ['c1', 'c2', 'c3'], 'c3'), 1), { siteId: 'a', cameraId: null });
+  // Only one site with cameras: around within it; one camera alone goes nowhere.
+  const lone = { sites: [site('a', 'A', { cameraCount: 2 })], filter: '', openSiteId: 'a', openCameraId: 'a2', site: view('a', ['a1', 'a2']) };
+  assert.deepEqual(nextCamera(lone, 1), { siteId: 'a', cameraId: 'a1' });
+  assert.equal(nextCamera({ ...lone, site: view('a', ['a1']), openCameraId: 'a1' }, 1), null);
+  assert.equal(nextCamera({ ...lone, openCameraId: null }, 1), null);
 });

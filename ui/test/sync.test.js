@@ -138,6 +138,9 @@ function fakeApi() {
     closeStream: async () => {
       throw new Error('sync closed a stream');
     },
+    getSnapshot: async () => {
+      throw new Error('sync read a snapshot');
+    },
   };
   return {
     api,

@@ -5,6 +5,7 @@
 import { setLanguage } from './i18n.js';
 import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
+import { nextCamera } from './sites.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -64,15 +65,22 @@ export function createActions(store, sync) {
       focusAfterRender(() => /** @type {HTMLElement | null} */ (document.querySelector(`[data-testid="camera-tile"][data-camera-id="${CSS.escape(cameraId)}"]`)));
     },
     /**
-     * The next (+1) or previous (-1) camera of the site, wrapping around.
+     * The next (+1) or previous (-1) camera: within the site, then on to the next site
+     * of the list that has cameras (its first camera, or its last going back).
      * @param {1 | -1} step
      */
-    stepCamera(step) {
-      const { site, openCameraId } = store.get();
-      if (site === null || openCameraId === null || site.cameras.length === 0) return;
-      const i = site.cameras.findIndex((c) => c.id === openCameraId);
-      const next = site.cameras[(i + step + site.cameras.length) % site.cameras.length];
-      store.set({ openCameraId: next.id });
+    async stepCamera(step) {
+      const state = store.get();
+      const target = nextCamera(state, step);
+      if (target === null) return;
+      if (target.siteId !== state.openSiteId) {
+        await sync.openSite(target.siteId);
+        const view = store.get().site;
+        if (store.get().openSiteId !== target.siteId || view === null || view.cameras.length === 0) return;
+        store.set({ openCameraId: (step > 0 ? view.cameras[0] : view.cameras[view.cameras.length - 1]).id });
+        return;
+      }
+      store.set({ openCameraId: target.cameraId });
     },
     /** @param {string} filter */
     setFilter(filter) {

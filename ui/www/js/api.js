@@ -151,7 +151,16 @@ export async function openStream(siteId, cameraId, quality, onMessage) {
  */
 export const closeStream = (playerId) => call('close_stream', { playerId });
 
+/**
+ * A camera's current picture, as JPEG bytes at tile size (from its snapshot endpoint,
+ * checked and re-encoded by the core).
+ * @param {string} siteId
+ * @param {string} cameraId
+ * @returns {Promise<ArrayBuffer>}
+ */
+export const getSnapshot = (siteId, cameraId) => call('get_snapshot', { siteId, cameraId });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot };
 
 /** @typedef {typeof api} Api */

@@ -31,6 +31,10 @@ const KEEP = 10;
 const MAX_QUEUE = 90;
 /** Wait before a player whose media pipeline failed starts afresh (ms). */
 const RESTART_DELAY = 500;
+/** How long a stream may take to play before its tile shows a snapshot, and how often the
+ * snapshot is refreshed while the stream does not play (ms). */
+const SNAPSHOT_AFTER = 2000;
+const SNAPSHOT_EVERY = 10000;
 
 /**
  * @typedef {{ kind: 'init', mime: string, data: Uint8Array<ArrayBuffer> }
@@ -101,12 +105,13 @@ export function createPlayers(api) {
      * @param {string} siteId
      * @param {string} cameraId
      * @param {StreamQuality} quality
+     * @param {boolean} [hasSnapshot] the camera has a snapshot endpoint: shown while the stream does not play
      */
-    view(siteId, cameraId, quality) {
+    view(siteId, cameraId, quality, hasSnapshot = false) {
       const key = `${siteId}/${cameraId}/${quality}`;
       let p = players.get(key);
       if (!p) {
-        p = createPlayer(api, siteId, cameraId, quality);
+        p = createPlayer(api, siteId, cameraId, quality, hasSnapshot);
         players.set(key, p);
       }
       return p.el;
@@ -133,13 +138,57 @@ export function createPlayers(api) {
  * @param {string} siteId
  * @param {string} cameraId
  * @param {StreamQuality} quality
+ * @param {boolean} hasSnapshot
  */
-function createPlayer(api, siteId, cameraId, quality) {
+function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   const video = /** @type {HTMLVideoElement} */ (h('video', { attrs: { muted: true, playsinline: true, autoplay: true, 'aria-hidden': 'true' } }));
   video.muted = true;
   video.disableRemotePlayback = true;
   const stateEl = h('span', { class: 'stream-state', testid: 'stream-state' });
-  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, stateEl);
+  // The camera's snapshot, behind the state text, while the stream does not play.
+  const snapshotEl = /** @type {HTMLImageElement} */ (h('img', { class: 'snapshot', testid: 'snapshot', attrs: { alt: '', hidden: true } }));
+  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, snapshotEl, stateEl);
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let snapshotTimer = null;
+
+  /** Shows a snapshot while the stream does not play (refreshed now and then); hides it
+   * once the stream plays. One timer at most: a fetch, or the wait before the next. */
+  function snapshots() {
+    const playing = status?.phase === 'live' && video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
+    if (playing || closed || !hasSnapshot) {
+      if (snapshotTimer !== null) clearTimeout(snapshotTimer);
+      snapshotTimer = null;
+      snapshotEl.hidden = true;
+      return;
+    }
+    if (snapshotTimer === null) snapshotTimer = setTimeout(fetchSnapshot, el.dataset.snapshot === undefined ? SNAPSHOT_AFTER : 0);
+  }
+
+  function fetchSnapshot() {
+    api.getSnapshot(siteId, cameraId).then(
+      (jpeg) => {
+        if (closed) return;
+        const old = snapshotEl.src;
+        snapshotEl.src = URL.createObjectURL(new Blob([jpeg], { type: 'image/jpeg' }));
+        if (old) URL.revokeObjectURL(old);
+        el.dataset.snapshot = 'shown';
+      },
+      () => {
+        el.dataset.snapshot = 'failed';
+      },
+    ).finally(() => {
+      snapshotTimer = null;
+      if (closed) return;
+      // Still not playing: hold the timer slot while waiting for the next refresh.
+      snapshotTimer = setTimeout(() => {
+        snapshotTimer = null;
+        snapshots();
+      }, SNAPSHOT_EVERY);
+      const playing = status?.phase === 'live' && video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
+      snapshotEl.hidden = playing || el.dataset.snapshot !== 'shown';
+    });
+  }
+  video.addEventListener('playing', snapshots);
   /** @type {StreamStatus | null} */
   let status = null;
   /** @type {number | null} */
@@ -162,6 +211,7 @@ function createPlayer(api, siteId, cameraId, quality) {
     if (status?.codec) el.dataset.codec = status.codec;
     stateEl.textContent = text ?? '';
     stateEl.hidden = text === null;
+    snapshots();
   }
   show();
 
@@ -309,6 +359,8 @@ function createPlayer(api, siteId, cameraId, quality) {
     el,
     close() {
       closed = true;
+      if (snapshotTimer !== null) clearTimeout(snapshotTimer);
+      if (snapshotEl.src) URL.revokeObjectURL(snapshotEl.src);
       queue = [];
       if (playerId !== null) void api.closeStream(playerId).catch(() => {});
       video.removeAttribute('src');

@@ -73,3 +73,30 @@ export const FILTER_FROM = 10;
 export function shownSites(sites, query) {
   return sites.length >= FILTER_FROM ? filterSites(sites, query) : [...sites];
 }
+
+/**
+ * Where "next camera" (+1) or "previous camera" (-1) goes from the camera open now: the
+ * next camera of the open site, else the next site of the shown list that has cameras
+ * (wrapping around; `cameraId` null means its first or last camera, known once its view
+ * is read). Null when there is nowhere to go.
+ * @param {{ sites: SiteSummary[] | null, filter: string, openSiteId: string | null, openCameraId: string | null, site: import('./types.js').SiteView | null }} state
+ * @param {1 | -1} step
+ * @returns {{ siteId: string, cameraId: string | null } | null}
+ */
+export function nextCamera(state, step) {
+  const { site, openCameraId } = state;
+  if (site === null || openCameraId === null) return null;
+  const i = site.cameras.findIndex((c) => c.id === openCameraId);
+  const j = i + step;
+  if (i >= 0 && j >= 0 && j < site.cameras.length) return { siteId: site.id, cameraId: site.cameras[j].id };
+  const list = shownSites(state.sites ?? [], state.filter);
+  const here = list.findIndex((s) => s.id === site.id);
+  for (let k = 1; k <= list.length; k += 1) {
+    const other = list[(((here + step * k) % list.length) + list.length) % list.length];
+    if (other.id === site.id) break;
+    if (other.cameraCount > 0) return { siteId: other.id, cameraId: null };
+  }
+  // Only this site has cameras: wrap around within it.
+  if (site.cameras.length < 2) return null;
+  return { siteId: site.id, cameraId: site.cameras[(j + site.cameras.length) % site.cameras.length].id };
+}

@@ -1,9 +1,10 @@
-// One camera full screen: its main stream, name and zone, the way back, and the previous
-// and next camera of the site (buttons, arrow keys, or a horizontal swipe; a swipe down
-// closes it).
+// One camera full screen: its main stream, name, site and zone, the way back, and the
+// previous and next camera — through the site, then on to the next site (buttons, arrow
+// keys, or a horizontal swipe; a swipe down closes it).
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
+import { nextCamera } from '../sites.js';
 
 /**
  * @typedef {import('../store.js').State} State
@@ -42,15 +43,16 @@ export function cameraView(state, actions, players) {
   const step = (/** @type {1 | -1} */ d, /** @type {'camera.previous' | 'camera.next'} */ label, /** @type {string} */ testid) => h('button', {
     class: `camera-step camera-step-${d > 0 ? 'next' : 'prev'}`,
     testid,
-    attrs: { type: 'button', 'aria-label': t(label), title: t(label), disabled: site.cameras.length < 2 },
+    attrs: { type: 'button', 'aria-label': t(label), title: t(label), disabled: nextCamera(state, d) === null },
     on: { click: () => actions.stepCamera(d) },
   });
-  const stage = h('div', { class: 'camera-stage' }, players.view(siteId, camera.id, 'main'), step(-1, 'camera.previous', 'camera-prev'), step(1, 'camera.next', 'camera-next'));
+  const stage = h('div', { class: 'camera-stage' }, players.view(siteId, camera.id, 'main', camera.hasSnapshot), step(-1, 'camera.previous', 'camera-prev'), step(1, 'camera.next', 'camera-next'));
   swipes(stage, actions);
   return h('section', { class: 'camera-view', testid: 'camera-view', data: { cameraId: camera.id }, attrs: { 'aria-label': camera.name } },
     h('div', { class: 'camera-bar' },
       close,
       h('h2', { class: 'camera-title', testid: 'camera-title', text: camera.name }),
+      h('span', { class: 'camera-site', testid: 'camera-site', text: site.name ?? site.id }),
       zone ? h('span', { class: 'muted', text: zone }) : null,
       h('span', { class: 'muted camera-position', text: t('camera.position', { n: index + 1, count: site.cameras.length }) })),
     stage);

@@ -122,7 +122,7 @@ function tile(siteId, camera, first, actions, players) {
       },
     },
   },
-  h('div', { class: 'tile-video' }, players.view(siteId, camera.id, 'sub')),
+  h('div', { class: 'tile-video' }, players.view(siteId, camera.id, 'sub', camera.hasSnapshot)),
   h('div', { class: 'tile-info' },
     h('span', { class: 'tile-name', text: camera.name }),
     zone ? h('span', { class: 'tile-zone muted', text: zone }) : null,
