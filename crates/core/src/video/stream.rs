@@ -67,8 +67,12 @@ pub struct StreamTiming {
     pub open_timeout: Duration,
     /// A live stream with no frame for this long is stalled and reopened.
     pub stall_after: Duration,
-    /// A stream nobody watches closes after this long.
+    /// A stream nobody watches closes after this long (so going back to a camera just
+    /// left is instant) …
     pub idle_close: Duration,
+    /// … and at most this many such streams stay open: beyond it, the one idle longest
+    /// closes at once (a budget for bandwidth and memory).
+    pub max_idle: usize,
     pub backoff_first: Duration,
     pub backoff_max: Duration,
 }
@@ -79,6 +83,7 @@ impl Default for StreamTiming {
             open_timeout: Duration::from_secs(10),
             stall_after: Duration::from_secs(4),
             idle_close: Duration::from_secs(20),
+            max_idle: 8,
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(15),
         }
@@ -100,6 +105,8 @@ struct Shared {
     live: broadcast::Sender<Live>,
     status: watch::Sender<StreamStatus>,
     viewers: Mutex<usize>,
+    /// When the last viewer left (None while watched), for the idle budget.
+    idle_since: Mutex<Option<tokio::time::Instant>>,
     stop: tokio::sync::Notify,
 }
 
@@ -193,6 +200,9 @@ struct Inner {
 
 impl Inner {
     fn close_when_idle(self: Arc<Self>, handle: StreamHandle) {
+        *handle.shared.idle_since.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::time::Instant::now());
+        self.enforce_idle_budget();
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return self.close(&handle);
         };
@@ -203,6 +213,28 @@ impl Inner {
                 self.close(&handle);
             }
         });
+    }
+
+    /// Closes the streams idle longest while more than `max_idle` are idle.
+    fn enforce_idle_budget(&self) {
+        let mut idle: Vec<(tokio::time::Instant, StreamHandle)> = {
+            let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running
+                .values()
+                .filter_map(|h| {
+                    let since = *h.shared.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+                    since.map(|s| (s, h.clone()))
+                })
+                .collect()
+        };
+        if idle.len() <= self.timing.max_idle {
+            return;
+        }
+        idle.sort_by_key(|(since, _)| *since);
+        let excess = idle.len() - self.timing.max_idle;
+        for (_, handle) in idle.into_iter().take(excess) {
+            self.close(&handle);
+        }
     }
 
     fn close(&self, handle: &StreamHandle) {
@@ -238,6 +270,7 @@ impl Streams {
             .or_insert_with(|| spawn(id.to_string(), source(), self.inner.opener.clone(), self.inner.timing))
             .clone();
         *handle.shared.viewers.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        *handle.shared.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Viewer { handle, streams: Arc::downgrade(&self.inner) }
     }
 
@@ -259,6 +292,7 @@ fn spawn(id: String, source: StreamSource, opener: Arc<dyn Opener>, timing: Stre
         live,
         status: watch::channel(StreamStatus::new(StreamPhase::Connecting)).0,
         viewers: Mutex::new(0),
+        idle_since: Mutex::new(None),
         stop: tokio::sync::Notify::new(),
     });
     let handle = StreamHandle { id: id.clone(), shared: shared.clone() };
@@ -464,6 +498,29 @@ mod tests {
         tokio::time::sleep(StreamTiming::default().idle_close + Duration::from_secs(1)).await;
         assert!(streams.running().is_empty());
         wait_for(&mut status, StreamPhase::Closed).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beyond_the_idle_budget_the_stream_idle_longest_closes_at_once() {
+        let sessions = (0..4).map(|_| Ok(vec![params(), frame(true, 0)])).collect();
+        let opener = Arc::new(Scripted {
+            sessions: Mutex::new(sessions),
+            opened: AtomicUsize::new(0),
+            after: After::Ticking,
+        });
+        let streams = Streams::new(opener, StreamTiming { max_idle: 2, ..StreamTiming::default() });
+        let viewers: Vec<Viewer> = (0..4).map(|i| streams.watch(&format!("cam-{i}"), source)).collect();
+        for v in &viewers {
+            wait_for(&mut v.handle().status(), StreamPhase::Live).await;
+        }
+        for v in viewers {
+            drop(v);
+            // Distinct idle times, oldest first.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut running = streams.running();
+        running.sort();
+        assert_eq!(running, ["cam-2", "cam-3"], "the two idle longest closed at once");
     }
 
     #[tokio::test(start_paused = true)]
