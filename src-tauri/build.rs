@@ -14,6 +14,7 @@ fn main() {
         "open_stream",
         "close_stream",
         "get_snapshot",
+        "warm_streams",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

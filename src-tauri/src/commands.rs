@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
-use crate::state::{AppState, StreamQuality};
+use crate::state::{AppState, MAX_WARM, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
 use mimamori_core::inbox::AlertView;
 use mimamori_core::profile::ProfileSummary;
@@ -99,6 +99,34 @@ pub async fn open_stream(
     check_id("camera id", &camera_id)?;
     let viewer = state.watch_camera(&site_id, &camera_id, quality).await?;
     Ok(players.start(viewer, channel))
+}
+
+/// A camera's stream, named by ids.
+#[derive(Debug, Clone, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CameraStream {
+    pub site_id: String,
+    pub camera_id: String,
+    pub quality: StreamQuality,
+}
+
+/// Keeps the streams the user is likely to open next warm (at most four); replaces the
+/// previous set.
+#[tauri::command]
+pub async fn warm_streams(state: State<'_, AppState>, streams: Vec<CameraStream>) -> Result<(), IpcError> {
+    if streams.len() > MAX_WARM {
+        return Err(IpcError::new(
+            ErrorKind::InvalidInput,
+            format!("at most {MAX_WARM} streams can be kept warm"),
+        ));
+    }
+    for s in &streams {
+        check_id("site id", &s.site_id)?;
+        check_id("camera id", &s.camera_id)?;
+    }
+    let wanted: Vec<_> = streams.into_iter().map(|s| (s.site_id, s.camera_id, s.quality)).collect();
+    state.keep_warm(&wanted).await;
+    Ok(())
 }
 
 #[tauri::command]

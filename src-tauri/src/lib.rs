@@ -37,6 +37,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::open_stream,
             commands::close_stream,
             commands::get_snapshot,
+            commands::warm_streams,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

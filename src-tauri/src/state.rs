@@ -48,8 +48,13 @@ pub struct AppState {
     inbox: Option<Arc<Inbox>>,
     /// Open camera streams, shared by every player that shows them.
     streams: Streams,
+    /// Streams kept open because the user is likely to look at them next.
+    warm: Mutex<Vec<Viewer>>,
     pub demo: bool,
 }
+
+/// Most streams kept warm at once (the budget for likely-next cameras).
+pub const MAX_WARM: usize = 4;
 
 /// Which of a camera's streams to show: the main one (full screen) or the sub stream
 /// (grid tiles; the main one when the camera has none).
@@ -95,7 +100,15 @@ impl AppState {
     fn with(session: Session, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
         let (current, _) = watch::channel(session.bus.clone());
         let streams = Streams::new(Arc::new(RtspOpener), StreamTiming::default());
-        AppState { session: Mutex::new(session), current, keychain, inbox, streams, demo }
+        AppState {
+            session: Mutex::new(session),
+            current,
+            keychain,
+            inbox,
+            streams,
+            warm: Mutex::new(Vec::new()),
+            demo,
+        }
     }
 
     /// State fed by the caller, without a connection (tests).
@@ -171,6 +184,20 @@ impl AppState {
             credentials,
             transport: Transport::Tcp,
         }))
+    }
+
+    /// Keeps these streams open (and their GOP cached) so that switching to them is
+    /// instant; replaces the previous set, whose streams then close after the idle time.
+    /// Cameras that cannot be opened are left out.
+    pub async fn keep_warm(&self, cameras: &[(String, String, StreamQuality)]) {
+        let mut viewers = Vec::with_capacity(cameras.len());
+        for (site, camera, quality) in cameras.iter().take(MAX_WARM) {
+            match self.watch_camera(site, camera, *quality).await {
+                Ok(v) => viewers.push(v),
+                Err(e) => tracing::debug!(site, camera, error = %e, "not kept warm"),
+            }
+        }
+        *self.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = viewers;
     }
 
     /// A camera's snapshot at tile size, from its HTTP snapshot endpoint.

@@ -223,6 +223,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<StreamPhase>(),
         one::<StreamProblem>(),
         one::<StreamQuality>(),
+        one::<crate::commands::CameraStream>(),
     ]
 }
 
@@ -272,4 +273,17 @@ fn errors_serialize_as_kind_and_message() {
         json!({"kind": "Unavailable", "message": "broker unreachable"})
     );
     let _ = ConnectionProblem::Closed;
+}
+
+#[test]
+fn warm_streams_checks_its_arguments_and_skips_unknown_cameras() {
+    let w = window(AppState::detached(fed_state(), None, None));
+    let one = |site: &str, camera: &str| json!({"siteId": site, "cameraId": camera, "quality": "main"});
+    let five: Vec<Value> = (0..5).map(|i| one("hq", &format!("cam-{i}"))).collect();
+    let err = invoke(&w, "warm_streams", json!({"streams": five})).unwrap_err();
+    assert_eq!(err["kind"], "InvalidInput");
+    let err = invoke(&w, "warm_streams", json!({"streams": [one("hq", "../x")]})).unwrap_err();
+    assert_eq!(err["kind"], "InvalidInput");
+    assert_eq!(invoke(&w, "warm_streams", json!({"streams": [one("hq", "nowhere")]})).unwrap(), Value::Null);
+    assert_eq!(invoke(&w, "warm_streams", json!({"streams": []})).unwrap(), Value::Null);
 }

@@ -250,6 +250,7 @@
     // Players open but receive nothing: tiles say "connecting".
     open_stream: () => 1,
     close_stream: () => true,
+    warm_streams: () => null,
     get_snapshot: () => {
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },

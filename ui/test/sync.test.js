@@ -141,6 +141,9 @@ function fakeApi() {
     getSnapshot: async () => {
       throw new Error('sync read a snapshot');
     },
+    warmStreams: async () => {
+      throw new Error('sync warmed streams');
+    },
   };
   return {
     api,

@@ -14,6 +14,7 @@
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
  * @typedef {import('./types.js').StreamQuality} StreamQuality
+ * @typedef {import('./types.js').CameraStream} CameraStream
  */
 
 /** @type {readonly ErrorKind[]} */
@@ -160,7 +161,15 @@ export const closeStream = (playerId) => call('close_stream', { playerId });
  */
 export const getSnapshot = (siteId, cameraId) => call('get_snapshot', { siteId, cameraId });
 
+/**
+ * Keeps the streams the user is likely to open next warm, so that opening them is
+ * instant (at most four; replaces the previous set).
+ * @param {CameraStream[]} streams
+ * @returns {Promise<null>}
+ */
+export const warmStreams = (streams) => call('warm_streams', { streams });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams };
 
 /** @typedef {typeof api} Api */

@@ -16,6 +16,7 @@ import { siteList, siteListDeps } from './views/site-list.js';
 import { sitePage, sitePageDeps } from './views/site-page.js';
 import { cameraView, cameraViewDeps } from './views/camera-view.js';
 import { createPlayers } from './player.js';
+import { nextCamera } from './sites.js';
 import { alerts, alertsDeps } from './views/alerts.js';
 import { about, settings } from './views/settings.js';
 import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
@@ -108,12 +109,32 @@ if (store.get().available) {
       root.toggleAttribute('data-site-open', s.openSiteId !== null);
       cameraEl.hidden = s.openCameraId === null;
       root.toggleAttribute('data-camera-open', s.openCameraId !== null);
+      warmNeighbours(s);
     },
   ];
   installKeys(root, store, actions);
 } else {
   main.append(noApp());
   regions = [bar.update, region(headerEl, (s) => [s.lang], () => h('h1', { class: 'app-name', text: 'Mimamori 見守り' }))];
+}
+
+/** The cameras before and after the one open full screen, kept warm in the core so that
+ * "next" and "previous" are instant; none when no camera is open. */
+let warmKey = '';
+/** @param {State} s */
+function warmNeighbours(s) {
+  const key = `${s.openSiteId}/${s.openCameraId}/${s.site?.id === s.openSiteId}`;
+  if (key === warmKey) return;
+  warmKey = key;
+  const around = s.openCameraId === null ? [] : [nextCamera(s, 1), nextCamera(s, -1)];
+  /** @type {import('./types.js').CameraStream[]} */
+  const streams = [];
+  for (const c of around) {
+    if (c?.cameraId && !streams.some((x) => x.siteId === c.siteId && x.cameraId === c.cameraId)) {
+      streams.push({ siteId: c.siteId, cameraId: c.cameraId, quality: 'main' });
+    }
+  }
+  void api.warmStreams(streams).catch(() => {});
 }
 
 function render() {

@@ -27,5 +27,6 @@
 /** @typedef {import('../../bindings/StreamPhase').StreamPhase} StreamPhase */
 /** @typedef {import('../../bindings/StreamProblem').StreamProblem} StreamProblem */
 /** @typedef {import('../../bindings/StreamQuality').StreamQuality} StreamQuality */
+/** @typedef {import('../../bindings/CameraStream').CameraStream} CameraStream */
 
 export {};
