@@ -229,8 +229,20 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   /** Which attempt the channel messages belong to: a restarted player ignores the old one. */
   let generation = 0;
 
+  /** Whether a picture of this attempt has been shown: until then no jump to the live
+   * edge, so the cached key frame is painted at once rather than after decoding the GOP. */
+  let presented = false;
+  const frameCallbacks = typeof video.requestVideoFrameCallback === 'function';
+
   function start() {
     const mine = ++generation;
+    presented = false;
+    if (frameCallbacks) {
+      video.requestVideoFrameCallback(() => {
+        if (mine === generation) presented = true;
+        pump();
+      });
+    }
     sb = null;
     mime = null;
     queue = [];
@@ -343,9 +355,11 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     const b = video.buffered;
     if (b.length === 0) return;
     if (video.paused) void video.play().catch(() => {});
-    // No seek before the first picture is up (it shows the cached key frame at once) nor
-    // during a seek: WebKit's pipeline can fail when seeked while it prerolls.
-    if (video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA || video.seeking) return;
+    // No seek before the first picture is shown (the cached key frame, at once) nor during
+    // a seek: WebKit's pipeline can fail when seeked while it prerolls. Without
+    // requestVideoFrameCallback, a decoded current frame stands for "shown".
+    if (!frameCallbacks) presented ||= video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
+    if (!presented || video.seeking) return;
     const end = b.end(b.length - 1);
     const start = b.start(b.length - 1);
     if (video.currentTime < start || end - video.currentTime > MAX_LAG) {
