@@ -2,7 +2,9 @@
 //! drive the product through this crate. See `docs/architecture.md`.
 
 pub mod admin;
+pub mod audit;
 pub mod bus;
+pub mod control;
 pub mod enrol;
 pub mod event;
 pub mod inbox;

@@ -154,14 +154,23 @@ pub mod topics {
     pub fn status(site: &str) -> String {
         format!("{ROOT}/sites/{site}/status")
     }
+    /// Where `user` sends commands to `site`.
+    pub fn commands(site: &str, user: &str) -> String {
+        format!("{ROOT}/sites/{site}/commands/{user}")
+    }
+    /// Every user's commands to `site` (what the site subscribes to).
+    pub fn all_commands(site: &str) -> String {
+        format!("{ROOT}/sites/{site}/commands/+")
+    }
+    /// Where a site answers `user`'s device `client`.
+    pub fn responses(user: &str, client: &str) -> String {
+        format!("{ROOT}/clients/{user}/{client}/responses")
+    }
     pub fn output_state(site: &str, output: &str) -> String {
         format!("{ROOT}/sites/{site}/outputs/{output}/state")
     }
     pub fn events(site: &str) -> String {
         format!("{ROOT}/sites/{site}/events")
-    }
-    pub fn commands(site: &str, user: &str) -> String {
-        format!("{ROOT}/sites/{site}/commands/{user}")
     }
 }
 

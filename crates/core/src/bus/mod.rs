@@ -194,6 +194,29 @@ pub enum ConnectionPhase {
     Stopped,
 }
 
+impl ConnectionPhase {
+    pub fn is_connected(self) -> bool {
+        self == ConnectionPhase::Connected
+    }
+}
+
+/// How a request (a command) was answered.
+#[derive(Debug)]
+pub enum Reply {
+    /// The site's response.
+    Response(crate::control::Response),
+    /// The broker refused the publish (PUBACK reason), e.g. "not authorized".
+    Refused(String),
+}
+
+/// A request on its way to the connection task.
+pub(crate) struct Outgoing {
+    pub topic: String,
+    pub request_id: String,
+    pub payload: Vec<u8>,
+    pub expiry_s: u32,
+}
+
 /// Why the last attempt failed, in words that never include an address or a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -262,6 +285,12 @@ struct Inner {
     connection: Mutex<ConnectionStatus>,
     stats: Mutex<BusStats>,
     changes: broadcast::Sender<BusChange>,
+    /// Requests to publish, to the connection task (None without a connection).
+    outgoing: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Outgoing>>>,
+    /// Requests waiting for their answer, by request id.
+    pending: Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Reply>>>,
+    /// This client's broker user, for the command topic.
+    user: Mutex<String>,
 }
 
 /// The shared, cloneable view of the bus.
@@ -291,6 +320,9 @@ impl BusState {
                 }),
                 stats: Mutex::new(BusStats::default()),
                 changes,
+                outgoing: Mutex::new(None),
+                pending: Mutex::new(std::collections::HashMap::new()),
+                user: Mutex::new(String::new()),
             }),
         }
     }
@@ -391,6 +423,44 @@ impl BusState {
     /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
     pub fn camera_entry(&self, site: &str, camera: &str) -> Option<crate::protocol::CameraEntry> {
         lock(&self.inner.sites).camera_entry(site, camera).cloned()
+    }
+
+    /// Publishes a request to `site`'s command topic for this user; the answer (the site's
+    /// response or the broker's refusal) comes on the returned channel. None when there is
+    /// no connection task.
+    pub fn request(
+        &self,
+        site: &str,
+        request_id: &str,
+        payload: Vec<u8>,
+        expiry_s: u32,
+    ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
+        let topic = protocol::topics::commands(site, &lock(&self.inner.user));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.inner.pending).insert(request_id.to_owned(), tx);
+        let sent = lock(&self.inner.outgoing).as_ref().is_some_and(|o| {
+            o.send(Outgoing { topic, request_id: request_id.to_owned(), payload, expiry_s }).is_ok()
+        });
+        if !sent {
+            self.forget_request(request_id);
+            return None;
+        }
+        Some(rx)
+    }
+
+    /// Drops a request that is no longer waited for.
+    pub fn forget_request(&self, request_id: &str) {
+        lock(&self.inner.pending).remove(request_id);
+    }
+
+    /// Hands an answer to whoever waits for `request_id`; false when nobody does.
+    pub(crate) fn answer(&self, request_id: &str, reply: Reply) -> bool {
+        lock(&self.inner.pending).remove(request_id).is_some_and(|tx| tx.send(reply).is_ok())
+    }
+
+    pub(crate) fn set_outgoing(&self, user: &str, tx: Option<tokio::sync::mpsc::UnboundedSender<Outgoing>>) {
+        *lock(&self.inner.user) = user.to_owned();
+        *lock(&self.inner.outgoing) = tx;
     }
 
     pub fn connection(&self) -> ConnectionStatus {

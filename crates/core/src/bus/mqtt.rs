@@ -2,12 +2,14 @@
 //! subscribe to the enrolled sites, feed every publish to the model, supervise the sites,
 //! and reconnect with backoff and jitter when the link drops.
 
-use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem};
+use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem, Outgoing, Reply};
 use crate::inbox::{Inbox, Recorded};
 use crate::protocol::{self, topics};
 use crate::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Filter, Packet, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode, Filter, Packet, PubAckReason, PublishProperties, SubscribeReasonCode,
+};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
 use rumqttc::{TlsConfiguration, Transport};
 use std::sync::Arc;
@@ -114,6 +116,13 @@ pub(super) async fn run(
         }
     };
     let (client, mut events): (AsyncClient, EventLoop) = AsyncClient::new(options, 64);
+    // Commands from the core reach this task through `outgoing`; their PUBACKs are matched
+    // by packet id (assigned in order of sending), their responses by request id.
+    let (outgoing_tx, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<Outgoing>();
+    state.set_outgoing(&config.user, Some(outgoing_tx));
+    let responses = topics::responses(&config.user, &config.client_id);
+    let mut unnumbered: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut by_pkid: std::collections::HashMap<u16, String> = std::collections::HashMap::new();
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
     let mut ever_connected = false;
     let mut connected = false;
@@ -127,6 +136,22 @@ pub(super) async fn run(
             () = sleep_until(next_check.unwrap_or_else(far)), if connected => {
                 next_check = state.supervise();
             }
+            Some(req) = outgoing.recv() => {
+                let properties = PublishProperties {
+                    response_topic: Some(responses.clone()),
+                    correlation_data: Some(req.request_id.clone().into_bytes().into()),
+                    // Relative: a wrong clock on the phone cannot make a command fire late.
+                    message_expiry_interval: Some(req.expiry_s),
+                    ..PublishProperties::default()
+                };
+                match client.try_publish_with_properties(req.topic, QoS::AtLeastOnce, false, req.payload, properties) {
+                    Ok(()) => unnumbered.push_back(req.request_id),
+                    Err(err) => {
+                        tracing::warn!("could not queue a command: {err}");
+                        state.forget_request(&req.request_id);
+                    }
+                }
+            }
             event = events.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     tracing::info!(session_present = ack.session_present, "connected to the broker");
@@ -136,9 +161,42 @@ pub(super) async fn run(
                     // Subscribing again even with a resumed session re-delivers retained
                     // state, which is how the model catches up after a broker restart.
                     subscribe_all(&client, &config.sites);
+                    if let Err(err) = client.try_subscribe(responses.clone(), QoS::AtLeastOnce) {
+                        tracing::error!(%err, "could not queue the responses subscription");
+                    }
                     state.restart_supervision();
                     next_check = state.supervise();
                     state.set_connection(ConnectionPhase::Connected, 0, None);
+                }
+                Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                    if let Some(id) = unnumbered.pop_front() {
+                        by_pkid.insert(pkid, id);
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    if let Some(id) = by_pkid.remove(&ack.pkid)
+                        && !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers)
+                    {
+                        let reason = match ack.reason {
+                            PubAckReason::NotAuthorized => "the broker does not allow this user to command this site".to_owned(),
+                            other => format!("the broker refused the command ({other:?})"),
+                        };
+                        state.answer(&id, Reply::Refused(reason));
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) if p.topic == responses.as_bytes() => {
+                    match crate::control::decode_response(&p.payload) {
+                        Ok(r) => {
+                            let id = r.request_id.clone();
+                            if !state.answer(&id, Reply::Response(r)) {
+                                tracing::debug!(request = %id, "a response nobody waits for (late or duplicate)");
+                            }
+                        }
+                        Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
+                    }
+                    if let Err(err) = client.try_ack(&p) {
+                        tracing::warn!("could not queue an acknowledgement: {err}");
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let topic = String::from_utf8_lossy(&p.topic);
@@ -214,5 +272,6 @@ pub(super) async fn run(
         })
         .await;
     }
+    state.set_outgoing(&config.user, None);
     state.set_connection(ConnectionPhase::Stopped, 0, None);
 }

@@ -1,0 +1,344 @@
+//! Commands to a site: switch an output (siren, light, lock, relay) or arm/disarm the site,
+//! as MQTT 5 requests (`docs/site-protocol.md`, Commands and responses). The core checks
+//! the user's role and the site's catalog before anything is sent, writes the command to
+//! the audit log first (no log, no command), sends it with a relative expiry so that it can
+//! never fire late, and reports *done*, *denied*, *failed*, *expired* or *unconfirmed* —
+//! never *done* unless the site said so.
+
+use crate::audit::{Audit, AuditError, Record};
+use crate::bus::{BusState, Reply};
+use crate::enrol::{Action as RoleAction, Role};
+use crate::protocol::{OutputKind, check_id};
+use crate::time::now_ms;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use ts_rs::TS;
+
+/// What a command is aimed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// An output of the site, by id.
+    Output(String),
+    /// The site itself (arm, disarm).
+    Site,
+}
+
+/// What to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    On,
+    Off,
+    /// On (or unlocked) for this many seconds, then back.
+    Pulse {
+        seconds: u32,
+    },
+    Lock,
+    Unlock,
+    Arm,
+    ArmPartial,
+    Disarm,
+}
+
+impl Action {
+    fn wire(self) -> (&'static str, Option<u32>) {
+        match self {
+            Action::On => ("on", None),
+            Action::Off => ("off", None),
+            Action::Pulse { seconds } => ("pulse", Some(seconds)),
+            Action::Lock => ("lock", None),
+            Action::Unlock => ("unlock", None),
+            Action::Arm => ("arm", None),
+            Action::ArmPartial => ("arm_partial", None),
+            Action::Disarm => ("disarm", None),
+        }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Action, String> {
+        Ok(match s {
+            "on" => Action::On,
+            "off" => Action::Off,
+            "lock" => Action::Lock,
+            "unlock" => Action::Unlock,
+            "arm" => Action::Arm,
+            "arm_partial" | "partial" => Action::ArmPartial,
+            "disarm" => Action::Disarm,
+            other => match other.strip_prefix("pulse") {
+                Some(n) => Action::Pulse {
+                    seconds: n
+                        .trim_start_matches([':', '='])
+                        .parse()
+                        .map_err(|_| "pulse:N, N in seconds".to_string())?,
+                },
+                None => {
+                    return Err(format!(
+                        "unknown action `{s}` (on, off, pulse:N, lock, unlock, arm, arm_partial, disarm)"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+/// How a command ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum Outcome {
+    /// The site executed it; `state` is the resulting state it reported.
+    Done { state: Option<String> },
+    /// Refused by the broker (this user may not write there) or by the site.
+    Denied { by: DeniedBy, message: Option<String> },
+    /// The site tried and the hardware did not follow.
+    Failed { message: Option<String> },
+    /// The site received it too late and did not execute it.
+    Expired,
+    /// No answer within the timeout: it may or may not have happened, and, since it
+    /// expires, it cannot happen later.
+    Unconfirmed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum DeniedBy {
+    Broker,
+    Site,
+}
+
+impl Outcome {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Done { .. } => "done",
+            Outcome::Denied { .. } => "denied",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Expired => "expired",
+            Outcome::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no site `{0}` is known")]
+    UnknownSite(String),
+    #[error("site `{site}` has no output `{output}`")]
+    UnknownOutput { site: String, output: String },
+    #[error("`{action}` does not apply to {target}")]
+    DoesNotFit { action: &'static str, target: String },
+    #[error("your role on site `{site}` ({role}) does not allow this")]
+    NotPermitted { site: String, role: &'static str },
+    #[error("a pulse lasts 1 to {MAX_PULSE} seconds")]
+    BadPulse,
+    #[error("a note is at most {MAX_NOTE} characters")]
+    NoteTooLong,
+    #[error("not connected to the broker: nothing was sent")]
+    NotConnected,
+    #[error("the audit log cannot be written, so the command was not sent: {0}")]
+    Audit(#[from] AuditError),
+    #[error("{0}")]
+    Invalid(#[from] crate::protocol::ProtocolError),
+}
+
+pub const MAX_PULSE: u32 = 600;
+pub const MAX_NOTE: usize = 500;
+
+/// One command as the user asked it.
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub site: String,
+    pub target: Target,
+    pub action: Action,
+    pub note: Option<String>,
+}
+
+/// The request body on the wire.
+#[derive(Debug, Serialize)]
+pub(crate) struct Request<'a> {
+    v: u8,
+    request_id: &'a str,
+    target: serde_json::Value,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+/// A site's response on the wire.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Response {
+    pub v: u8,
+    pub request_id: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Largest response accepted.
+const MAX_RESPONSE: usize = 4096;
+
+/// Decodes a response; errors name what is wrong, never quote the payload.
+pub fn decode_response(payload: &[u8]) -> Result<Response, String> {
+    if payload.len() > MAX_RESPONSE {
+        return Err(format!("response of {} bytes is over the {MAX_RESPONSE}-byte limit", payload.len()));
+    }
+    let r: Response = serde_json::from_slice(payload)
+        .map_err(|e| format!("malformed response ({:?} at column {})", e.classify(), e.column()))?;
+    if r.v != 1 {
+        return Err(format!("response version {} is not 1", r.v));
+    }
+    check_id("request id", &r.request_id).map_err(|e| e.to_string())?;
+    Ok(r)
+}
+
+/// Checks a command against the catalog and the user's role; answers the kind of the
+/// target output (None for the site).
+pub fn check(bus: &BusState, role: Role, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
+    check_id("site id", &cmd.site)?;
+    let view = bus.view(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
+    if cmd.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Err(ControlError::NoteTooLong);
+    }
+    if let Action::Pulse { seconds } = cmd.action
+        && !(1..=MAX_PULSE).contains(&seconds)
+    {
+        return Err(ControlError::BadPulse);
+    }
+    let (kind, needed) =
+        match &cmd.target {
+            Target::Output(id) => {
+                check_id("output id", id)?;
+                let out = view.outputs.iter().find(|o| &o.id == id).ok_or_else(|| {
+                    ControlError::UnknownOutput { site: cmd.site.clone(), output: id.clone() }
+                })?;
+                let fits = matches!(
+                    (out.kind, cmd.action),
+                    (OutputKind::Lock, Action::Lock | Action::Unlock | Action::Pulse { .. })
+                        | (
+                            OutputKind::Siren | OutputKind::Light | OutputKind::Relay,
+                            Action::On | Action::Off | Action::Pulse { .. }
+                        )
+                );
+                if !fits {
+                    return Err(ControlError::DoesNotFit {
+                        action: cmd.action.wire().0,
+                        target: format!("output `{id}` ({:?})", out.kind).to_lowercase(),
+                    });
+                }
+                (Some(out.kind), RoleAction::Output(out.kind))
+            }
+            Target::Site => {
+                let fits =
+                    matches!(cmd.action, Action::Arm | Action::Disarm | Action::ArmPartial) && view.armable;
+                if !fits {
+                    return Err(ControlError::DoesNotFit {
+                        action: cmd.action.wire().0,
+                        target: format!("site `{}`", cmd.site),
+                    });
+                }
+                (None, RoleAction::ArmOrDisarm)
+            }
+        };
+    if !role.may(needed) {
+        return Err(ControlError::NotPermitted { site: cmd.site.clone(), role: role.as_str() });
+    }
+    Ok(kind)
+}
+
+/// Sends a command: check, audit, publish with `timeout` as its expiry, wait for the
+/// answer. The audit log gets the command before it is sent and its outcome after.
+pub async fn send(
+    bus: &BusState,
+    audit: &Audit,
+    user: &str,
+    role: Role,
+    cmd: Command,
+    timeout: Duration,
+) -> Result<Outcome, ControlError> {
+    let request_id = format!("r-{:016x}", fastrand::u64(..));
+    let (action, seconds) = cmd.action.wire();
+    let target_text = match &cmd.target {
+        Target::Output(id) => format!("output:{id}"),
+        Target::Site => "site".to_string(),
+    };
+    let record = |what: &str, outcome: &str| Record {
+        time_ms: now_ms(),
+        user: user.to_owned(),
+        what: what.to_owned(),
+        site: cmd.site.clone(),
+        target: target_text.clone(),
+        action: match seconds {
+            Some(s) => format!("{action}:{s}"),
+            None => action.to_owned(),
+        },
+        request_id: request_id.clone(),
+        outcome: outcome.to_owned(),
+        note: cmd.note.clone(),
+    };
+    if let Err(e) = check(bus, role, &cmd) {
+        // A refusal in the core is recorded too (if the log can be written).
+        let _ = audit.append(record("command", "refused"));
+        return Err(e);
+    }
+    if !bus.connection().phase.is_connected() {
+        let _ = audit.append(record("command", "not sent: offline"));
+        return Err(ControlError::NotConnected);
+    }
+    // No log, no command.
+    audit.append(record("command", "sent"))?;
+    let target = match &cmd.target {
+        Target::Output(id) => serde_json::json!({ "output": id }),
+        Target::Site => serde_json::json!({ "site": true }),
+    };
+    let body = Request { v: 1, request_id: &request_id, target, action, seconds, note: cmd.note.as_deref() };
+    let payload =
+        serde_json::to_vec(&body).map_err(|e| ControlError::Audit(AuditError::Io(e.to_string())))?;
+    let expiry = timeout.as_secs().max(1) as u32;
+    let reply = bus.request(&cmd.site, &request_id, payload, expiry).ok_or(ControlError::NotConnected)?;
+    let outcome = match tokio::time::timeout(timeout, reply).await {
+        Ok(Ok(Reply::Response(r))) => match r.outcome.as_str() {
+            "done" => Outcome::Done { state: r.state },
+            "denied" => Outcome::Denied { by: DeniedBy::Site, message: r.message },
+            "failed" => Outcome::Failed { message: r.message },
+            "expired" => Outcome::Expired,
+            _ => Outcome::Failed { message: Some("the site answered with an unknown outcome".into()) },
+        },
+        Ok(Ok(Reply::Refused(reason))) => Outcome::Denied { by: DeniedBy::Broker, message: Some(reason) },
+        Ok(Err(_)) | Err(_) => Outcome::Unconfirmed,
+    };
+    bus.forget_request(&request_id);
+    // The outcome is recorded after the fact; the command itself already is.
+    if let Err(e) = audit.append(record("outcome", outcome.word())) {
+        tracing::error!("the outcome of {request_id} could not be written to the audit log: {e}");
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_parse_from_words() {
+        assert_eq!("on".parse::<Action>().unwrap(), Action::On);
+        assert_eq!("pulse:5".parse::<Action>().unwrap(), Action::Pulse { seconds: 5 });
+        assert_eq!("partial".parse::<Action>().unwrap(), Action::ArmPartial);
+        assert!("explode".parse::<Action>().is_err());
+        assert!("pulse:x".parse::<Action>().is_err());
+    }
+
+    #[test]
+    fn responses_are_checked() {
+        let ok = decode_response(br#"{"v":1,"request_id":"r-1","outcome":"done","state":"on"}"#).unwrap();
+        assert_eq!((ok.outcome.as_str(), ok.state.as_deref()), ("done", Some("on")));
+        assert!(decode_response(br#"{"v":2,"request_id":"r-1","outcome":"done"}"#).is_err());
+        assert!(decode_response(br#"{"v":1,"request_id":"a/b","outcome":"done"}"#).is_err());
+        assert!(decode_response(b"CANARY not json").unwrap_err().find("CANARY").is_none());
+        assert!(decode_response(&vec![b' '; 5000]).is_err());
+    }
+}
