@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod camera;
+pub mod control;
 pub mod demo;
 pub mod gst;
 pub mod mosquitto;

@@ -2,13 +2,14 @@
 //! it publishes its catalog, its status and its output states (all retained), then a
 //! status heartbeat; its Last Will marks it offline when it vanishes.
 
+use crate::control::{Effect, Executor};
 use mimamori_core::bus::BrokerAddress;
 use mimamori_core::event::{self, Alert, AlertKind, EventBody};
 use mimamori_core::protocol::{self, ArmState, Catalog, LinkState, OutputState, OutputValue, Status, topics};
 use mimamori_core::secret::Secret;
 use mimamori_core::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -36,11 +37,20 @@ pub struct SimConfig {
     pub heartbeat: Option<Duration>,
     /// Raise an example alert this often (the demo's "something happens now and then").
     pub alert_every: Option<Duration>,
+    /// Outputs that fail every command, like broken hardware.
+    pub broken_outputs: Vec<String>,
 }
 
 impl SimConfig {
     pub fn new(broker: BrokerAddress) -> Self {
-        SimConfig { broker, user: None, password: None, heartbeat: None, alert_every: None }
+        SimConfig {
+            broker,
+            user: None,
+            password: None,
+            heartbeat: None,
+            alert_every: None,
+            broken_outputs: Vec::new(),
+        }
     }
 }
 
@@ -148,6 +158,12 @@ async fn run(
     let mut examples = tokio::time::interval(config.alert_every.unwrap_or(Duration::from_secs(3600)));
     examples.reset(); // the first one after a full period, not at start
     let mut example_count = 0;
+    // Commands change the site: its outputs and armed state live in `spec` from here on.
+    let mut spec = spec;
+    let mut executor = Executor::default();
+    executor.broken.clone_from(&config.broken_outputs);
+    let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
+    let commands = topics::all_commands(&spec.id);
     loop {
         while connected && let Some(payload) = outbox.front() {
             if client.try_publish(topics::events(&spec.id), QoS::AtLeastOnce, false, payload.clone()).is_err()
@@ -182,12 +198,59 @@ async fn run(
             _ = beat.tick(), if connected => {
                 publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
             }
+            Some(d) = done.recv() => {
+                // A command's effect, now that the hardware has moved.
+                spec.outputs.insert(d.output.clone(), d.value);
+                let state = OutputState { v: protocol::VERSION, state: d.value, since: Some(now_ms()), by: Some(d.by.clone()) };
+                publish(&client, topics::output_state(&spec.id, &d.output), protocol::encode(&state));
+                if let Some(reply) = d.reply {
+                    answer(&client, reply);
+                }
+            }
             event = events.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!(site = %spec.id, "simulated site connected");
                     connected = true;
                     publish_all(&client, &spec);
+                    if let Err(err) = client.try_subscribe(commands.clone(), QoS::AtLeastOnce) {
+                        tracing::warn!("simulated site could not subscribe to commands: {err}");
+                    }
                     beat.reset();
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                    let Some(user) = topic.strip_prefix(commands.trim_end_matches('+')) else { continue };
+                    let props = p.properties.clone().unwrap_or_default();
+                    let Some(response_topic) = props.response_topic.clone() else { continue };
+                    let reply = |answer: Vec<u8>| Reply { topic: response_topic.clone(), correlation: props.correlation_data.clone(), answer };
+                    if props.message_expiry_interval == Some(0) {
+                        // Too late to act on: say so, do nothing.
+                        let id = serde_json::from_slice::<serde_json::Value>(&p.payload).ok().and_then(|v| v["request_id"].as_str().map(str::to_owned)).unwrap_or_default();
+                        answer(&client, reply(crate::control::response(&id, "expired", None, None)));
+                        continue;
+                    }
+                    match executor.execute(user, &p.payload, &spec.catalog, &spec.outputs) {
+                        Effect::Ignore => {}
+                        Effect::Answer(a) => answer(&client, reply(a)),
+                        Effect::Arm { state, answer: a } => {
+                            spec.armed = state;
+                            publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
+                            answer(&client, reply(a));
+                        }
+                        Effect::Output { output, value, delay, revert_after, answer: a } => {
+                            let tx = done_tx.clone();
+                            let by = user.to_owned();
+                            let r = reply(a);
+                            tokio::spawn(async move {
+                                tokio::time::sleep(delay).await;
+                                let _ = tx.send(Done { output: output.clone(), value, by: by.clone(), reply: Some(r) });
+                                if let Some((after, back)) = revert_after {
+                                    tokio::time::sleep(after).await;
+                                    let _ = tx.send(Done { output, value: back, by, reply: None });
+                                }
+                            });
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -212,6 +275,30 @@ async fn run(
             }
         })
         .await;
+    }
+}
+
+/// An output change that is due, and the answer to send with it.
+struct Done {
+    output: String,
+    value: OutputValue,
+    by: String,
+    reply: Option<Reply>,
+}
+
+/// A response to a command, to its response topic with its correlation data.
+struct Reply {
+    topic: String,
+    correlation: Option<bytes::Bytes>,
+    answer: Vec<u8>,
+}
+
+fn answer(client: &AsyncClient, reply: Reply) {
+    let props = PublishProperties { correlation_data: reply.correlation, ..PublishProperties::default() };
+    if let Err(err) =
+        client.try_publish_with_properties(reply.topic, QoS::AtLeastOnce, false, reply.answer, props)
+    {
+        tracing::warn!("simulated site could not queue a response: {err}");
     }
 }
 
