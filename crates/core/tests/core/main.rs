@@ -5,5 +5,6 @@
 mod acl;
 mod alerts;
 mod bus;
+mod control;
 mod tls;
 mod video;

@@ -1,0 +1,213 @@
+//! Commands against a real Mosquitto with ACLs written from a role table, and simulated
+//! sites that execute them: the core refuses what the role does not allow, the broker
+//! refuses what the ACL does not allow, the audit log comes first, and nothing is ever
+//! shown as done unless the site said so.
+
+use mimamori_core::Secret;
+use mimamori_core::admin::{RoleTable, mosquitto_password_line};
+use mimamori_core::audit::Audit;
+use mimamori_core::bus::{Bus, BusConfig, BusState, Reply};
+use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
+use mimamori_core::enrol::Role;
+use mimamori_core::protocol::OutputValue;
+use mimamori_sim::mosquitto::Mosquitto;
+use mimamori_sim::{SimConfig, SimSite, demo};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const TABLE: &str = r#"{"sites": ["hq", "shop"],
+  "users": {"ken": {"hq": "operator"}, "mari": {"hq": "admin", "shop": "admin"}}}"#;
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+fn password(user: &str) -> String {
+    format!("pw-of-{user}")
+}
+
+fn broker() -> Mosquitto {
+    let table: RoleTable = serde_json::from_str(TABLE).unwrap();
+    let users = table.users.keys().cloned().chain(table.sites.iter().map(|s| format!("site-{s}")));
+    let passwd: String =
+        users.map(|u| mosquitto_password_line(&u, &Secret::new(password(&u))).unwrap() + "\n").collect();
+    Mosquitto::with_files(&passwd, &table.mosquitto_acl().unwrap())
+}
+
+fn site(broker: &Mosquitto, id: &str, broken: &[&str]) -> SimSite {
+    let mut config = SimConfig::new(broker.address());
+    config.password = Some(Secret::new(password(&format!("site-{id}"))));
+    config.broken_outputs = broken.iter().map(|s| (*s).to_owned()).collect();
+    SimSite::start(demo::site(id).unwrap(), config)
+}
+
+fn client(broker: &Mosquitto, user: &str, sites: &[&str]) -> Bus {
+    let mut config = BusConfig::new(
+        broker.address(),
+        &format!("test-{user}"),
+        user,
+        sites.iter().map(|s| (*s).to_owned()).collect(),
+    );
+    config.password = Some(Secret::new(password(user)));
+    Bus::start(config)
+}
+
+async fn ready(bus: &BusState, site: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !(bus.connection().phase.is_connected()
+        && bus.view(site).is_some_and(|v| v.summary.name.is_some() && !v.outputs.is_empty()))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "site {site} never ready: {:?}", bus.connection());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn output_becomes(bus: &BusState, site: &str, output: &str, value: OutputValue) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let o = bus.view(site).and_then(|v| v.outputs.into_iter().find(|o| o.id == output));
+        if let Some(o) = o.filter(|o| o.state == Some(value)) {
+            return o.by;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{site}/{output} never became {value:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn audit() -> (Audit, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("mimamori-control-{}-{}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.log");
+    (Audit::open(&path).unwrap(), path)
+}
+
+fn command(site: &str, target: Target, action: Action) -> Command {
+    Command { site: site.into(), target, action, note: Some("試験".into()) }
+}
+
+#[tokio::test]
+async fn an_operator_sounds_the_siren_but_cannot_unlock_nor_touch_another_site() {
+    let broker = broker();
+    let _hq = site(&broker, "hq", &[]);
+    let _shop = site(&broker, "shop", &[]);
+    let ken = client(&broker, "ken", &["hq"]);
+    ready(ken.state(), "hq").await;
+    let (audit, path) = audit();
+
+    let siren = command("hq", Target::Output("siren".into()), Action::On);
+    let outcome = control::send(ken.state(), &audit, "ken", Role::Operator, siren, TIMEOUT).await.unwrap();
+    assert_eq!(outcome, Outcome::Done { state: Some("on".into()) });
+    // The retained state says who did it.
+    assert_eq!(output_becomes(ken.state(), "hq", "siren", OutputValue::On).await.as_deref(), Some("ken"));
+
+    // Unlocking is beyond an operator: the core refuses and nothing is sent.
+    let unlock = command("hq", Target::Output("door".into()), Action::Unlock);
+    let err = control::send(ken.state(), &audit, "ken", Role::Operator, unlock, TIMEOUT).await.unwrap_err();
+    assert!(matches!(err, ControlError::NotPermitted { .. }), "{err}");
+    // Arming too.
+    let arm = command("hq", Target::Site, Action::Arm);
+    assert!(matches!(
+        control::send(ken.state(), &audit, "ken", Role::Operator, arm, TIMEOUT).await,
+        Err(ControlError::NotPermitted { .. })
+    ));
+
+    // Site B is not ken's: the core does not know it, and the broker refuses a command sent
+    // around the core.
+    let shop = command("shop", Target::Output("siren".into()), Action::On);
+    assert!(matches!(
+        control::send(ken.state(), &audit, "ken", Role::Admin, shop, TIMEOUT).await,
+        Err(ControlError::UnknownSite(_))
+    ));
+    let raw = br#"{"v":1,"request_id":"r-bypass","target":{"output":"siren"},"action":"on"}"#.to_vec();
+    let reply = ken.state().request("shop", "r-bypass", raw, 3).unwrap();
+    match tokio::time::timeout(TIMEOUT, reply).await {
+        Ok(Ok(Reply::Refused(reason))) => assert!(reason.contains("not allow"), "{reason}"),
+        other => panic!("the broker should refuse: {other:?}"),
+    }
+
+    // The log holds every attempt, in order, and verifies.
+    let records = Audit::records(&path).unwrap();
+    let summary: Vec<(String, String, String)> =
+        records.iter().map(|r| (r.target.clone(), r.action.clone(), r.outcome.clone())).collect();
+    assert_eq!(
+        summary,
+        [
+            ("output:siren".into(), "on".into(), "sent".into()),
+            ("output:siren".into(), "on".into(), "done".into()),
+            ("output:door".into(), "unlock".into(), "refused".into()),
+            ("site".into(), "arm".into(), "refused".into()),
+            ("output:siren".into(), "on".into(), "refused".into()),
+        ]
+    );
+    assert!(records.iter().all(|r| r.user == "ken" && r.note.as_deref() == Some("試験")));
+}
+
+#[tokio::test]
+async fn an_admin_unlocks_a_door_that_takes_its_time_and_arms_the_site() {
+    let broker = broker();
+    let _hq = site(&broker, "hq", &["light"]);
+    let mari = client(&broker, "mari", &["hq"]);
+    ready(mari.state(), "hq").await;
+    let (audit, _) = audit();
+    let send = |cmd| control::send(mari.state(), &audit, "mari", Role::Admin, cmd, TIMEOUT);
+
+    let unlock = command("hq", Target::Output("door".into()), Action::Pulse { seconds: 1 });
+    assert_eq!(send(unlock).await.unwrap(), Outcome::Done { state: Some("unlocked".into()) });
+    output_becomes(mari.state(), "hq", "door", OutputValue::Unlocked).await;
+    // The pulse ends by itself: locked again.
+    output_becomes(mari.state(), "hq", "door", OutputValue::Locked).await;
+
+    // A broken output fails, and says so.
+    let light = command("hq", Target::Output("light".into()), Action::On);
+    assert!(matches!(send(light).await.unwrap(), Outcome::Failed { .. }));
+
+    let arm = command("hq", Target::Site, Action::Arm);
+    assert_eq!(send(arm).await.unwrap(), Outcome::Done { state: Some("armed".into()) });
+}
+
+#[tokio::test]
+async fn a_site_that_does_not_answer_leaves_the_command_unconfirmed() {
+    let broker = broker();
+    let hq = site(&broker, "hq", &[]);
+    let mari = client(&broker, "mari", &["hq"]);
+    ready(mari.state(), "hq").await;
+    hq.kill().await;
+    let (audit, path) = audit();
+    let siren = command("hq", Target::Output("siren".into()), Action::On);
+    let outcome = control::send(mari.state(), &audit, "mari", Role::Admin, siren, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Unconfirmed);
+    assert_eq!(Audit::records(&path).unwrap().last().unwrap().outcome, "unconfirmed");
+}
+
+#[tokio::test]
+async fn no_audit_log_no_command() {
+    let broker = broker();
+    let _hq = site(&broker, "hq", &[]);
+    let mari = client(&broker, "mari", &["hq"]);
+    ready(mari.state(), "hq").await;
+    let (audit, path) = audit();
+    // The disk goes away under the log.
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    let siren = command("hq", Target::Output("siren".into()), Action::On);
+    let err = control::send(mari.state(), &audit, "mari", Role::Admin, siren, TIMEOUT).await.unwrap_err();
+    assert!(matches!(err, ControlError::Audit(_)), "{err}");
+    // Nothing was sent: the siren stays off.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let siren = mari.state().view("hq").unwrap().outputs.into_iter().find(|o| o.id == "siren").unwrap();
+    assert_eq!(siren.state, Some(OutputValue::Off));
+}
+
+#[tokio::test]
+async fn a_denied_by_the_site_is_never_shown_as_done() {
+    let broker = broker();
+    let _hq = site(&broker, "hq", &[]);
+    let mari = client(&broker, "mari", &["hq"]);
+    ready(mari.state(), "hq").await;
+    // Bypassing the core's catalog check, an action that does not fit: the site denies it.
+    let raw = br#"{"v":1,"request_id":"r-misfit","target":{"output":"door"},"action":"on"}"#.to_vec();
+    let reply = mari.state().request("hq", "r-misfit", raw, 3).unwrap();
+    match tokio::time::timeout(TIMEOUT, reply).await {
+        Ok(Ok(Reply::Response(r))) => assert_eq!(r.outcome, "denied"),
+        other => panic!("the site should deny: {other:?}"),
+    }
+}
