@@ -15,6 +15,7 @@ use mimamori_sim::demo::Demo;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod control;
 mod enroll;
 mod probe;
 mod snapshot;
@@ -81,6 +82,15 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Save a camera's current picture as a JPEG file.
     Snapshot(snapshot::SnapshotArgs),
+    /// Switch an output of a site: on, off, pulse:N, lock, unlock (checked against your
+    /// role, written to the audit log first).
+    Output(control::OutputArgs),
+    /// Arm a site.
+    Arm(control::ArmArgs),
+    /// Disarm a site.
+    Disarm(control::ArmArgs),
+    /// Print and verify this device's audit log, or export it (--json, --csv).
+    Audit(control::AuditArgs),
     /// The profiles this device is enrolled for.
     Profiles {
         #[command(subcommand)]
@@ -300,6 +310,7 @@ fn run() -> anyhow::Result<()> {
         Command::Enroll(c) => return enroll::enroll(c),
         Command::Broker(c) => return enroll::broker(c),
         Command::Alerts { limit, json } => return alerts(limit, json),
+        Command::Audit(args) => return control::audit(args),
         Command::Profiles { command } => {
             return enroll::profiles_command(command.unwrap_or(enroll::ProfilesCommand::List));
         }
@@ -313,9 +324,14 @@ fn run() -> anyhow::Result<()> {
             Command::Demo { port } => demo(port).await,
             Command::Probe(args) => probe::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,
-            Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } | Command::Alerts { .. } => {
-                Ok(())
-            }
+            Command::Output(args) => control::output(args).await,
+            Command::Arm(args) => control::arm(args, true).await,
+            Command::Disarm(args) => control::arm(args, false).await,
+            Command::Enroll(_)
+            | Command::Broker(_)
+            | Command::Profiles { .. }
+            | Command::Alerts { .. }
+            | Command::Audit(_) => Ok(()),
         }
     })
 }

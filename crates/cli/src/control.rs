@@ -1,0 +1,195 @@
+//! `mimamori output`, `arm`, `disarm` and `audit`: commands to a site from a terminal,
+//! through the same core checks, audit log and outcomes as the app.
+
+use crate::Source;
+use anyhow::Context;
+use mimamori_core::audit::{Audit, Record};
+use mimamori_core::control::{self, Action, Command, Outcome, Target};
+use mimamori_core::enrol::Role;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The role of a development profile (MIMAMORI_BROKER …), which carries none.
+pub const ROLE_VAR: &str = "MIMAMORI_ROLE";
+
+#[derive(clap::Args)]
+pub struct OutputArgs {
+    site: String,
+    output: String,
+    /// on, off, pulse:N (seconds), lock, unlock.
+    action: Action,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub struct ArmArgs {
+    site: String,
+    /// Arm partly (the site's own partial mode).
+    #[arg(long)]
+    partial: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub struct Common {
+    /// Why, for the audit log and colleagues.
+    #[arg(long)]
+    note: Option<String>,
+    /// Seconds to wait for the site's answer; the command expires with it.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Check the chain only and say whether it holds.
+    #[arg(long)]
+    verify: bool,
+    /// Print JSON (one array) instead of text.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
+    /// The demo's log instead of this device's.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn audit_path(demo: bool) -> PathBuf {
+    mimamori_core::profile::default_dir().join(if demo { "demo-audit.log" } else { "audit.log" })
+}
+
+/// Who acts and with which role on `site`.
+fn identity(source: &Source, session: &crate::Session, site: &str) -> anyhow::Result<(String, Role)> {
+    if source.demo {
+        return Ok(("demo".into(), Role::Admin));
+    }
+    if let Some(id) = &session.profile_id {
+        let profile = crate::enroll::profiles()?
+            .list()?
+            .into_iter()
+            .find(|p| &p.id == id)
+            .context("the profile is gone")?;
+        let role = profile
+            .sites
+            .iter()
+            .find(|s| s.id == site)
+            .map(|s| s.role)
+            .with_context(|| format!("this device is not enrolled for site `{site}`"))?;
+        return Ok((profile.user, role));
+    }
+    let user = std::env::var("MIMAMORI_USER").unwrap_or_default();
+    let role = std::env::var(ROLE_VAR)
+        .ok()
+        .map(|r| r.parse().map_err(anyhow::Error::msg))
+        .transpose()?
+        .unwrap_or(Role::Viewer);
+    Ok((user, role))
+}
+
+async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
+    let session = crate::connect(&common.source)?;
+    let bus = session.bus.state().clone();
+    let (user, role) = identity(&common.source, &session, &site)?;
+    // The catalog tells what the site has; the connection must be up to send.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(bus.connection().phase.is_connected()
+        && bus.view(&site).is_some_and(|v| v.summary.name.is_some()))
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "site `{site}` did not report within 10 s; nothing was sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::create_dir_all(mimamori_core::profile::default_dir())
+        .context("creating the settings directory")?;
+    let audit = Audit::open(audit_path(common.source.demo))?;
+    let cmd = Command { site, target, action, note: common.note };
+    let outcome =
+        control::send(&bus, &audit, &user, role, cmd, Duration::from_secs(common.timeout.max(1))).await?;
+    match &outcome {
+        Outcome::Done { state } => {
+            println!("done{}", state.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())
+        }
+        Outcome::Denied { by, message } => println!(
+            "denied by the {by:?}{}",
+            message.as_ref().map(|m| format!(": {m}")).unwrap_or_default().to_lowercase()
+        ),
+        Outcome::Failed { message } => {
+            println!("failed{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())
+        }
+        Outcome::Expired => println!("expired: the site received it too late and did not execute it"),
+        Outcome::Unconfirmed => println!(
+            "unconfirmed: no answer within {} s (it has expired and cannot happen later)",
+            common.timeout
+        ),
+    }
+    anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the command was not confirmed as done");
+    Ok(())
+}
+
+pub async fn output(args: OutputArgs) -> anyhow::Result<()> {
+    run(args.site, Target::Output(args.output), args.action, args.common).await
+}
+
+pub async fn arm(args: ArmArgs, arm: bool) -> anyhow::Result<()> {
+    let action = match (arm, args.partial) {
+        (false, _) => Action::Disarm,
+        (true, false) => Action::Arm,
+        (true, true) => Action::ArmPartial,
+    };
+    run(args.site, Target::Site, action, args.common).await
+}
+
+pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let path = audit_path(args.demo);
+    if !path.exists() {
+        println!("no audit log yet ({})", path.display());
+        return Ok(());
+    }
+    let records: Vec<Record> =
+        Audit::records(&path).context("the audit log does not verify: it was changed")?;
+    if args.verify {
+        println!("the audit log verifies: {} records, chain intact", records.len());
+    } else if args.json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else if args.csv {
+        println!("time_ms,user,what,site,target,action,request_id,outcome,note");
+        let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        for r in &records {
+            println!(
+                "{},{},{},{},{},{},{},{},{}",
+                r.time_ms,
+                field(&r.user),
+                r.what,
+                field(&r.site),
+                field(&r.target),
+                r.action,
+                r.request_id,
+                field(&r.outcome),
+                field(r.note.as_deref().unwrap_or(""))
+            );
+        }
+    } else {
+        for r in &records {
+            println!(
+                "{}  {:<8} {:<7} {} {} {}  {}  {}",
+                r.time_ms,
+                r.user,
+                r.what,
+                r.site,
+                r.target,
+                r.action,
+                r.outcome,
+                r.note.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
