@@ -38,6 +38,9 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::close_stream,
             commands::get_snapshot,
             commands::warm_streams,
+            commands::site_controls,
+            commands::set_output,
+            commands::set_arming,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
@@ -97,8 +100,11 @@ fn choose_state() -> anyhow::Result<AppState> {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rumqttd=off".into()),
+            mimamori_core::LOG_DIRECTIVES.iter().fold(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info,rumqttd=off".into()),
+                |filter, d| filter.add_directive(d.parse().expect("a valid log directive")),
+            ),
         )
         .with_writer(std::io::stderr)
         .init();

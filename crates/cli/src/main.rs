@@ -299,8 +299,11 @@ fn main() {
 fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,rumqttd=off".into()),
+            mimamori_core::LOG_DIRECTIVES.iter().fold(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn,rumqttd=off".into()),
+                |filter, d| filter.add_directive(d.parse().expect("a valid log directive")),
+            ),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -17,3 +17,8 @@ pub mod vault;
 pub mod video;
 
 pub use secret::Secret;
+
+/// Log directives every binary adds to its filter, whatever `RUST_LOG` says: `retina`
+/// writes camera URLs and addresses into its own messages, and camera URLs are never
+/// logged. What goes wrong with a stream is logged by `video` as a kind instead.
+pub const LOG_DIRECTIVES: &[&str] = &["retina=off"];

@@ -2,9 +2,9 @@
 //! H.264/H.265 video stream (audio and metadata tracks are ignored) and asks for frames in
 //! MP4 form (length-prefixed NAL units, parameter sets out of band).
 //!
-//! retina's error texts name the server address and request URL; they are logged at debug
-//! level only, without credentials (which retina never puts in them), and reach users as a
-//! [`StreamProblem`].
+//! retina's error texts name the server address and request URL, so they are never logged
+//! (and retina's own log target is switched off by [`crate::LOG_DIRECTIVES`]); users and
+//! logs get a [`StreamProblem`].
 
 use super::{Frame, Item, Items, Opener, StreamProblem, StreamSource, Transport, VideoParams};
 use crate::time::now_ms;
@@ -18,9 +18,9 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RtspOpener;
 
-/// Maps a retina error to what a user can act on.
+/// Maps a retina error to what a user can act on. Its text names the camera's address,
+/// so only the classification is logged (by the stream worker).
 fn classify(e: &retina::Error) -> StreamProblem {
-    tracing::debug!(error = %e, "rtsp error");
     match e.status_code() {
         Some(401 | 403) => StreamProblem::Unauthorized,
         Some(404) => StreamProblem::NotFound,
