@@ -15,6 +15,9 @@ fn main() {
         "close_stream",
         "get_snapshot",
         "warm_streams",
+        "site_controls",
+        "set_output",
+        "set_arming",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

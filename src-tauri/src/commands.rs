@@ -2,8 +2,9 @@
 
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
-use crate::state::{AppState, MAX_WARM, StreamQuality};
+use crate::state::{AppState, MAX_WARM, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
+use mimamori_core::control::{Action, Command, Outcome, Target};
 use mimamori_core::inbox::AlertView;
 use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
@@ -99,6 +100,48 @@ pub async fn open_stream(
     check_id("camera id", &camera_id)?;
     let viewer = state.watch_camera(&site_id, &camera_id, quality).await?;
     Ok(players.start(viewer, channel))
+}
+
+/// What this device's user may do at a site (outputs and arming), for the UI to offer.
+#[tauri::command]
+pub fn site_controls(state: State<'_, AppState>, site_id: String) -> Result<SiteControls, IpcError> {
+    check_id("site id", &site_id)?;
+    Ok(state.controls(&site_id))
+}
+
+/// Switches an output: `on`, `off`, `lock`, `unlock`, or `pulse` with `seconds`.
+#[tauri::command]
+pub async fn set_output(
+    state: State<'_, AppState>,
+    site_id: String,
+    output_id: String,
+    action: String,
+    seconds: Option<u32>,
+    note: Option<String>,
+) -> Result<Outcome, IpcError> {
+    let action = parse_action(&action, seconds)?;
+    let cmd = Command { site: site_id, target: Target::Output(output_id), action, note };
+    Ok(state.command(cmd).await?)
+}
+
+/// Arms or disarms a site: `arm`, `arm_partial`, `disarm`.
+#[tauri::command]
+pub async fn set_arming(
+    state: State<'_, AppState>,
+    site_id: String,
+    action: String,
+    note: Option<String>,
+) -> Result<Outcome, IpcError> {
+    let action = parse_action(&action, None)?;
+    Ok(state.command(Command { site: site_id, target: Target::Site, action, note }).await?)
+}
+
+fn parse_action(word: &str, seconds: Option<u32>) -> Result<Action, IpcError> {
+    match (word, seconds) {
+        ("pulse", Some(s)) => Ok(Action::Pulse { seconds: s }),
+        ("pulse", None) => Err(IpcError::new(ErrorKind::InvalidInput, "a pulse needs its seconds")),
+        (w, _) => w.parse().map_err(|e: String| IpcError::new(ErrorKind::InvalidInput, e)),
+    }
 }
 
 /// A camera's stream, named by ids.

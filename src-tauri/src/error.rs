@@ -70,3 +70,16 @@ impl From<crate::state::CameraError> for IpcError {
         }
     }
 }
+
+impl From<mimamori_core::control::ControlError> for IpcError {
+    fn from(e: mimamori_core::control::ControlError) -> Self {
+        use mimamori_core::control::ControlError as C;
+        let kind = match &e {
+            C::UnknownSite(_) | C::UnknownOutput { .. } => ErrorKind::NotFound,
+            C::DoesNotFit { .. } | C::BadPulse | C::NoteTooLong | C::Invalid(_) => ErrorKind::InvalidInput,
+            C::NotPermitted { .. } => ErrorKind::PermissionDenied,
+            C::NotConnected | C::Audit(_) => ErrorKind::Unavailable,
+        };
+        IpcError::new(kind, e.to_string())
+    }
+}

@@ -6,7 +6,10 @@
 //! everything (`bus-change` `{ type: "resync" }`).
 
 use mimamori_core::Secret;
+use mimamori_core::audit::{Audit, AuditError};
 use mimamori_core::bus::{Bus, BusConfig, BusState};
+use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
+use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
@@ -17,7 +20,7 @@ use mimamori_core::video::snapshot::{self, Snapshot, SnapshotError, SnapshotSour
 use mimamori_core::video::stream::StreamTiming;
 use mimamori_core::video::{Credentials, StreamSource, Streams, Transport, Viewer};
 use mimamori_sim::demo::Demo;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use ts_rs::TS;
@@ -50,7 +53,31 @@ pub struct AppState {
     streams: Streams,
     /// Streams kept open because the user is likely to look at them next.
     warm: Mutex<Vec<Viewer>>,
+    /// This device's audit log, opened on the first command.
+    audit: std::sync::OnceLock<Result<Arc<Audit>, AuditError>>,
     pub demo: bool,
+}
+
+/// How long a command waits for the site's answer; it expires on the broker with it.
+pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a user may do at one site, for the UI to offer (the core checks again).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteControls {
+    /// The user's role there; None when this device has none.
+    pub role: Option<Role>,
+    pub outputs: Vec<OutputControl>,
+    /// `arm`, `arm_partial`, `disarm`, as allowed.
+    pub arming: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputControl {
+    pub id: String,
+    /// `on`, `off`, `lock`, `unlock`, as allowed.
+    pub actions: Vec<String>,
 }
 
 /// Most streams kept warm at once (the budget for likely-next cameras).
@@ -107,6 +134,7 @@ impl AppState {
             inbox,
             streams,
             warm: Mutex::new(Vec::new()),
+            audit: std::sync::OnceLock::new(),
             demo,
         }
     }
@@ -198,6 +226,76 @@ impl AppState {
             }
         }
         *self.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = viewers;
+    }
+
+    /// Who acts at `site` and with which role: the enrolled profile's user and role; in the
+    /// demo, its user as admin; with a development profile, its user and `MIMAMORI_ROLE`
+    /// (viewer when unset). None when this device has no role there.
+    pub fn identity(&self, site: &str) -> Option<(String, Role)> {
+        if self.demo {
+            return Some(("demo".to_owned(), Role::Admin));
+        }
+        match self.profile_id() {
+            Some(id) => {
+                let profile = self.list_profiles().ok()?.into_iter().find(|p| p.id == id)?;
+                let role = profile.sites.iter().find(|s| s.id == site)?.role;
+                Some((profile.user, role))
+            }
+            None => {
+                let role =
+                    std::env::var("MIMAMORI_ROLE").ok().and_then(|r| r.parse().ok()).unwrap_or(Role::Viewer);
+                Some((self.bus().user(), role))
+            }
+        }
+    }
+
+    /// What this user may do at `site`: for each output the actions that fit it and the
+    /// role allows, and the arming actions (the core decides; the UI only shows them).
+    pub fn controls(&self, site: &str) -> SiteControls {
+        let view = self.bus().view(site);
+        let role = self.identity(site).map(|(_, r)| r);
+        let (Some(view), Some(role)) = (view, role) else {
+            return SiteControls { role, outputs: Vec::new(), arming: Vec::new() };
+        };
+        let allowed = |target: Target, actions: &[Action]| -> Vec<String> {
+            actions
+                .iter()
+                .filter(|a| {
+                    let cmd =
+                        Command { site: site.to_owned(), target: target.clone(), action: **a, note: None };
+                    control::check(&self.bus(), role, &cmd).is_ok()
+                })
+                .map(|a| a.word().to_owned())
+                .collect()
+        };
+        let candidates = [Action::On, Action::Off, Action::Lock, Action::Unlock];
+        let outputs = view
+            .outputs
+            .iter()
+            .map(|o| OutputControl {
+                id: o.id.clone(),
+                actions: allowed(Target::Output(o.id.clone()), &candidates),
+            })
+            .collect();
+        let arming = allowed(Target::Site, &[Action::Arm, Action::ArmPartial, Action::Disarm]);
+        SiteControls { role: Some(role), outputs, arming }
+    }
+
+    /// Sends a command as this device's user, after the core's checks, through the audit
+    /// log.
+    pub async fn command(&self, cmd: Command) -> Result<Outcome, ControlError> {
+        let (user, role) =
+            self.identity(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
+        let audit = self
+            .audit
+            .get_or_init(|| {
+                let name = if self.demo { "demo-audit.log" } else { "audit.log" };
+                let dir = mimamori_core::profile::default_dir();
+                std::fs::create_dir_all(&dir).map_err(|e| AuditError::Io(e.to_string()))?;
+                Audit::open(dir.join(name)).map(Arc::new)
+            })
+            .clone()?;
+        control::send(&self.bus(), &audit, &user, role, cmd, COMMAND_TIMEOUT).await
     }
 
     /// A camera's snapshot at tile size, from its HTTP snapshot endpoint.

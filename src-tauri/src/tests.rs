@@ -224,6 +224,10 @@ fn bindings() -> Vec<(String, String)> {
         one::<StreamProblem>(),
         one::<StreamQuality>(),
         one::<crate::commands::CameraStream>(),
+        one::<crate::state::SiteControls>(),
+        one::<crate::state::OutputControl>(),
+        one::<mimamori_core::control::Outcome>(),
+        one::<mimamori_core::control::DeniedBy>(),
     ]
 }
 

@@ -232,6 +232,56 @@ test("an H.265 camera plays beside H.264 ones", async () => {
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
+/** The control buttons of the open site page: output id ('' for the site) → actions. */
+const controls = () => wd.exec(`const out = {};
+  for (const b of document.querySelectorAll('[data-testid="site-page"] [data-testid="control"]')) {
+    (out[b.dataset.outputId] ??= []).push(b.dataset.action);
+  }
+  return out`);
+const outputState = (id) => wd.exec(`const r = document.querySelector('[data-testid="output-row"][data-output-id="' + arguments[0] + '"]');
+  return r && { state: r.dataset.state, text: r.textContent }`, id);
+
+test("commands: a viewer gets no controls, an operator sounds the siren, unlocking takes a second tap", async () => {
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+  await until("the warehouse's outputs", () => wd.exec(`return document.querySelectorAll('[data-testid="site-page"][data-site-id="warehouse"] [data-testid="output-row"]').length === 3`));
+  await sleep(500);
+  assert.deepEqual(await controls(), {}, "a viewer is offered nothing");
+
+  await tap('[data-testid="site-card"][data-site-id="hq"]');
+  const hq = await until("hq's controls", async () => {
+    const c = await controls();
+    return c.siren && c;
+  });
+  assert.deepEqual(hq, { siren: ["on", "off"], light: ["on", "off"] }, "an operator: siren and light, no lock, no arming");
+  await tap('[data-testid="output-row"][data-output-id="siren"] [data-testid="control"][data-action="on"]');
+  const siren = await until("the siren on, by the manager", async () => {
+    const s = await outputState("siren");
+    return s?.state === "on" && s.text.includes("manager") && s;
+  });
+  assert.ok(siren);
+  const result = await until("the outcome shown", () => wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`));
+  assert.match(result, /Done|完了/);
+
+  await tap('[data-testid="site-card"][data-site-id="shop"]');
+  const shop = await until("shop's controls", async () => {
+    const c = await controls();
+    return c.door && c;
+  });
+  assert.deepEqual(shop.door, ["lock", "unlock"]);
+  assert.deepEqual(shop[""], ["arm", "arm_partial", "disarm"], "an admin arms and disarms");
+  const unlock = '[data-testid="output-row"][data-output-id="door"] [data-testid="control"][data-action="unlock"]';
+  await tap(unlock);
+  await until("asks for a second tap", () => wd.exec(`return document.querySelector(arguments[0])?.dataset.confirming === 'true'`, unlock));
+  assert.equal((await outputState("door")).state, "locked", "one tap does not unlock");
+  await wd.screenshot(join(out, "confirm-unlock.png"));
+  await tap(unlock);
+  await until("the door unlocked", async () => (await outputState("door"))?.state === "unlocked");
+  await sleep(300);
+  await wd.screenshot(join(out, "controls.png"));
+  await keepPage();
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+});
+
 test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-settings"]');
   await keepPage();

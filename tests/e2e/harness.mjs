@@ -108,9 +108,13 @@ export class Mosquitto {
     for (const user of ["site-hq", "site-warehouse", "site-shop"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
+    // The manager's roles (the e2e enrolment code): operator of hq, viewer of warehouse,
+    // admin of shop — so commands only to hq and shop, answers under its own subtree.
     const acl = [
-      "user manager", "topic read mimamori/v1/sites/#", "",
-      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, ""]),
+      "user manager", "topic read mimamori/v1/sites/#",
+      "topic write mimamori/v1/sites/hq/commands/manager", "topic write mimamori/v1/sites/shop/commands/manager",
+      "topic read mimamori/v1/clients/manager/#", "",
+      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, "topic write mimamori/v1/clients/#", ""]),
     ].join("\n");
     writeFileSync(join(this.dir, "acl"), acl);
     const listeners = tls

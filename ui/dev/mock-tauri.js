@@ -251,6 +251,9 @@
     open_stream: () => 1,
     close_stream: () => true,
     warm_streams: () => null,
+    site_controls: () => ({ role: 'admin', outputs: [], arming: [] }),
+    set_output: () => ({ outcome: 'unconfirmed' }),
+    set_arming: () => ({ outcome: 'unconfirmed' }),
     get_snapshot: () => {
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },

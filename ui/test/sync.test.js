@@ -144,6 +144,15 @@ function fakeApi() {
     warmStreams: async () => {
       throw new Error('sync warmed streams');
     },
+    siteControls: async () => {
+      throw new Error('sync read controls');
+    },
+    setOutput: async () => {
+      throw new Error('sync sent a command');
+    },
+    setArming: async () => {
+      throw new Error('sync sent a command');
+    },
   };
   return {
     api,
@@ -163,7 +172,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 

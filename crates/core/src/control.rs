@@ -42,6 +42,11 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's word on the wire (`pulse` without its seconds).
+    pub fn word(self) -> &'static str {
+        self.wire().0
+    }
+
     fn wire(self) -> (&'static str, Option<u32>) {
         match self {
             Action::On => ("on", None),

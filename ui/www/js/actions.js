@@ -6,6 +6,8 @@ import { setLanguage } from './i18n.js';
 import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
 import { nextCamera } from './sites.js';
+import { CONFIRM_WINDOW, controlKey, guarded } from './control.js';
+import { api, toIpcError } from './api.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -81,6 +83,33 @@ export function createActions(store, sync) {
         return;
       }
       store.set({ openCameraId: target.cameraId });
+    },
+    /**
+     * Sends a command to an output (outputId) or the site (null). A guarded one (unlock,
+     * disarm, silence) first asks for a confirming second tap within a few seconds.
+     * @param {string} siteId
+     * @param {string | null} outputId
+     * @param {import('./types.js').OutputKind | null} kind
+     * @param {string} action
+     */
+    async command(siteId, outputId, kind, action) {
+      const key = controlKey(siteId, outputId, action);
+      const state = store.get();
+      if (state.sending?.busy) return;
+      if (guarded(kind, action) && state.confirming !== key) {
+        store.set({ confirming: key });
+        setTimeout(() => {
+          if (store.get().confirming === key) store.set({ confirming: null });
+        }, CONFIRM_WINDOW);
+        return;
+      }
+      store.set({ confirming: null, sending: { key, busy: true, outcome: null, error: null } });
+      try {
+        const outcome = outputId === null ? await api.setArming(siteId, action) : await api.setOutput(siteId, outputId, action);
+        store.set({ sending: { key, busy: false, outcome, error: null } });
+      } catch (e) {
+        store.set({ sending: { key, busy: false, outcome: null, error: toIpcError(e) } });
+      }
     },
     /** @param {string} filter */
     setFilter(filter) {

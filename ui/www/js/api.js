@@ -15,6 +15,8 @@
  * @typedef {import('./types.js').ErrorKind} ErrorKind
  * @typedef {import('./types.js').StreamQuality} StreamQuality
  * @typedef {import('./types.js').CameraStream} CameraStream
+ * @typedef {import('./types.js').SiteControls} SiteControls
+ * @typedef {import('./types.js').Outcome} Outcome
  */
 
 /** @type {readonly ErrorKind[]} */
@@ -169,7 +171,34 @@ export const getSnapshot = (siteId, cameraId) => call('get_snapshot', { siteId, 
  */
 export const warmStreams = (streams) => call('warm_streams', { streams });
 
+/**
+ * What this device's user may do at a site: per output the allowed actions, and arming.
+ * @param {string} siteId
+ * @returns {Promise<SiteControls>}
+ */
+export const siteControls = (siteId) => call('site_controls', { siteId });
+
+/**
+ * Switches an output (`on`, `off`, `lock`, `unlock`; `pulse` with seconds). The core checks
+ * the role, writes the audit log, and answers with the site's outcome.
+ * @param {string} siteId
+ * @param {string} outputId
+ * @param {string} action
+ * @param {string | null} [note]
+ * @returns {Promise<Outcome>}
+ */
+export const setOutput = (siteId, outputId, action, note = null) => call('set_output', { siteId, outputId, action, seconds: null, note });
+
+/**
+ * Arms or disarms a site (`arm`, `arm_partial`, `disarm`).
+ * @param {string} siteId
+ * @param {string} action
+ * @param {string | null} [note]
+ * @returns {Promise<Outcome>}
+ */
+export const setArming = (siteId, action, note = null) => call('set_arming', { siteId, action, note });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming };
 
 /** @typedef {typeof api} Api */

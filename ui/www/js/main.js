@@ -44,6 +44,9 @@ const store = createStore({
   site: null,
   siteError: null,
   openCameraId: null,
+  controls: null,
+  sending: null,
+  confirming: null,
   profiles: null,
   profilesError: null,
   alerts: null,
@@ -110,12 +113,30 @@ if (store.get().available) {
       cameraEl.hidden = s.openCameraId === null;
       root.toggleAttribute('data-camera-open', s.openCameraId !== null);
       warmNeighbours(s);
+      refreshControls(s);
     },
   ];
   installKeys(root, store, actions);
 } else {
   main.append(noApp());
   regions = [bar.update, region(headerEl, (s) => [s.lang], () => h('h1', { class: 'app-name', text: 'Mimamori 見守り' }))];
+}
+
+/** What the user may do at the open site, read again whenever its view changes (catalog,
+ * profile). */
+let controlsFor = /** @type {unknown} */ (null);
+/** @param {State} s */
+function refreshControls(s) {
+  if (s.site === controlsFor) return;
+  controlsFor = s.site;
+  const siteId = s.openSiteId;
+  if (siteId === null || s.site === null) return;
+  api.siteControls(siteId).then(
+    (controls) => {
+      if (store.get().openSiteId === siteId) store.set({ controls });
+    },
+    () => store.set({ controls: null }),
+  );
 }
 
 /** The cameras before and after the one open full screen, kept warm in the core so that

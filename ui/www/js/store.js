@@ -45,6 +45,9 @@
  * @property {SiteView | null} site that site's view, once read (always for openSiteId)
  * @property {IpcError | null} siteError
  * @property {string | null} openCameraId the camera of the open site shown full screen
+ * @property {import('./types.js').SiteControls | null} controls what the user may do at the open site
+ * @property {import('./control.js').Sending | null} sending the last command sent, its progress and outcome
+ * @property {string | null} confirming the command (control key) waiting for its confirming second tap
  * @property {ProfileSummary[] | null} profiles what this device is enrolled for; null until first read
  * @property {IpcError | null} profilesError
  * @property {AlertView[] | null} alerts the stored alerts, newest first; null until first read

@@ -222,12 +222,12 @@ export function createSync(api, store) {
     /** @param {string} siteId */
     openSite(siteId) {
       if (store.get().openSiteId !== siteId) {
-        store.set({ openSiteId: siteId, site: null, siteError: null, openCameraId: null });
+        store.set({ openSiteId: siteId, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null });
       }
       return refreshSite();
     },
     closeSite() {
-      store.set({ openSiteId: null, site: null, siteError: null, openCameraId: null });
+      store.set({ openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null });
     },
   };
 }

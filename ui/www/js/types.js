@@ -28,5 +28,7 @@
 /** @typedef {import('../../bindings/StreamProblem').StreamProblem} StreamProblem */
 /** @typedef {import('../../bindings/StreamQuality').StreamQuality} StreamQuality */
 /** @typedef {import('../../bindings/CameraStream').CameraStream} CameraStream */
+/** @typedef {import('../../bindings/SiteControls').SiteControls} SiteControls */
+/** @typedef {import('../../bindings/Outcome').Outcome} Outcome */
 
 export {};

@@ -448,6 +448,11 @@ impl BusState {
         Some(rx)
     }
 
+    /// This client's broker user (empty before the connection task starts).
+    pub fn user(&self) -> String {
+        lock(&self.inner.user).clone()
+    }
+
     /// Drops a request that is no longer waited for.
     pub fn forget_request(&self, request_id: &str) {
         lock(&self.inner.pending).remove(request_id);

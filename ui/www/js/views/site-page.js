@@ -7,6 +7,7 @@ import { armLabel, healthLabel, kindLabel, linkLabel, outputLabel } from '../lab
 import { formatClock } from '../time.js';
 import { roleLabel, siteRole } from '../roles.js';
 import { errorText } from './error.js';
+import { actionLabel, controlKey, guarded, outcomeLabel } from '../control.js';
 
 /**
  * @typedef {import('../store.js').State} State
@@ -24,7 +25,7 @@ import { errorText } from './error.js';
  * @param {State} state
  */
 export function sitePageDeps(state) {
-  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null, state.profiles, state.info];
+  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null, state.profiles, state.info, state.controls, state.sending, state.confirming];
 }
 
 /**
@@ -72,7 +73,8 @@ export function sitePage(state, actions, players) {
       h('h3', { class: 'section-title', text: t('site.outputs') }),
       state.site.outputs.length === 0
         ? h('p', { class: 'muted', text: t('site.noOutputs') })
-        : h('ul', { class: 'outputs' }, state.site.outputs.map(outputRow)),
+        : h('ul', { class: 'outputs' }, state.site.outputs.map((o) => outputRow(state, id, o, actions))),
+      arming(state, id, actions),
     );
   }
 
@@ -129,9 +131,67 @@ function tile(siteId, camera, first, actions, players) {
     h('span', { class: `badge tone-${health.tone}` }, mark('health', camera.health ?? 'unknown', health.tone), t(health.key))));
 }
 
-/** @param {OutputView} output */
-function outputRow(output) {
-  const state = outputLabel(output.state);
+/**
+ * The buttons of one control target: the actions the core allows, a guarded one asking
+ * for a confirming second tap, the last command's progress or outcome beneath.
+ * @param {State} state
+ * @param {string} siteId
+ * @param {string | null} outputId
+ * @param {import('../types.js').OutputKind | null} kind
+ * @param {string[]} allowed
+ * @param {Actions} actions
+ */
+function controlButtons(state, siteId, outputId, kind, allowed, actions) {
+  if (allowed.length === 0) return null;
+  const buttons = allowed.map((action) => {
+    const key = controlKey(siteId, outputId, action);
+    const confirming = state.confirming === key;
+    const busy = state.sending?.busy === true && state.sending.key === key;
+    return h('button', {
+      class: `control${guarded(kind, action) ? ' guarded' : ''}${confirming ? ' confirming' : ''}`,
+      testid: 'control',
+      data: { action, outputId: outputId ?? '', confirming: String(confirming) },
+      attrs: { type: 'button', disabled: state.sending?.busy === true, 'aria-busy': busy ? 'true' : false },
+      text: confirming ? `${t(actionLabel(kind, action))} — ${t('control.confirm')}` : t(actionLabel(kind, action)),
+      on: { click: () => void actions.command(siteId, outputId, kind, action) },
+    });
+  });
+  const sending = state.sending !== null && allowed.some((a) => state.sending?.key === controlKey(siteId, outputId, a)) ? state.sending : null;
+  let result = null;
+  if (sending?.busy) result = h('span', { class: 'muted', text: t('control.sending') });
+  else if (sending?.outcome) {
+    const label = outcomeLabel(sending.outcome);
+    const detail = 'message' in sending.outcome && sending.outcome.message ? ` (${sending.outcome.message})` : '';
+    result = h('span', { class: `state tone-${label.tone}`, text: t(label.key) + detail });
+  } else if (sending?.error) result = h('span', { class: 'state tone-alarm', text: sending.error.message });
+  return h('div', { class: 'controls' },
+    h('div', { class: 'control-buttons' }, buttons),
+    result ? h('p', { class: 'control-result', testid: 'control-result', attrs: { role: 'status' } }, result) : null);
+}
+
+/**
+ * Arming and disarming the site, when the user may.
+ * @param {State} state
+ * @param {string} siteId
+ * @param {Actions} actions
+ */
+function arming(state, siteId, actions) {
+  const allowed = state.controls?.arming ?? [];
+  if (allowed.length === 0) return null;
+  return h('section', { class: 'arming', testid: 'arming' },
+    h('h3', { class: 'section-title', text: t('control.arming') }),
+    controlButtons(state, siteId, null, null, allowed, actions));
+}
+
+/**
+ * @param {State} state
+ * @param {string} siteId
+ * @param {OutputView} output
+ * @param {Actions} actions
+ */
+function outputRow(state, siteId, output, actions) {
+  const allowed = state.controls?.outputs.find((o) => o.id === output.id)?.actions ?? [];
+  const label = outputLabel(output.state);
   const meta = [
     output.sinceMs === null ? null : t('output.since', { time: formatClock(output.sinceMs) }),
     output.by === null ? null : t('output.by', { user: output.by }),
@@ -145,6 +205,7 @@ function outputRow(output) {
   h('span', { class: 'output-name' },
     h('span', { text: output.name }),
     h('span', { class: 'muted output-kind', text: t(kindLabel(output.kind)) })),
-  h('span', { class: `state output-state tone-${state.tone}` }, mark('output', output.state ?? 'unknown', state.tone), t(state.key)),
-  meta.length > 0 ? h('span', { class: 'muted output-meta', text: meta.join(' · ') }) : null);
+  h('span', { class: `state output-state tone-${label.tone}` }, mark('output', output.state ?? 'unknown', label.tone), t(label.key)),
+  meta.length > 0 ? h('span', { class: 'muted output-meta', text: meta.join(' · ') }) : null,
+  controlButtons(state, siteId, output.id, output.kind, allowed, actions));
 }
