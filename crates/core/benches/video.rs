@@ -120,19 +120,15 @@ async fn cold_open_streaming(rows: &mut Vec<Row>, gst: &GstRtspServer, mount: &s
     });
 }
 
+/// A simulated camera stream like the demo's main streams (640×352, 15 fps, 2 s GOP).
+fn camera(path: String) -> StreamSpec {
+    StreamSpec { label: path.clone(), path, width: 640, height: 352, fps: 15, gop: 30 }
+}
+
 /// Cold open on a fresh encoder: the first frame is a key frame, so this is the client's
 /// own overhead (handshake, probing, decode). Each run gets a stream nobody opened yet.
 async fn cold_open_fresh(rows: &mut Vec<Row>) {
-    let specs: Vec<StreamSpec> = (0..RUNS * 3)
-        .map(|i| StreamSpec {
-            path: format!("fresh/{i}"),
-            label: format!("fresh {i}"),
-            width: 640,
-            height: 352,
-            fps: 15,
-            gop: 30,
-        })
-        .collect();
+    let specs: Vec<StreamSpec> = (0..RUNS * 3).map(|i| camera(format!("fresh/{i}"))).collect();
     let server = CameraServer::start(0, specs).expect("camera server");
     let url = |i: usize| format!("rtsp://127.0.0.1:{}/fresh/{i}", server.port);
     let (mut ours, mut ff, mut ff_min) = (vec![], vec![], vec![]);
@@ -291,16 +287,7 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
 fn serve(port: u16) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let specs = (0..STREAMS)
-            .map(|i| StreamSpec {
-                path: format!("load/{i}"),
-                label: format!("load {i}"),
-                width: 640,
-                height: 352,
-                fps: 15,
-                gop: 30,
-            })
-            .collect();
+        let specs = (0..STREAMS).map(|i| camera(format!("load/{i}"))).collect();
         let _server = CameraServer::start(port, specs).expect("camera server");
         println!("READY");
         std::future::pending::<()>().await;
