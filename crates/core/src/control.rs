@@ -141,6 +141,8 @@ pub enum ControlError {
     NoteTooLong,
     #[error("not connected to the broker: nothing was sent")]
     NotConnected,
+    #[error("this lowers protection: confirm with your app PIN first")]
+    ProofNeeded,
     #[error("the audit log cannot be written, so the command was not sent: {0}")]
     Audit(#[from] AuditError),
     #[error("{0}")]
@@ -199,6 +201,17 @@ pub fn decode_response(payload: &[u8]) -> Result<Response, String> {
     }
     check_id("request id", &r.request_id).map_err(|e| e.to_string())?;
     Ok(r)
+}
+
+/// Whether a command lowers protection — unlocking, disarming, silencing the siren — and
+/// so needs a fresh proof that the device's owner holds it (the app PIN) on top of the role.
+pub fn needs_proof(kind: Option<OutputKind>, action: Action) -> bool {
+    matches!(
+        (kind, action),
+        (Some(OutputKind::Lock), Action::Unlock | Action::Pulse { .. })
+            | (None, Action::Disarm)
+            | (Some(OutputKind::Siren), Action::Off)
+    )
 }
 
 /// Checks a command against the catalog and the user's role; answers the kind of the
@@ -304,7 +317,11 @@ pub async fn send(
     let payload =
         serde_json::to_vec(&body).map_err(|e| ControlError::Audit(AuditError::Io(e.to_string())))?;
     let expiry = timeout.as_secs().max(1) as u32;
-    let reply = bus.request(&cmd.site, &request_id, payload, expiry).ok_or(ControlError::NotConnected)?;
+    let Some(reply) = bus.request(&cmd.site, &request_id, payload, expiry) else {
+        // The connection task went away between the check and the send.
+        let _ = audit.append(record("outcome", "not sent: offline"));
+        return Err(ControlError::NotConnected);
+    };
     let outcome = match tokio::time::timeout(timeout, reply).await {
         Ok(Ok(Reply::Response(r))) => match r.outcome.as_str() {
             "done" => Outcome::Done { state: r.state },

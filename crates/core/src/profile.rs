@@ -123,6 +123,11 @@ fn vault_name(id: &str) -> String {
 }
 
 impl Profiles {
+    /// The keychain these profiles live in (the app PIN lives there too).
+    pub fn vault(&self) -> Arc<dyn SecretStore> {
+        self.vault.clone()
+    }
+
     pub fn new(dir: impl Into<PathBuf>, vault: Arc<dyn SecretStore>) -> Profiles {
         Profiles { dir: dir.into(), vault }
     }
