@@ -18,6 +18,8 @@ fn main() {
         "site_controls",
         "set_output",
         "set_arming",
+        "pin_status",
+        "confirm_pin",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

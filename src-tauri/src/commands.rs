@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
-use crate::state::{AppState, MAX_WARM, SiteControls, StreamQuality};
+use crate::state::{AppState, MAX_WARM, PinStatus, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
 use mimamori_core::control::{Action, Command, Outcome, Target};
 use mimamori_core::inbox::AlertView;
@@ -107,6 +107,19 @@ pub async fn open_stream(
 pub fn site_controls(state: State<'_, AppState>, site_id: String) -> Result<SiteControls, IpcError> {
     check_id("site id", &site_id)?;
     Ok(state.controls(&site_id))
+}
+
+/// Whether the app PIN is set and freshly proven.
+#[tauri::command]
+pub fn pin_status(state: State<'_, AppState>) -> Result<PinStatus, IpcError> {
+    Ok(state.pin_status()?)
+}
+
+/// Sets the app PIN on first use (`first`), or proves it: commands that lower protection
+/// need a proof of the last two minutes.
+#[tauri::command]
+pub async fn confirm_pin(state: State<'_, AppState>, pin: String, first: bool) -> Result<(), IpcError> {
+    Ok(state.confirm_pin(pin, first).await?)
 }
 
 /// Switches an output: `on`, `off`, `lock`, `unlock`, or `pulse` with `seconds`.

@@ -79,6 +79,21 @@ impl From<mimamori_core::control::ControlError> for IpcError {
             C::DoesNotFit { .. } | C::BadPulse | C::NoteTooLong | C::Invalid(_) => ErrorKind::InvalidInput,
             C::NotPermitted { .. } => ErrorKind::PermissionDenied,
             C::NotConnected | C::Audit(_) => ErrorKind::Unavailable,
+            C::ProofNeeded => ErrorKind::Unauthenticated,
+        };
+        IpcError::new(kind, e.to_string())
+    }
+}
+
+impl From<mimamori_core::pin::PinError> for IpcError {
+    fn from(e: mimamori_core::pin::PinError) -> Self {
+        use mimamori_core::pin::PinError as P;
+        let kind = match &e {
+            P::Format => ErrorKind::InvalidInput,
+            P::NotSet => ErrorKind::NotFound,
+            P::AlreadySet | P::LockedOut(_) => ErrorKind::PermissionDenied,
+            P::Wrong(_) => ErrorKind::Unauthenticated,
+            P::Damaged | P::Vault(_) => ErrorKind::Unavailable,
         };
         IpcError::new(kind, e.to_string())
     }

@@ -41,6 +41,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::site_controls,
             commands::set_output,
             commands::set_arming,
+            commands::pin_status,
+            commands::confirm_pin,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

@@ -11,9 +11,11 @@ use mimamori_core::bus::{Bus, BusConfig, BusState};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError};
+use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
 use mimamori_core::time::now_ms;
+use mimamori_core::vault::MemoryStore;
 use mimamori_core::vault::VaultError;
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::snapshot::{self, Snapshot, SnapshotError, SnapshotSource};
@@ -55,6 +57,8 @@ pub struct AppState {
     warm: Mutex<Vec<Viewer>>,
     /// This device's audit log, opened on the first command.
     audit: std::sync::OnceLock<Result<Arc<Audit>, AuditError>>,
+    /// The app PIN, in the keychain (in memory for the demo); None without a keychain.
+    pin: Option<Arc<DevicePin>>,
     pub demo: bool,
 }
 
@@ -70,6 +74,8 @@ pub struct SiteControls {
     pub outputs: Vec<OutputControl>,
     /// `arm`, `arm_partial`, `disarm`, as allowed.
     pub arming: Vec<String>,
+    /// Those of `arming` that need the app PIN (`disarm`).
+    pub arming_guarded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -78,6 +84,18 @@ pub struct OutputControl {
     pub id: String,
     /// `on`, `off`, `lock`, `unlock`, as allowed.
     pub actions: Vec<String>,
+    /// Those of `actions` that lower protection and need the app PIN (unlock, silence).
+    pub guarded: Vec<String>,
+}
+
+/// Whether the app PIN is set, and whether a proof is fresh.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PinStatus {
+    /// Whether this device can keep a PIN at all (it needs the keychain).
+    pub available: bool,
+    pub set: bool,
+    pub fresh: bool,
 }
 
 /// Most streams kept warm at once (the budget for likely-next cameras).
@@ -127,6 +145,11 @@ impl AppState {
     fn with(session: Session, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
         let (current, _) = watch::channel(session.bus.clone());
         let streams = Streams::new(Arc::new(RtspOpener), StreamTiming::default());
+        let pin = match (&keychain, demo) {
+            (_, true) => Some(Arc::new(DevicePin::new(Arc::new(MemoryStore::default())))),
+            (Ok(profiles), false) => Some(Arc::new(DevicePin::new(profiles.vault()))),
+            (Err(_), false) => None,
+        };
         AppState {
             session: Mutex::new(session),
             current,
@@ -135,6 +158,7 @@ impl AppState {
             streams,
             warm: Mutex::new(Vec::new()),
             audit: std::sync::OnceLock::new(),
+            pin,
             demo,
         }
     }
@@ -255,30 +279,40 @@ impl AppState {
         let view = self.bus().view(site);
         let role = self.identity(site).map(|(_, r)| r);
         let (Some(view), Some(role)) = (view, role) else {
-            return SiteControls { role, outputs: Vec::new(), arming: Vec::new() };
+            return SiteControls {
+                role,
+                outputs: Vec::new(),
+                arming: Vec::new(),
+                arming_guarded: Vec::new(),
+            };
         };
-        let allowed = |target: Target, actions: &[Action]| -> Vec<String> {
-            actions
-                .iter()
-                .filter(|a| {
-                    let cmd =
-                        Command { site: site.to_owned(), target: target.clone(), action: **a, note: None };
-                    control::check(&self.bus(), role, &cmd).is_ok()
-                })
-                .map(|a| a.word().to_owned())
-                .collect()
+        // (allowed, needing the app PIN) of each candidate action on a target.
+        let allowed = |target: Target, actions: &[Action]| -> (Vec<String>, Vec<String>) {
+            let mut ok = Vec::new();
+            let mut guarded = Vec::new();
+            for a in actions {
+                let cmd = Command { site: site.to_owned(), target: target.clone(), action: *a, note: None };
+                if let Ok(kind) = control::check(&self.bus(), role, &cmd) {
+                    ok.push(a.word().to_owned());
+                    if control::needs_proof(kind, *a) {
+                        guarded.push(a.word().to_owned());
+                    }
+                }
+            }
+            (ok, guarded)
         };
         let candidates = [Action::On, Action::Off, Action::Lock, Action::Unlock];
         let outputs = view
             .outputs
             .iter()
-            .map(|o| OutputControl {
-                id: o.id.clone(),
-                actions: allowed(Target::Output(o.id.clone()), &candidates),
+            .map(|o| {
+                let (actions, guarded) = allowed(Target::Output(o.id.clone()), &candidates);
+                OutputControl { id: o.id.clone(), actions, guarded }
             })
             .collect();
-        let arming = allowed(Target::Site, &[Action::Arm, Action::ArmPartial, Action::Disarm]);
-        SiteControls { role: Some(role), outputs, arming }
+        let (arming, arming_guarded) =
+            allowed(Target::Site, &[Action::Arm, Action::ArmPartial, Action::Disarm]);
+        SiteControls { role: Some(role), outputs, arming, arming_guarded }
     }
 
     /// Sends a command as this device's user, after the core's checks, through the audit
@@ -286,6 +320,10 @@ impl AppState {
     pub async fn command(&self, cmd: Command) -> Result<Outcome, ControlError> {
         let (user, role) =
             self.identity(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
+        let kind = control::check(&self.bus(), role, &cmd)?;
+        if control::needs_proof(kind, cmd.action) && !self.pin.as_ref().is_some_and(|p| p.is_fresh()) {
+            return Err(ControlError::ProofNeeded);
+        }
         let audit = self
             .audit
             .get_or_init(|| {
@@ -296,6 +334,24 @@ impl AppState {
             })
             .clone()?;
         control::send(&self.bus(), &audit, &user, role, cmd, COMMAND_TIMEOUT).await
+    }
+
+    pub fn pin_status(&self) -> Result<PinStatus, PinError> {
+        Ok(match &self.pin {
+            None => PinStatus { available: false, set: false, fresh: false },
+            Some(p) => PinStatus { available: true, set: p.is_set()?, fresh: p.is_fresh() },
+        })
+    }
+
+    /// Sets the app PIN (first use) or proves it; either way it is then fresh.
+    pub async fn confirm_pin(&self, pin: String, first: bool) -> Result<(), PinError> {
+        let Some(p) = self.pin.clone() else {
+            return Err(PinError::Vault(VaultError::Unavailable("no keychain to keep an app PIN".into())));
+        };
+        // Argon2 and the keychain are slow and blocking: off the async workers.
+        tokio::task::spawn_blocking(move || if first { p.set(&pin) } else { p.prove(&pin) })
+            .await
+            .map_err(|e| PinError::Vault(VaultError::Failed(e.to_string())))?
     }
 
     /// A camera's snapshot at tile size, from its HTTP snapshot endpoint.

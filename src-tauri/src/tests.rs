@@ -226,6 +226,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<crate::commands::CameraStream>(),
         one::<crate::state::SiteControls>(),
         one::<crate::state::OutputControl>(),
+        one::<crate::state::PinStatus>(),
         one::<mimamori_core::control::Outcome>(),
         one::<mimamori_core::control::DeniedBy>(),
     ]

@@ -23,6 +23,8 @@ const cli = join(targetDir, "debug", "mimamori");
 const CANARY = "CANARY-e2e-5d1c9a";
 /** A camera password in the enrolment code, planted likewise. */
 const CAMERA_CANARY = "CANARY-cam-77e0b2";
+/** The app PIN chosen in the run; it must not reach a log or a file either. */
+const PIN = "908172635441"; // 12 digits: a chance match in a log is one in a million
 /** The app's settings directory, searched for secrets at the end. */
 const configDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-config-"));
 /** Page states seen during the run, searched for secrets at the end. */
@@ -241,7 +243,7 @@ const controls = () => wd.exec(`const out = {};
 const outputState = (id) => wd.exec(`const r = document.querySelector('[data-testid="output-row"][data-output-id="' + arguments[0] + '"]');
   return r && { state: r.dataset.state, text: r.textContent }`, id);
 
-test("commands: a viewer gets no controls, an operator sounds the siren, unlocking takes a second tap", async () => {
+test("commands: a viewer gets no controls, an operator sounds the siren, unlocking takes a confirming step and the app PIN", async () => {
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
   await until("the warehouse's outputs", () => wd.exec(`return document.querySelectorAll('[data-testid="site-page"][data-site-id="warehouse"] [data-testid="output-row"]').length === 3`));
   await sleep(500);
@@ -271,11 +273,19 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   assert.deepEqual(shop[""], ["arm", "arm_partial", "disarm"], "an admin arms and disarms");
   const unlock = '[data-testid="output-row"][data-output-id="door"] [data-testid="control"][data-action="unlock"]';
   await tap(unlock);
-  await until("asks for a second tap", () => wd.exec(`return document.querySelector(arguments[0])?.dataset.confirming === 'true'`, unlock));
+  await until("a confirming step asking to choose an app PIN", () => wd.exec(`return !!document.querySelector('[data-testid="confirm-step"] [data-testid="control-pin"]')`));
   assert.equal((await outputState("door")).state, "locked", "one tap does not unlock");
+  await wd.type('[data-testid="control-pin"]', "12");
+  await tap('[data-testid="control-confirm"]');
+  const refused = await until("a too-short PIN refused", () => wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`));
+  assert.match(refused, /4/);
+  assert.equal((await outputState("door")).state, "locked");
+  await wd.type('[data-testid="control-pin"]', PIN);
   await wd.screenshot(join(out, "confirm-unlock.png"));
-  await tap(unlock);
+  await tap('[data-testid="control-confirm"]');
   await until("the door unlocked", async () => (await outputState("door"))?.state === "unlocked");
+  const pinLeft = await wd.exec(`return document.querySelector('[data-testid="control-pin"]')?.value ?? ''`);
+  assert.equal(pinLeft, "", "the PIN does not linger in the page");
   await sleep(300);
   await wd.screenshot(join(out, "controls.png"));
   await keepPage();
@@ -362,7 +372,7 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
   ];
   const cameraAddresses = Object.values(sites).map((s) => `:${s.cameraPort}/`);
   for (const [where, text] of places) {
-    for (const needle of [CANARY, CAMERA_CANARY, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:", ...cameraAddresses]) {
+    for (const needle of [CANARY, CAMERA_CANARY, PIN, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:", ...cameraAddresses]) {
       assert.ok(!text.includes(needle), `${needle} found in ${where}`);
     }
   }

@@ -4,4 +4,8 @@ export type OutputControl = { id: string,
 /**
  * `on`, `off`, `lock`, `unlock`, as allowed.
  */
-actions: Array<string>, };
+actions: Array<string>, 
+/**
+ * Those of `actions` that lower protection and need the app PIN (unlock, silence).
+ */
+guarded: Array<string>, };

@@ -13,4 +13,8 @@ role: Role | null, outputs: Array<OutputControl>,
 /**
  * `arm`, `arm_partial`, `disarm`, as allowed.
  */
-arming: Array<string>, };
+arming: Array<string>, 
+/**
+ * Those of `arming` that need the app PIN (`disarm`).
+ */
+armingGuarded: Array<string>, };

@@ -254,6 +254,8 @@
     site_controls: () => ({ role: 'admin', outputs: [], arming: [] }),
     set_output: () => ({ outcome: 'unconfirmed' }),
     set_arming: () => ({ outcome: 'unconfirmed' }),
+    pin_status: () => ({ available: true, set: false, fresh: false }),
+    confirm_pin: () => null,
     get_snapshot: () => {
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },

@@ -3,13 +3,21 @@ import assert from 'node:assert/strict';
 import { actionLabel, controlKey, guarded, outcomeLabel } from '../www/js/control.js';
 import { translate } from '../www/js/i18n.js';
 
-test('unlocking, disarming and silencing need a confirming tap; the rest go at once', () => {
-  assert.equal(guarded('lock', 'unlock'), true);
-  assert.equal(guarded(null, 'disarm'), true);
-  assert.equal(guarded('siren', 'off'), true);
-  for (const [kind, action] of /** @type {const} */ ([['siren', 'on'], ['light', 'on'], ['light', 'off'], ['lock', 'lock'], [null, 'arm']])) {
-    assert.equal(guarded(kind, action), false, `${kind} ${action}`);
-  }
+test('what needs confirming comes from the core\'s controls', () => {
+  /** @type {import('../www/js/types.js').SiteControls} */
+  const controls = {
+    role: 'admin',
+    outputs: [{ id: 'door', actions: ['lock', 'unlock'], guarded: ['unlock'] }, { id: 'siren', actions: ['on', 'off'], guarded: ['off'] }],
+    arming: ['arm', 'disarm'],
+    armingGuarded: ['disarm'],
+  };
+  assert.equal(guarded(controls, 'door', 'unlock'), true);
+  assert.equal(guarded(controls, 'door', 'lock'), false);
+  assert.equal(guarded(controls, 'siren', 'off'), true);
+  assert.equal(guarded(controls, null, 'disarm'), true);
+  assert.equal(guarded(controls, null, 'arm'), false);
+  assert.equal(guarded(controls, 'nothing', 'on'), false);
+  assert.equal(guarded(null, 'door', 'unlock'), false);
 });
 
 test('every control and outcome has words in both languages', () => {

@@ -153,6 +153,12 @@ function fakeApi() {
     setArming: async () => {
       throw new Error('sync sent a command');
     },
+    pinStatus: async () => {
+      throw new Error('sync read the PIN status');
+    },
+    confirmPin: async () => {
+      throw new Error('sync confirmed a PIN');
+    },
   };
   return {
     api,
@@ -172,7 +178,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 

@@ -89,21 +89,35 @@ export function createActions(store, sync) {
      * disarm, silence) first asks for a confirming second tap within a few seconds.
      * @param {string} siteId
      * @param {string | null} outputId
-     * @param {import('./types.js').OutputKind | null} kind
      * @param {string} action
+     * @param {string} [pin] the app PIN typed in the confirming step
      */
-    async command(siteId, outputId, kind, action) {
+    async command(siteId, outputId, action, pin = '') {
       const key = controlKey(siteId, outputId, action);
       const state = store.get();
       if (state.sending?.busy) return;
-      if (guarded(kind, action) && state.confirming !== key) {
-        store.set({ confirming: key });
+      const needsProof = guarded(state.controls, outputId, action);
+      if (needsProof && state.confirming !== key) {
+        // First tap: ask for the confirming step (and the app PIN unless freshly given).
+        store.set({ confirming: key, pin: null });
+        focusAfterRender(() => byTestId('control-pin') ?? byTestId('control-confirm'));
+        api.pinStatus().then((pin) => store.set({ pin }), () => store.set({ pin: null }));
         setTimeout(() => {
           if (store.get().confirming === key) store.set({ confirming: null });
         }, CONFIRM_WINDOW);
         return;
       }
-      store.set({ confirming: null, sending: { key, busy: true, outcome: null, error: null } });
+      store.set({ sending: { key, busy: true, outcome: null, error: null } });
+      if (needsProof && !state.pin?.fresh) {
+        try {
+          await api.confirmPin(pin, !state.pin?.set);
+        } catch (e) {
+          // Wrong PIN (tries left), or locked out: say so; the confirming step stays open.
+          store.set({ sending: { key, busy: false, outcome: null, error: toIpcError(e) } });
+          return;
+        }
+      }
+      store.set({ confirming: null, pin: null });
       try {
         const outcome = outputId === null ? await api.setArming(siteId, action) : await api.setOutput(siteId, outputId, action);
         store.set({ sending: { key, busy: false, outcome, error: null } });

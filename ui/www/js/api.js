@@ -17,6 +17,7 @@
  * @typedef {import('./types.js').CameraStream} CameraStream
  * @typedef {import('./types.js').SiteControls} SiteControls
  * @typedef {import('./types.js').Outcome} Outcome
+ * @typedef {import('./types.js').PinStatus} PinStatus
  */
 
 /** @type {readonly ErrorKind[]} */
@@ -198,7 +199,19 @@ export const setOutput = (siteId, outputId, action, note = null) => call('set_ou
  */
 export const setArming = (siteId, action, note = null) => call('set_arming', { siteId, action, note });
 
+/** @returns {Promise<PinStatus>} */
+export const pinStatus = () => call('pin_status');
+
+/**
+ * Sets the app PIN on first use (`first`), or proves it; commands that lower protection
+ * (unlock, disarm, silence) need a proof of the last two minutes.
+ * @param {string} pin
+ * @param {boolean} first
+ * @returns {Promise<null>}
+ */
+export const confirmPin = (pin, first) => call('confirm_pin', { pin, first });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
 
 /** @typedef {typeof api} Api */

@@ -10,8 +10,9 @@
  * @typedef {{ key: string, busy: boolean, outcome: Outcome | null, error: IpcError | null }} Sending
  */
 
-/** How long a first tap on a guarded control waits for the confirming one (ms). */
-export const CONFIRM_WINDOW = 4000;
+/** How long a first tap on a guarded control waits for the confirming one (ms): long
+ * enough to type the app PIN. */
+export const CONFIRM_WINDOW = 30000;
 
 /**
  * The key of one control, to find it again (confirming, sending).
@@ -22,13 +23,16 @@ export const CONFIRM_WINDOW = 4000;
 export const controlKey = (siteId, outputId, action) => `${siteId}/${outputId ?? '*'}/${action}`;
 
 /**
- * Whether an action needs a confirming second tap: unlocking, disarming and silencing an
- * alarm stop protection; sounding the siren or switching the light do not.
- * @param {OutputKind | null} kind null for the site
+ * Whether an action lowers protection (unlock, disarm, silence), as the core says in the
+ * site's controls: it then needs a confirming step and the app PIN.
+ * @param {import('./types.js').SiteControls | null} controls
+ * @param {string | null} outputId null for the site's arming
  * @param {string} action
  */
-export function guarded(kind, action) {
-  return action === 'unlock' || action === 'disarm' || (kind === 'siren' && action === 'off');
+export function guarded(controls, outputId, action) {
+  if (controls === null) return false;
+  const list = outputId === null ? controls.armingGuarded : controls.outputs.find((o) => o.id === outputId)?.guarded;
+  return list?.includes(action) ?? false;
 }
 
 /**

@@ -47,6 +47,7 @@ const store = createStore({
   controls: null,
   sending: null,
   confirming: null,
+  pin: null,
   profiles: null,
   profilesError: null,
   alerts: null,

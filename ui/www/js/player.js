@@ -250,6 +250,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     delete el.dataset.liveFrom;
     delete el.dataset.liveKeyAt;
     source = new MS();
+    if (video.src.startsWith('blob:')) URL.revokeObjectURL(video.src);
     video.src = URL.createObjectURL(source);
     source.addEventListener('sourceopen', () => {
       api.openStream(siteId, cameraId, quality, (buffer) => {
@@ -377,6 +378,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
       if (snapshotEl.src) URL.revokeObjectURL(snapshotEl.src);
       queue = [];
       if (playerId !== null) void api.closeStream(playerId).catch(() => {});
+      if (video.src.startsWith('blob:')) URL.revokeObjectURL(video.src);
       video.removeAttribute('src');
       video.load();
     },

@@ -48,6 +48,7 @@
  * @property {import('./types.js').SiteControls | null} controls what the user may do at the open site
  * @property {import('./control.js').Sending | null} sending the last command sent, its progress and outcome
  * @property {string | null} confirming the command (control key) waiting for its confirming second tap
+ * @property {import('./types.js').PinStatus | null} pin the app PIN's state, read when a confirmation starts
  * @property {ProfileSummary[] | null} profiles what this device is enrolled for; null until first read
  * @property {IpcError | null} profilesError
  * @property {AlertView[] | null} alerts the stored alerts, newest first; null until first read

@@ -30,5 +30,6 @@
 /** @typedef {import('../../bindings/CameraStream').CameraStream} CameraStream */
 /** @typedef {import('../../bindings/SiteControls').SiteControls} SiteControls */
 /** @typedef {import('../../bindings/Outcome').Outcome} Outcome */
+/** @typedef {import('../../bindings/PinStatus').PinStatus} PinStatus */
 
 export {};
