@@ -46,7 +46,7 @@ const siteCards = () =>
     .map(e => ({ id: e.getAttribute('data-site-id'), link: e.getAttribute('data-link'), text: e.textContent }))`);
 const phase = () => wd.exec(`return document.querySelector('[data-testid="connection-bar"]')?.getAttribute('data-phase') ?? null`);
 /** Clicks once the element exists and can be clicked (views render asynchronously). */
-const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 5000);
+const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 10000);
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
 before(async () => {
@@ -286,6 +286,14 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   await until("the door unlocked", async () => (await outputState("door"))?.state === "unlocked");
   const pinLeft = await wd.exec(`return document.querySelector('[data-testid="control-pin"]')?.value ?? ''`);
   assert.equal(pinLeft, "", "the PIN does not linger in the page");
+  // The same controls under a full-screen camera: lock the door from there.
+  await tap('[data-testid="camera-tile"][data-camera-id="back-door"]');
+  const lockThere = '[data-testid="camera-outputs"] [data-output-id="door"] [data-testid="control"][data-action="lock"]';
+  await tap(lockThere);
+  await until("locked from the camera view", () => wd.exec(`return document.querySelector('[data-testid="camera-outputs"] [data-output-id="door"]')?.dataset.state === 'locked'`));
+  await wd.screenshot(join(out, "camera-controls.png"));
+  await tap('[data-testid="camera-close"]');
+  await until("the camera view closed", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
   await sleep(300);
   await wd.screenshot(join(out, "controls.png"));
   await keepPage();
@@ -294,6 +302,7 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
 
 test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-settings"]');
+  await until("the settings shown", () => wd.exec(`return document.getElementById('app').dataset.tab === 'settings'`));
   await keepPage();
   await tap('[data-testid="lang-ja"]');
   await until("Japanese labels", async () =>
@@ -317,7 +326,14 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
   await sleep(300);
   await wd.screenshot(join(out, "alerts.png"));
   await keepPage();
-  await tap('[data-testid="tab-sites"]');
+  // An alert opens its camera, full screen, at its site.
+  const target = await wd.exec(`const b = document.querySelector('[data-testid="alert-row"] [data-testid="alert-camera"]');
+    return { site: b.closest('[data-testid="alert-row"]').dataset.siteId, camera: b.dataset.cameraId }`);
+  await tap('[data-testid="alert-row"] [data-testid="alert-camera"]');
+  await until("the alert's camera full screen", () => wd.exec(`const v = document.querySelector('[data-testid="camera-view"]');
+    return !!v && v.dataset.cameraId === arguments[0] && document.querySelector('[data-testid="site-page"]')?.dataset.siteId === arguments[1]`, target.camera, target.site));
+  await tap('[data-testid="camera-close"]');
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
 test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {

@@ -60,6 +60,20 @@ export function createActions(store, sync) {
       store.set({ openCameraId: cameraId });
       focusAfterRender(() => byTestId('camera-close'));
     },
+    /**
+     * From an alert: its site, its camera full screen (live; the moment of the alert once
+     * memory recording exists).
+     * @param {string} siteId
+     * @param {string} cameraId
+     */
+    async openAlertCamera(siteId, cameraId) {
+      store.set({ tab: 'sites' });
+      await sync.openSite(siteId);
+      if (store.get().site?.cameras.some((c) => c.id === cameraId)) {
+        store.set({ openCameraId: cameraId });
+        focusAfterRender(() => byTestId('camera-close'));
+      }
+    },
     closeCamera() {
       const cameraId = store.get().openCameraId;
       if (cameraId === null) return;

@@ -26,6 +26,7 @@ import { formatClock } from './time.js';
  * @property {boolean} critical fire, panic, intrusion
  * @property {string} title as the core gave it: shown as text, never parsed
  * @property {string | null} zone
+ * @property {string | null} camera the alert's first related camera, opened by the row
  * @property {string | null} acked "Acknowledged by {user}", or null while not acknowledged
  */
 
@@ -60,6 +61,7 @@ export function alertRows(alerts, sites, { lang, now, timeZone }) {
       critical: isCriticalAlert(a.kind),
       title: a.title,
       zone: a.zone,
+      camera: a.cameras[0] ?? null,
       acked: a.acknowledgedBy === null ? null : translate(lang, 'alerts.acked', { user: a.acknowledgedBy }),
     };
   });

@@ -96,7 +96,7 @@ if (store.get().available) {
     region(pageEl, sitePageDeps, (s) => sitePage(s, actions, players)),
     region(cameraEl, cameraViewDeps, (s) => cameraView(s, actions, players)),
     region(welcomeEl, welcomeDeps, (s) => welcome(s, enrolForm.el, actions)),
-    region(alertsPanel, alertsDeps, (s) => alerts(s)),
+    region(alertsPanel, alertsDeps, (s) => alerts(s, actions)),
     region(settingsTopEl, (s) => [s.lang, s.theme], (s) => settings(s, actions)),
     region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
     region(aboutEl, (s) => [s.info, s.stats, s.lang], (s) => about(s)),

@@ -10,6 +10,7 @@ import { errorText } from './error.js';
 /**
  * @typedef {import('../store.js').State} State
  * @typedef {import('../alerts.js').AlertRow} AlertRow
+ * @typedef {import('../actions.js').Actions} Actions
  */
 
 /**
@@ -20,8 +21,11 @@ export function alertsDeps(state) {
   return [state.alerts, state.alertsError, state.sites, state.lang];
 }
 
-/** @param {State} state */
-export function alerts(state) {
+/**
+ * @param {State} state
+ * @param {Actions} actions
+ */
+export function alerts(state, actions) {
   const title = h('h2', { class: 'panel-title', text: t('alerts.title') });
   const list = state.alerts;
   const error = state.alertsError ? errorText(t('alerts.title'), state.alertsError) : null;
@@ -46,12 +50,15 @@ export function alerts(state) {
       t('alerts.count', { count: list.length }),
       open > 0 ? h('span', { class: 'attention', text: ` · ${t('alerts.unacked', { count: open })}` }) : null),
     error,
-    h('ul', { class: 'alert-list', testid: 'alert-list' }, rows.map(row)),
+    h('ul', { class: 'alert-list', testid: 'alert-list' }, rows.map((r) => row(r, actions))),
   ].filter((n) => n !== null);
 }
 
-/** @param {AlertRow} r */
-function row(r) {
+/**
+ * @param {AlertRow} r
+ * @param {Actions} actions
+ */
+function row(r, actions) {
   return h(
     'li',
     {
@@ -66,5 +73,15 @@ function row(r) {
     h('span', { class: 'alert-title', text: r.title }),
     r.zone !== null ? h('span', { class: 'alert-zone muted', text: t('alerts.zone', { zone: r.zone }) }) : null,
     r.acked !== null ? h('span', { class: 'alert-acked muted', testid: 'alert-acked', text: r.acked }) : null,
+    r.camera !== null
+      ? h('button', {
+        class: 'control alert-camera',
+        testid: 'alert-camera',
+        data: { cameraId: r.camera },
+        attrs: { type: 'button' },
+        text: t('alerts.openCamera'),
+        on: { click: () => void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera)) },
+      })
+      : null,
   );
 }

@@ -3,8 +3,10 @@
 // keys, or a horizontal swipe; a swipe down closes it).
 
 import { t } from '../i18n.js';
-import { h } from '../dom.js';
+import { h, mark } from '../dom.js';
 import { nextCamera } from '../sites.js';
+import { outputLabel } from '../labels.js';
+import { controlButtons } from './controls.js';
 
 /**
  * @typedef {import('../store.js').State} State
@@ -17,7 +19,7 @@ const SWIPE = 60;
 
 /** @param {State} state */
 export function cameraViewDeps(state) {
-  return [state.openSiteId, state.openCameraId, state.site, state.lang];
+  return [state.openSiteId, state.openCameraId, state.site, state.lang, state.controls, state.sending, state.confirming, state.pin];
 }
 
 /**
@@ -55,7 +57,28 @@ export function cameraView(state, actions, players) {
       h('span', { class: 'camera-site', testid: 'camera-site', text: site.name ?? site.id }),
       zone ? h('span', { class: 'muted', text: zone }) : null,
       h('span', { class: 'muted camera-position', text: t('camera.position', { n: index + 1, count: site.cameras.length }) })),
-    stage);
+    stage,
+    outputsBar(state, siteId, actions));
+}
+
+/**
+ * The site's outputs the user may switch, under the picture: answer what you see
+ * without leaving it.
+ * @param {State} state
+ * @param {string} siteId
+ * @param {Actions} actions
+ */
+function outputsBar(state, siteId, actions) {
+  const rows = (state.site?.outputs ?? []).flatMap((o) => {
+    const allowed = state.controls?.outputs.find((c) => c.id === o.id)?.actions ?? [];
+    if (allowed.length === 0) return [];
+    const label = outputLabel(o.state);
+    return [h('div', { class: 'camera-output', testid: 'camera-output', data: { outputId: o.id, state: o.state ?? 'unknown' } },
+      h('span', { class: 'camera-output-name', text: o.name }),
+      h('span', { class: `state tone-${label.tone}` }, mark('output', o.state ?? 'unknown', label.tone), t(label.key)),
+      controlButtons(state, siteId, o.id, o.kind, allowed, actions))];
+  });
+  return rows.length === 0 ? null : h('section', { class: 'camera-outputs', testid: 'camera-outputs', attrs: { 'aria-label': t('site.outputs') } }, rows);
 }
 
 /**
