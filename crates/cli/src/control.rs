@@ -9,9 +9,6 @@ use mimamori_core::enrol::Role;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The role of a development profile (MIMAMORI_BROKER …), which carries none.
-pub const ROLE_VAR: &str = "MIMAMORI_ROLE";
-
 #[derive(clap::Args)]
 pub struct OutputArgs {
     site: String,
@@ -70,26 +67,12 @@ fn identity(source: &Source, session: &crate::Session, site: &str) -> anyhow::Re
         return Ok(("demo".into(), Role::Admin));
     }
     if let Some(id) = &session.profile_id {
-        let profile = crate::enroll::profiles()?
-            .list()?
-            .into_iter()
-            .find(|p| &p.id == id)
-            .context("the profile is gone")?;
-        let role = profile
-            .sites
-            .iter()
-            .find(|s| s.id == site)
-            .map(|s| s.role)
-            .with_context(|| format!("this device is not enrolled for site `{site}`"))?;
-        return Ok((profile.user, role));
+        return crate::enroll::profiles()?
+            .identity(id, site)?
+            .with_context(|| format!("this device is not enrolled for site `{site}`"));
     }
     let user = std::env::var("MIMAMORI_USER").unwrap_or_default();
-    let role = std::env::var(ROLE_VAR)
-        .ok()
-        .map(|r| r.parse().map_err(anyhow::Error::msg))
-        .transpose()?
-        .unwrap_or(Role::Viewer);
-    Ok((user, role))
+    Ok((user, control::development_role().map_err(anyhow::Error::msg)?))
 }
 
 async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use crate::audit::{Audit, AuditError, Record};
 use crate::bus::{BusState, Reply};
 use crate::enrol::{Action as RoleAction, Role};
 use crate::protocol::{OutputKind, check_id};
+use crate::site::SiteView;
 use crate::time::now_ms;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -149,6 +150,15 @@ pub enum ControlError {
     Invalid(#[from] crate::protocol::ProtocolError),
 }
 
+/// The environment variable that gives a development profile (`MIMAMORI_BROKER` …) its
+/// role, since it carries none.
+pub const ROLE_VAR: &str = "MIMAMORI_ROLE";
+
+/// A development profile's role: [`ROLE_VAR`], viewer when unset.
+pub fn development_role() -> Result<Role, String> {
+    std::env::var(ROLE_VAR).map_or(Ok(Role::Viewer), |r| r.parse())
+}
+
 pub const MAX_PULSE: u32 = 600;
 pub const MAX_NOTE: usize = 500;
 
@@ -219,6 +229,12 @@ pub fn needs_proof(kind: Option<OutputKind>, action: Action) -> bool {
 pub fn check(bus: &BusState, role: Role, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
     check_id("site id", &cmd.site)?;
     let view = bus.view(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
+    check_in(&view, role, cmd)
+}
+
+/// [`check`] against a view already in hand (several commands against one site read the
+/// site's view once).
+pub fn check_in(view: &SiteView, role: Role, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
     if cmd.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Err(ControlError::NoteTooLong);
     }

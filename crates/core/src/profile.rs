@@ -123,6 +123,13 @@ fn vault_name(id: &str) -> String {
 }
 
 impl Profiles {
+    /// The user of profile `id` and their role at `site`; None when the profile does not
+    /// list the site (or is gone).
+    pub fn identity(&self, id: &str, site: &str) -> Result<Option<(String, Role)>, ProfileError> {
+        let Some(profile) = self.list()?.into_iter().find(|p| p.id == id) else { return Ok(None) };
+        Ok(profile.sites.iter().find(|s| s.id == site).map(|s| (profile.user.clone(), s.role)))
+    }
+
     /// The keychain these profiles live in (the app PIN lives there too).
     pub fn vault(&self) -> Arc<dyn SecretStore> {
         self.vault.clone()
