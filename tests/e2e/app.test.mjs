@@ -277,7 +277,11 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   assert.equal((await outputState("door")).state, "locked", "one tap does not unlock");
   await wd.type('[data-testid="control-pin"]', "12");
   await tap('[data-testid="control-confirm"]');
-  const refused = await until("a too-short PIN refused", () => wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`));
+  // "Sending…" first, then the refusal, which names the PIN's length.
+  const refused = await until("a too-short PIN refused", async () => {
+    const text = await wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`);
+    return text && !/Sending|送信中/.test(text) && text;
+  });
   assert.match(refused, /4/);
   assert.equal((await outputState("door")).state, "locked");
   await wd.type('[data-testid="control-pin"]', PIN);
@@ -327,9 +331,11 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
   await wd.screenshot(join(out, "alerts.png"));
   await keepPage();
   // An alert opens its camera, full screen, at its site.
+  // New alerts keep arriving on top: name the row by its alert id.
   const target = await wd.exec(`const b = document.querySelector('[data-testid="alert-row"] [data-testid="alert-camera"]');
-    return { site: b.closest('[data-testid="alert-row"]').dataset.siteId, camera: b.dataset.cameraId }`);
-  await tap('[data-testid="alert-row"] [data-testid="alert-camera"]');
+    const row = b.closest('[data-testid="alert-row"]');
+    return { id: row.dataset.alertId, site: row.dataset.siteId, camera: b.dataset.cameraId }`);
+  await tap(`[data-testid="alert-row"][data-alert-id="${target.id}"] [data-testid="alert-camera"]`);
   await until("the alert's camera full screen", () => wd.exec(`const v = document.querySelector('[data-testid="camera-view"]');
     return !!v && v.dataset.cameraId === arguments[0] && document.querySelector('[data-testid="site-page"]')?.dataset.siteId === arguments[1]`, target.camera, target.site));
   await tap('[data-testid="camera-close"]');
