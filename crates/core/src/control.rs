@@ -347,10 +347,81 @@ pub async fn send(
             _ => Outcome::Failed { message: Some("the site answered with an unknown outcome".into()) },
         },
         Ok(Ok(Reply::Refused(reason))) => Outcome::Denied { by: DeniedBy::Broker, message: Some(reason) },
-        Ok(Err(_)) | Err(_) => Outcome::Unconfirmed,
+        Ok(Ok(Reply::Accepted) | Err(_)) | Err(_) => Outcome::Unconfirmed,
     };
     bus.forget_request(&request_id);
     // The outcome is recorded after the fact; the command itself already is.
+    if let Err(e) = audit.append(record("outcome", outcome.word())) {
+        tracing::error!("the outcome of {request_id} could not be written to the audit log: {e}");
+    }
+    Ok(outcome)
+}
+
+/// Acknowledges an alert of `site`, with an optional note for colleagues: checked against
+/// the role, written to the audit log first, published to the site's `ack/{user}` topic.
+/// The result is *done* once the broker took it (the site then publishes the alert update
+/// that every device shows), *denied* when the broker refused it, *unconfirmed* without
+/// an answer within `timeout`.
+pub async fn acknowledge(
+    bus: &BusState,
+    audit: &Audit,
+    user: &str,
+    role: Role,
+    site: &str,
+    alert_id: &str,
+    note: Option<String>,
+    timeout: Duration,
+) -> Result<Outcome, ControlError> {
+    check_id("site id", site)?;
+    check_id("alert id", alert_id)?;
+    let request_id = format!("k-{:016x}", fastrand::u64(..));
+    let record = |what: &str, outcome: &str| Record {
+        time_ms: now_ms(),
+        user: user.to_owned(),
+        what: what.to_owned(),
+        site: site.to_owned(),
+        target: format!("alert:{alert_id}"),
+        action: "acknowledge".to_owned(),
+        request_id: request_id.clone(),
+        outcome: outcome.to_owned(),
+        note: note.clone(),
+    };
+    let checked = if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        Err(ControlError::NoteTooLong)
+    } else if bus.view(site).is_none() {
+        Err(ControlError::UnknownSite(site.to_owned()))
+    } else if !role.may(RoleAction::Acknowledge) {
+        Err(ControlError::NotPermitted { site: site.to_owned(), role: role.as_str() })
+    } else if !bus.connection().phase.is_connected() {
+        Err(ControlError::NotConnected)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = checked {
+        let word = if matches!(e, ControlError::NotConnected) { "not sent: offline" } else { "refused" };
+        let _ = audit.append(record("ack", word));
+        return Err(e);
+    }
+    audit.append(record("ack", "sent"))?;
+    #[derive(Serialize)]
+    struct Ack<'a> {
+        v: u32,
+        alert_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<&'a str>,
+    }
+    let payload =
+        crate::protocol::encode(&Ack { v: crate::protocol::VERSION, alert_id, note: note.as_deref() });
+    let Some(reply) = bus.publish_ack(site, &request_id, payload) else {
+        let _ = audit.append(record("outcome", "not sent: offline"));
+        return Err(ControlError::NotConnected);
+    };
+    let outcome = match tokio::time::timeout(timeout, reply).await {
+        Ok(Ok(Reply::Accepted)) => Outcome::Done { state: None },
+        Ok(Ok(Reply::Refused(reason))) => Outcome::Denied { by: DeniedBy::Broker, message: Some(reason) },
+        Ok(Ok(Reply::Response(_)) | Err(_)) | Err(_) => Outcome::Unconfirmed,
+    };
+    bus.forget_request(&request_id);
     if let Err(e) = audit.append(record("outcome", outcome.word())) {
         tracing::error!("the outcome of {request_id} could not be written to the audit log: {e}");
     }

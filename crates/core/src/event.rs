@@ -3,7 +3,7 @@
 //! duplicates are dropped and gaps are found (see `inbox.rs`, and "Events" and "Delivery
 //! rules" in `docs/site-protocol.md`).
 
-use crate::protocol::{MAX_CAMERAS, ProtocolError, check_id};
+use crate::protocol::{MAX_CAMERAS, MAX_EVENT_NUMBER, ProtocolError, check_id};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SNAPSHOT_BYTES: usize = 32 * 1024;
 /// Longest note on an alert update, in characters.
 pub const MAX_NOTE_CHARS: usize = 500;
-/// Epochs and sequence numbers fit SQLite's signed 64-bit integers.
-const MAX_NUMBER: u64 = i64::MAX as u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -131,10 +129,10 @@ fn check_text(field: &'static str, text: &str, max: usize, newlines: bool) -> Re
 /// Decodes and checks one event payload (already size-checked by the caller).
 pub fn decode(payload: &[u8]) -> Result<Event, ProtocolError> {
     let wire: Wire = crate::protocol::parse(payload)?;
-    if wire.epoch > MAX_NUMBER {
+    if wire.epoch > MAX_EVENT_NUMBER {
         return Err(invalid("epoch", "out of range"));
     }
-    if wire.seq == 0 || wire.seq > MAX_NUMBER {
+    if wire.seq == 0 || wire.seq > MAX_EVENT_NUMBER {
         return Err(invalid("seq", "must be 1 or more"));
     }
     let body = match (wire.kind.as_str(), wire.alert, wire.alert_update) {

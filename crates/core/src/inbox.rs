@@ -36,6 +36,21 @@ pub struct Gap {
     pub to: u64,
 }
 
+/// Events a site reported it no longer has: a *possible gap*, shown to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PossibleGap {
+    pub site_id: String,
+    #[ts(type = "number")]
+    pub from_seq: u64,
+    /// Absent when the site had nothing left of that run of its counter.
+    #[ts(type = "number | null")]
+    pub to_seq: Option<u64>,
+    /// When this device learnt of it, ms since the Unix epoch.
+    #[ts(type = "number")]
+    pub noted_ms: u64,
+}
+
 /// One alert as the inbox shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +90,13 @@ CREATE TABLE IF NOT EXISTS alerts (
   epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (site, id));
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (time_ms DESC);
+CREATE TABLE IF NOT EXISTS heads (
+  site TEXT NOT NULL, epoch INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+  PRIMARY KEY (site, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gone (
+  site TEXT NOT NULL, epoch INTEGER NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER,
+  noted_ms INTEGER NOT NULL,
+  PRIMARY KEY (site, epoch, from_seq)) WITHOUT ROWID;
 ";
 
 fn int(n: u64) -> i64 {
@@ -211,27 +233,109 @@ impl Inbox {
         Ok(())
     }
 
-    /// The numbers still missing for a site, oldest first.
+    /// Notes the head of a site's stream from its status: the newest event it published.
+    /// Returns whether this is news (a head not seen before), which may reveal a gap at the
+    /// end of the stream that no later event would reveal.
+    pub fn note_head(&self, site: &str, epoch: u64, last_seq: u64) -> Result<bool, InboxError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        // As for events: the first head a device ever sees of a site marks where its
+        // history starts; a new epoch of a known site starts at 1.
+        let known: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM streams WHERE site = ?1)", [site], |r| r.get(0))?;
+        let start = if known { 0 } else { int(last_seq) };
+        tx.execute(
+            "INSERT OR IGNORE INTO streams (site, epoch, contiguous) VALUES (?1, ?2, ?3)",
+            params![site, int(epoch), start],
+        )?;
+        let changed = tx.execute(
+            "INSERT INTO heads (site, epoch, last_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (site, epoch) DO UPDATE SET last_seq = excluded.last_seq
+             WHERE excluded.last_seq > heads.last_seq",
+            params![site, int(epoch), int(last_seq)],
+        )?;
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    /// Records what a site said it no longer has (`to_seq` absent: nothing of that epoch
+    /// from `from_seq` on). Those numbers stop being asked for and are shown as a
+    /// possible gap.
+    pub fn note_gone(
+        &self,
+        site: &str,
+        epoch: u64,
+        from_seq: u64,
+        to_seq: Option<u64>,
+        now_ms: u64,
+    ) -> Result<(), InboxError> {
+        self.db().execute(
+            "INSERT INTO gone (site, epoch, from_seq, to_seq, noted_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (site, epoch, from_seq) DO UPDATE SET to_seq = CASE
+               WHEN excluded.to_seq IS NULL OR gone.to_seq IS NULL THEN NULL
+               ELSE MAX(excluded.to_seq, gone.to_seq) END",
+            params![site, int(epoch), int(from_seq), to_seq.map(int), int(now_ms)],
+        )?;
+        Ok(())
+    }
+
+    /// The numbers still missing for a site, oldest first: holes between stored events,
+    /// and the end of a stream up to its last reported head — less what the site said is
+    /// gone.
     pub fn gaps(&self, site: &str) -> Result<Vec<Gap>, InboxError> {
         let db = self.db();
-        let mut streams =
-            db.prepare("SELECT epoch, contiguous FROM streams WHERE site = ?1 ORDER BY epoch")?;
-        let streams: Vec<(i64, i64)> =
-            streams.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut streams = db.prepare(
+            "SELECT s.epoch, s.contiguous, h.last_seq FROM streams s
+             LEFT JOIN heads h ON h.site = s.site AND h.epoch = s.epoch WHERE s.site = ?1 ORDER BY s.epoch",
+        )?;
+        let streams: Vec<(i64, i64, Option<i64>)> = streams
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
         let mut seqs =
             db.prepare("SELECT seq FROM events WHERE site = ?1 AND epoch = ?2 AND seq > ?3 ORDER BY seq")?;
+        let mut gone = db.prepare("SELECT from_seq, to_seq FROM gone WHERE site = ?1 AND epoch = ?2")?;
         let mut gaps = Vec::new();
-        for (epoch, contiguous) in streams {
+        for (epoch, contiguous, head) in streams {
+            let mut raw = Vec::new();
             let mut expected = contiguous + 1;
             for seq in seqs.query_map(params![site, epoch, contiguous], |r| r.get::<_, i64>(0))? {
                 let seq = seq?;
                 if seq > expected {
-                    gaps.push(Gap { epoch: uint(epoch), from: uint(expected), to: uint(seq - 1) });
+                    raw.push((expected, seq - 1));
                 }
                 expected = seq + 1;
             }
+            if let Some(head) = head.filter(|h| *h >= expected) {
+                raw.push((expected, head));
+            }
+            let gone: Vec<(i64, i64)> = gone
+                .query_map(params![site, epoch], |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?)))?
+                .map(|g| g.map(|(from, to)| (from, to.unwrap_or(i64::MAX))))
+                .collect::<Result<_, _>>()?;
+            for (from, to) in raw {
+                for (from, to) in subtract((from, to), &gone) {
+                    gaps.push(Gap { epoch: uint(epoch), from: uint(from), to: uint(to) });
+                }
+            }
         }
         Ok(gaps)
+    }
+
+    /// What sites reported gone, newest report first.
+    pub fn possible_gaps(&self) -> Result<Vec<PossibleGap>, InboxError> {
+        let db = self.db();
+        let mut q = db.prepare(
+            "SELECT site, from_seq, to_seq, noted_ms FROM gone ORDER BY noted_ms DESC, site, from_seq LIMIT 100",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok(PossibleGap {
+                site_id: r.get(0)?,
+                from_seq: uint(r.get(1)?),
+                to_seq: r.get::<_, Option<i64>>(2)?.map(uint),
+                noted_ms: uint(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Alerts, newest first.
@@ -266,6 +370,30 @@ impl Inbox {
             self.db().query_row("SELECT COUNT(*) FROM events WHERE site = ?1", [site], |r| r.get(0))?;
         Ok(uint(n))
     }
+}
+
+/// `range` less every range of `cut` (all inclusive).
+fn subtract(range: (i64, i64), cut: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut parts = vec![range];
+    for &(cf, ct) in cut {
+        parts = parts
+            .into_iter()
+            .flat_map(|(f, t)| {
+                if ct < f || cf > t {
+                    return vec![(f, t)];
+                }
+                let mut left = Vec::new();
+                if cf > f {
+                    left.push((f, cf - 1));
+                }
+                if ct < t {
+                    left.push((ct + 1, t));
+                }
+                left
+            })
+            .collect();
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -318,6 +446,42 @@ mod tests {
         inbox.record("hq", &alert(2, 3), 0).unwrap();
         assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 2, from: 1, to: 2 }]);
         assert!(inbox.gaps("shop").unwrap().is_empty());
+    }
+
+    #[test]
+    fn heads_reveal_a_lost_last_event_and_gone_ranges_stop_the_asking() {
+        let inbox = Inbox::in_memory().unwrap();
+        // The first head a device sees is where its history starts.
+        assert!(inbox.note_head("hq", 1, 5).unwrap());
+        assert!(inbox.gaps("hq").unwrap().is_empty());
+        inbox.record("hq", &alert(1, 6), 0).unwrap();
+        assert!(inbox.note_head("hq", 1, 6).unwrap());
+        assert!(inbox.gaps("hq").unwrap().is_empty());
+        // Events 7..=9 were published but never arrived; the heartbeat says so.
+        assert!(inbox.note_head("hq", 1, 9).unwrap());
+        assert!(!inbox.note_head("hq", 1, 8).unwrap(), "an older head is no news");
+        assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 1, from: 7, to: 9 }]);
+        // The site still has 9 but not 7..=8.
+        inbox.note_gone("hq", 1, 7, Some(8), 50).unwrap();
+        assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 1, from: 9, to: 9 }]);
+        inbox.record("hq", &alert(1, 9), 0).unwrap();
+        assert!(inbox.gaps("hq").unwrap().is_empty());
+        assert_eq!(
+            inbox.possible_gaps().unwrap(),
+            vec![PossibleGap { site_id: "hq".into(), from_seq: 7, to_seq: Some(8), noted_ms: 50 }]
+        );
+        // A new epoch of a known site starts at 1; an open-ended gone covers all of it.
+        inbox.note_head("hq", 2, 4).unwrap();
+        assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 2, from: 1, to: 4 }]);
+        inbox.note_gone("hq", 2, 2, None, 60).unwrap();
+        assert_eq!(inbox.gaps("hq").unwrap(), vec![Gap { epoch: 2, from: 1, to: 1 }]);
+    }
+
+    #[test]
+    fn ranges_subtract() {
+        assert_eq!(subtract((1, 10), &[(3, 4), (8, 20)]), vec![(1, 2), (5, 7)]);
+        assert_eq!(subtract((5, 6), &[(1, 9)]), vec![]);
+        assert_eq!(subtract((5, 6), &[(7, 9)]), vec![(5, 6)]);
     }
 
     #[test]

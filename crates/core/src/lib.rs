@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod pin;
 pub mod profile;
 pub mod protocol;
+pub mod replay;
 pub mod secret;
 pub mod site;
 pub mod time;

@@ -32,6 +32,8 @@ pub const MAX_URL_LEN: usize = 512;
 pub const DEFAULT_SUPERVISION_S: u32 = 90;
 /// Shortest and longest supervision time accepted.
 pub const SUPERVISION_RANGE_S: (u32, u32) = (10, 3600);
+/// Epochs and sequence numbers of events fit SQLite's signed 64-bit integers.
+pub const MAX_EVENT_NUMBER: u64 = i64::MAX as u64;
 
 /// Why a message from the bus was rejected. The text names the field, never a value that
 /// could carry a secret.
@@ -158,10 +160,6 @@ pub mod topics {
     pub fn commands(site: &str, user: &str) -> String {
         format!("{ROOT}/sites/{site}/commands/{user}")
     }
-    /// Every user's commands to `site` (what the site subscribes to).
-    pub fn all_commands(site: &str) -> String {
-        format!("{ROOT}/sites/{site}/commands/+")
-    }
     /// Where a site answers `user`'s device `client`.
     pub fn responses(user: &str, client: &str) -> String {
         format!("{ROOT}/clients/{user}/{client}/responses")
@@ -171,6 +169,19 @@ pub mod topics {
     }
     pub fn events(site: &str) -> String {
         format!("{ROOT}/sites/{site}/events")
+    }
+    /// Where `user` acknowledges `site`'s alerts.
+    pub fn ack(site: &str, user: &str) -> String {
+        format!("{ROOT}/sites/{site}/ack/{user}")
+    }
+    /// Where `user` asks `site` for past events.
+    pub fn replay(site: &str, user: &str) -> String {
+        format!("{ROOT}/sites/{site}/replay/{user}")
+    }
+    /// The user-level topics a site subscribes to: every user's commands, acknowledgements
+    /// and replay requests.
+    pub fn site_inputs(site: &str) -> [String; 3] {
+        [commands(site, "+"), ack(site, "+"), replay(site, "+")]
     }
 }
 
@@ -248,6 +259,17 @@ pub struct Status {
     /// Camera id → health, for the cameras the site watches.
     #[serde(default)]
     pub cameras: std::collections::BTreeMap<String, CameraHealth>,
+    /// The newest event published, so that a client notices a lost *last* event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsHead>,
+}
+
+/// The head of a site's event stream: the epoch and sequence number of its newest event
+/// (`last_seq` is 0 before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsHead {
+    pub epoch: u64,
+    pub last_seq: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +371,11 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Message, ProtocolError> {
             }
             for id in status.cameras.keys() {
                 check_id("camera id", id)?;
+            }
+            if let Some(head) = status.events
+                && (head.epoch > MAX_EVENT_NUMBER || head.last_seq > MAX_EVENT_NUMBER)
+            {
+                return Err(invalid("events", "out of range"));
             }
             Ok(Message::Status { site, status })
         }

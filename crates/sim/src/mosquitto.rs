@@ -17,16 +17,25 @@ pub const PASSWORD: &str = "test-pass-1";
 const ACL: &str = "\
 user viewer-hq
 topic read mimamori/v1/sites/hq/#
+topic write mimamori/v1/sites/hq/replay/viewer-hq
+topic read mimamori/v1/clients/viewer-hq/#
 
 user manager
 topic read mimamori/v1/sites/hq/#
 topic read mimamori/v1/sites/shop/#
+topic write mimamori/v1/sites/hq/replay/manager
+topic write mimamori/v1/sites/shop/replay/manager
+topic write mimamori/v1/sites/hq/ack/manager
+topic write mimamori/v1/sites/shop/ack/manager
+topic read mimamori/v1/clients/manager/#
 
 user site-hq
 topic readwrite mimamori/v1/sites/hq/#
+topic write mimamori/v1/clients/#
 
 user site-shop
 topic readwrite mimamori/v1/sites/shop/#
+topic write mimamori/v1/clients/#
 ";
 const USERS: [&str; 4] = ["viewer-hq", "manager", "site-hq", "site-shop"];
 
@@ -54,23 +63,37 @@ impl Mosquitto {
         Mosquitto::with_users(&users, ACL)
     }
 
+    /// The standard test broker with persistence on, saving every second, as a deployed
+    /// broker would run: a clean restart keeps sessions and queued messages, and a
+    /// `kill -9` ([`Mosquitto::kill`]) loses what arrived since the last save.
+    pub fn persistent() -> Mosquitto {
+        let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
+        Mosquitto::build(&users, "", ACL, None, true)
+    }
+
     /// A broker with these (user, password) pairs and this ACL.
     pub fn with_users(users: &[(&str, &str)], acl: &str) -> Mosquitto {
-        Mosquitto::build(users, "", acl, None)
+        Mosquitto::build(users, "", acl, None, false)
     }
 
     /// Like [`Mosquitto::with_users`], but the listener speaks only TLS with this server
     /// certificate and key (PEM).
     pub fn with_tls(users: &[(&str, &str)], acl: &str, cert_pem: &str, key_pem: &str) -> Mosquitto {
-        Mosquitto::build(users, "", acl, Some((cert_pem, key_pem)))
+        Mosquitto::build(users, "", acl, Some((cert_pem, key_pem)), false)
     }
 
     /// A broker with a ready-made password file and ACL, as an administrator would deploy.
     pub fn with_files(passwd: &str, acl: &str) -> Mosquitto {
-        Mosquitto::build(&[], passwd, acl, None)
+        Mosquitto::build(&[], passwd, acl, None, false)
     }
 
-    fn build(users: &[(&str, &str)], passwd_text: &str, acl: &str, tls: Option<(&str, &str)>) -> Mosquitto {
+    fn build(
+        users: &[(&str, &str)],
+        passwd_text: &str,
+        acl: &str,
+        tls: Option<(&str, &str)>,
+        persistent: bool,
+    ) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -99,9 +122,17 @@ impl Mosquitto {
                 )
             }
         };
+        let persistence = if persistent {
+            // Mosquitto started as root (as CI runs) drops to its own user before it saves.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            format!("persistence true\npersistence_location {}/\nautosave_interval 1\n", dir.display())
+        } else {
+            "persistence false\n".to_owned()
+        };
         let conf = format!(
             "listener {port} 127.0.0.1\n{tls_lines}allow_anonymous false\npassword_file {p}\nacl_file {a}\n\
-             persistence false\nlog_dest stderr\nlog_type all\n",
+             {persistence}log_dest stderr\nlog_type all\n",
             p = passwd.display(),
             a = dir.join("acl").display(),
         );

@@ -4,12 +4,15 @@
 
 use crate::control::{Effect, Executor};
 use mimamori_core::bus::BrokerAddress;
-use mimamori_core::event::{self, Alert, AlertKind, EventBody};
-use mimamori_core::protocol::{self, ArmState, Catalog, LinkState, OutputState, OutputValue, Status, topics};
+use mimamori_core::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
+use mimamori_core::protocol::{
+    self, ArmState, Catalog, EventsHead, LinkState, OutputState, OutputValue, Status, topics,
+};
+use mimamori_core::replay;
 use mimamori_core::secret::Secret;
 use mimamori_core::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -39,6 +42,9 @@ pub struct SimConfig {
     pub alert_every: Option<Duration>,
     /// Outputs that fail every command, like broken hardware.
     pub broken_outputs: Vec<String>,
+    /// How many recent events the site keeps for replay (the protocol asks for at least
+    /// 10,000; tests make it small to show what is lost beyond it).
+    pub replay_window: usize,
 }
 
 impl SimConfig {
@@ -50,18 +56,111 @@ impl SimConfig {
             heartbeat: None,
             alert_every: None,
             broken_outputs: Vec::new(),
+            replay_window: 10_000,
         }
     }
 }
 
-fn status_payload(spec: &SiteSpec, state: LinkState) -> Vec<u8> {
+fn status_payload(spec: &SiteSpec, state: LinkState, events: Option<EventsHead>) -> Vec<u8> {
     protocol::encode(&Status {
         v: protocol::VERSION,
         state,
         time: Some(now_ms()),
         armed: Some(spec.armed),
         cameras: spec.catalog.cameras.iter().map(|c| (c.id.clone(), protocol::CameraHealth::Ok)).collect(),
+        events,
     })
+}
+
+/// The site's numbered event stream: a new epoch per run, numbered from 1; events wait in
+/// the outbox until the client's queue takes them, and the last `window` of them are kept
+/// for replay.
+struct Stream {
+    epoch: u64,
+    seq: u64,
+    window: usize,
+    /// (seq, payload as published), oldest first, contiguous.
+    history: VecDeque<(u64, Vec<u8>)>,
+    outbox: VecDeque<Vec<u8>>,
+}
+
+impl Stream {
+    fn new(window: usize) -> Stream {
+        Stream {
+            epoch: now_ms(),
+            seq: 0,
+            window: window.max(1),
+            history: VecDeque::new(),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    fn head(&self) -> EventsHead {
+        EventsHead { epoch: self.epoch, last_seq: self.seq }
+    }
+
+    /// Numbers and publishes an event; one that clients would refuse (a note with control
+    /// characters, say) is not published at all, since it would leave a gap nobody fills.
+    fn push(&mut self, body: EventBody) -> bool {
+        let payload = event::encode(&event::Event { epoch: self.epoch, seq: self.seq + 1, body });
+        if let Err(err) = event::decode(&payload) {
+            tracing::warn!("the simulated site refused to publish an invalid event: {err}");
+            return false;
+        }
+        self.seq += 1;
+        if self.history.len() == self.window {
+            self.history.pop_front();
+        }
+        self.history.push_back((self.seq, payload.clone()));
+        self.outbox.push_back(payload);
+        true
+    }
+
+    /// Whether an alert id is one of the events still held.
+    fn holds_alert(&self, id: &str) -> bool {
+        self.history.iter().any(|(_, p)| {
+            event::decode(p).is_ok_and(|e| matches!(&e.body, EventBody::Alert(a) if a.id == id))
+        })
+    }
+
+    /// The answer to a replay request: what is still held of the range, what is gone, and
+    /// where to ask again when the answer had to be cut to fit the payload limit.
+    fn replay(&self, req: &replay::Request) -> replay::Response {
+        let mut r = replay::Response {
+            v: protocol::VERSION,
+            request_id: req.request_id.clone(),
+            outcome: "done".into(),
+            epoch: req.epoch,
+            events: Vec::new(),
+            gone: None,
+            next_seq: None,
+        };
+        if req.epoch != self.epoch {
+            // A run this controller no longer knows anything of.
+            r.gone = Some(replay::Gone { from_seq: req.from_seq, to_seq: None });
+            return r;
+        }
+        let to = req.to_seq.unwrap_or(self.seq).min(self.seq);
+        let oldest = self.history.front().map_or(self.seq + 1, |(s, _)| *s);
+        if req.from_seq < oldest && req.from_seq <= to {
+            r.gone = Some(replay::Gone { from_seq: req.from_seq, to_seq: Some(to.min(oldest - 1)) });
+        }
+        let from = req.from_seq.max(oldest);
+        let mut size = 1024; // the envelope, generously
+        for seq in from..=to {
+            let Some((_, payload)) = usize::try_from(seq - oldest).ok().and_then(|i| self.history.get(i))
+            else {
+                break;
+            };
+            if size + payload.len() + 1 > protocol::MAX_PAYLOAD_BYTES {
+                r.next_seq = Some(seq);
+                break;
+            }
+            size += payload.len() + 1;
+            r.events.push(serde_json::from_slice(payload).unwrap_or_default());
+        }
+        r
+    }
 }
 
 /// A running simulated site.
@@ -139,7 +238,7 @@ async fn run(
     opts.set_credentials(user, password);
     opts.set_last_will(LastWill::new(
         topics::status(&spec.id),
-        status_payload(&spec, LinkState::Offline),
+        status_payload(&spec, LinkState::Offline, None),
         QoS::AtLeastOnce,
         true,
         None,
@@ -150,11 +249,7 @@ async fn run(
     let mut beat = tokio::time::interval(heartbeat);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut connected = false;
-    // The event stream: a new epoch per run, numbered from 1; events wait in the outbox
-    // until the client's queue takes them.
-    let epoch = now_ms();
-    let mut seq = 0;
-    let mut outbox: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut stream = Stream::new(config.replay_window);
     let mut examples = tokio::time::interval(config.alert_every.unwrap_or(Duration::from_secs(3600)));
     examples.reset(); // the first one after a full period, not at start
     let mut example_count = 0;
@@ -163,14 +258,15 @@ async fn run(
     let mut executor = Executor::default();
     executor.broken.clone_from(&config.broken_outputs);
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
-    let commands = topics::all_commands(&spec.id);
+    let inputs = topics::site_inputs(&spec.id);
+    let [commands, acks, replays] = inputs.clone().map(|t| t.trim_end_matches('+').to_owned());
     loop {
-        while connected && let Some(payload) = outbox.front() {
+        while connected && let Some(payload) = stream.outbox.front() {
             if client.try_publish(topics::events(&spec.id), QoS::AtLeastOnce, false, payload.clone()).is_err()
             {
                 break;
             }
-            outbox.pop_front();
+            stream.outbox.pop_front();
         }
         tokio::select! {
             _ = stop.changed() => break,
@@ -179,24 +275,19 @@ async fn run(
                 let _ = alerts_tx_for_examples.send(example_alert(&spec, example_count));
             }
             Some(alert) = alerts.recv() => {
-                seq += 1;
-                let event = event::Event {
-                    epoch,
-                    seq,
-                    body: EventBody::Alert(Alert {
-                        id: format!("{}-{epoch}-{seq}", spec.id),
-                        time: now_ms(),
-                        kind: alert.kind,
-                        zone: alert.zone,
-                        title: alert.title,
-                        cameras: alert.cameras,
-                        snapshot: None,
-                    }),
-                };
-                outbox.push_back(event::encode(&event));
+                let id = format!("{}-{}-{}", spec.id, stream.epoch, stream.seq + 1);
+                stream.push(EventBody::Alert(Alert {
+                    id,
+                    time: now_ms(),
+                    kind: alert.kind,
+                    zone: alert.zone,
+                    title: alert.title,
+                    cameras: alert.cameras,
+                    snapshot: None,
+                }));
             }
             _ = beat.tick(), if connected => {
-                publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
+                publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head())));
             }
             Some(d) = done.recv() => {
                 // A command's effect, now that the hardware has moved.
@@ -211,16 +302,39 @@ async fn run(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!(site = %spec.id, "simulated site connected");
                     connected = true;
-                    publish_all(&client, &spec);
-                    if let Err(err) = client.try_subscribe(commands.clone(), QoS::AtLeastOnce) {
-                        tracing::warn!("simulated site could not subscribe to commands: {err}");
+                    publish_all(&client, &spec, stream.head());
+                    let filters = inputs.iter().map(|t| Filter::new(t, QoS::AtLeastOnce));
+                    if let Err(err) = client.try_subscribe_many(filters) {
+                        tracing::warn!("simulated site could not subscribe to its users' topics: {err}");
                     }
                     beat.reset();
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                    let Some(user) = topic.strip_prefix(commands.trim_end_matches('+')) else { continue };
+                    if let Some(user) = topic.strip_prefix(&acks) {
+                        // An acknowledgement becomes an alert update in the stream, for
+                        // every client to see who handled it.
+                        match decode_ack(&p.payload) {
+                            Some((alert_id, note)) if stream.holds_alert(&alert_id) => {
+                                stream.push(EventBody::AlertUpdate(AlertUpdate { alert_id, by: user.to_owned(), at: now_ms(), note }));
+                            }
+                            _ => tracing::warn!(site = %spec.id, "ignored an acknowledgement of no known alert"),
+                        }
+                        continue;
+                    }
                     let props = p.properties.clone().unwrap_or_default();
+                    if topic.starts_with(&replays) {
+                        let Some(response_topic) = props.response_topic.clone() else { continue };
+                        match replay::decode_request(&p.payload) {
+                            Ok(req) => {
+                                let r = Reply { topic: response_topic, correlation: props.correlation_data.clone(), answer: protocol::encode(&stream.replay(&req)) };
+                                answer(&client, r);
+                            }
+                            Err(err) => tracing::warn!(site = %spec.id, "ignored a bad replay request: {err}"),
+                        }
+                        continue;
+                    }
+                    let Some(user) = topic.strip_prefix(&commands) else { continue };
                     let Some(response_topic) = props.response_topic.clone() else { continue };
                     let reply = |answer: Vec<u8>| Reply { topic: response_topic.clone(), correlation: props.correlation_data.clone(), answer };
                     if props.message_expiry_interval == Some(0) {
@@ -234,7 +348,7 @@ async fn run(
                         Effect::Answer(a) => answer(&client, reply(a)),
                         Effect::Arm { state, answer: a } => {
                             spec.armed = state;
-                            publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online));
+                            publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head())));
                             answer(&client, reply(a));
                         }
                         Effect::Output { output, value, delay, revert_after, answer: a } => {
@@ -265,7 +379,11 @@ async fn run(
         }
     }
     if connected {
-        publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Offline));
+        publish(
+            &client,
+            topics::status(&spec.id),
+            status_payload(&spec, LinkState::Offline, Some(stream.head())),
+        );
         let _ = client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             while let Ok(ev) = events.poll().await {
@@ -308,9 +426,23 @@ fn publish(client: &AsyncClient, topic: String, payload: Vec<u8>) {
     }
 }
 
-fn publish_all(client: &AsyncClient, spec: &SiteSpec) {
+/// An acknowledgement's alert id and note, if it is well formed.
+fn decode_ack(payload: &[u8]) -> Option<(String, Option<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Ack {
+        v: u32,
+        alert_id: String,
+        #[serde(default)]
+        note: Option<String>,
+    }
+    let ack: Ack = serde_json::from_slice(payload).ok()?;
+    (ack.v == protocol::VERSION && payload.len() <= protocol::MAX_PAYLOAD_BYTES)
+        .then_some((ack.alert_id, ack.note))
+}
+
+fn publish_all(client: &AsyncClient, spec: &SiteSpec, head: EventsHead) {
     publish(client, topics::catalog(&spec.id), protocol::encode(&spec.catalog));
-    publish(client, topics::status(&spec.id), status_payload(spec, LinkState::Online));
+    publish(client, topics::status(&spec.id), status_payload(spec, LinkState::Online, Some(head)));
     let since = now_ms();
     for (output, value) in &spec.outputs {
         let state = OutputState { v: protocol::VERSION, state: *value, since: Some(since), by: None };

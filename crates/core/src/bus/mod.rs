@@ -8,6 +8,7 @@
 
 mod backoff;
 mod mqtt;
+mod recovery;
 pub mod tls;
 
 pub use backoff::Backoff;
@@ -207,14 +208,27 @@ pub enum Reply {
     Response(crate::control::Response),
     /// The broker refused the publish (PUBACK reason), e.g. "not authorized".
     Refused(String),
+    /// The broker took a publish that expects no response (an acknowledgement).
+    Accepted,
 }
 
-/// A request on its way to the connection task.
+/// A publish on its way to the connection task.
 pub(crate) struct Outgoing {
     pub topic: String,
     pub request_id: String,
     pub payload: Vec<u8>,
-    pub expiry_s: u32,
+    /// `Some(expiry)` for a request that expects a response (Response Topic, Correlation
+    /// Data, Message Expiry Interval); `None` for a plain publish answered by its PUBACK.
+    pub expiry_s: Option<u32>,
+}
+
+/// What an accepted message from the bus carries besides the change to the site model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    /// An event, to commit to the inbox.
+    Event(String, Event),
+    /// The head of a site's event stream, from its status.
+    Head(String, protocol::EventsHead),
 }
 
 /// Why the last attempt failed, in words that never include an address or a secret.
@@ -259,6 +273,9 @@ pub struct BusStats {
     /// delivers them again.
     #[ts(type = "number")]
     pub unstored: u64,
+    /// Events recovered by asking their site to replay them (the broker had lost them).
+    #[ts(type = "number")]
+    pub replayed: u64,
     pub last_rejection: Option<String>,
 }
 
@@ -334,13 +351,14 @@ impl BusState {
         state
     }
 
-    /// Decodes and applies one message from the bus; returns the event it carried, if any,
-    /// for the caller to commit to the inbox. A rejected message is logged with its reason,
-    /// counted, and changes nothing.
-    pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<Option<(String, Event)>, ApplyError> {
+    /// Decodes and applies one message from the bus; returns the event or stream head it
+    /// carried, if any, for the caller to give to the inbox. A rejected message is logged
+    /// with its reason, counted, and changes nothing.
+    pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<Option<Ingested>, ApplyError> {
         let result = protocol::decode(topic, payload).map_err(ApplyError::from).and_then(|msg| {
             let event = match &msg {
-                Message::Event { site, event } => Some((site.clone(), event.clone())),
+                Message::Event { site, event } => Some(Ingested::Event(site.clone(), event.clone())),
+                Message::Status { site, status } => status.events.map(|h| Ingested::Head(site.clone(), h)),
                 _ => None,
             };
             lock(&self.inner.sites).apply(msg, Instant::now()).map(|site_id| (site_id, event))
@@ -373,6 +391,10 @@ impl BusState {
         let mut stats = lock(&self.inner.stats);
         stats.unstored += 1;
         stats.last_rejection = Some(err.to_string());
+    }
+
+    pub(crate) fn count_replayed(&self, n: u64) {
+        lock(&self.inner.stats).replayed += n;
     }
 
     /// Runs supervision now; returns when it next needs to run.
@@ -436,6 +458,28 @@ impl BusState {
         expiry_s: u32,
     ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
         let topic = protocol::topics::commands(site, &lock(&self.inner.user));
+        self.send(topic, request_id, payload, Some(expiry_s))
+    }
+
+    /// Publishes an acknowledgement to `site`'s ack topic for this user; the broker's
+    /// PUBACK (accepted or refused) comes on the returned channel.
+    pub fn publish_ack(
+        &self,
+        site: &str,
+        request_id: &str,
+        payload: Vec<u8>,
+    ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
+        let topic = protocol::topics::ack(site, &lock(&self.inner.user));
+        self.send(topic, request_id, payload, None)
+    }
+
+    fn send(
+        &self,
+        topic: String,
+        request_id: &str,
+        payload: Vec<u8>,
+        expiry_s: Option<u32>,
+    ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         lock(&self.inner.pending).insert(request_id.to_owned(), tx);
         let sent = lock(&self.inner.outgoing).as_ref().is_some_and(|o| {
@@ -507,6 +551,15 @@ impl Bus {
 
     pub fn state(&self) -> &BusState {
         &self.state
+    }
+
+    /// Drops the connection without a word, as a killed app does: no DISCONNECT, and the
+    /// events not yet acknowledged are the broker's to deliver again.
+    pub async fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     /// Disconnects cleanly (no Last Will; the session stays on the broker) and waits for

@@ -2,9 +2,11 @@
 //! subscribe to the enrolled sites, feed every publish to the model, supervise the sites,
 //! and reconnect with backoff and jitter when the link drops.
 
-use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem, Outgoing, Reply};
+use super::recovery::{Link, Recovery};
+use super::{Backoff, BusConfig, BusState, ConnectionPhase, ConnectionProblem, Ingested, Outgoing, Reply};
 use crate::inbox::{Inbox, Recorded};
 use crate::protocol::{self, topics};
+use crate::replay;
 use crate::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{
@@ -121,8 +123,12 @@ pub(super) async fn run(
     let (outgoing_tx, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<Outgoing>();
     state.set_outgoing(&config.user, Some(outgoing_tx));
     let responses = topics::responses(&config.user, &config.client_id);
-    let mut unnumbered: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-    let mut by_pkid: std::collections::HashMap<u16, String> = std::collections::HashMap::new();
+    // (request id, expects a response) of publishes waiting for their packet id, then by id.
+    let unnumbered: std::cell::RefCell<std::collections::VecDeque<(String, bool)>> = Default::default();
+    let mut by_pkid: std::collections::HashMap<u16, (String, bool)> = std::collections::HashMap::new();
+    let mut recovery = Recovery::default();
+    let mut recovery_tick = tokio::time::interval(Duration::from_secs(1));
+    recovery_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
     let mut ever_connected = false;
     let mut connected = false;
@@ -136,16 +142,24 @@ pub(super) async fn run(
             () = sleep_until(next_check.unwrap_or_else(far)), if connected => {
                 next_check = state.supervise();
             }
+            _ = recovery_tick.tick(), if connected && inbox.is_some() => {
+                if let Some(inbox) = &inbox {
+                    recovery.tick(&Link { client: &client, inbox, user: &config.user, responses: &responses, sent: &unnumbered });
+                }
+            }
             Some(req) = outgoing.recv() => {
-                let properties = PublishProperties {
-                    response_topic: Some(responses.clone()),
-                    correlation_data: Some(req.request_id.clone().into_bytes().into()),
-                    // Relative: a wrong clock on the phone cannot make a command fire late.
-                    message_expiry_interval: Some(req.expiry_s),
-                    ..PublishProperties::default()
+                let properties = match req.expiry_s {
+                    Some(expiry_s) => PublishProperties {
+                        response_topic: Some(responses.clone()),
+                        correlation_data: Some(req.request_id.clone().into_bytes().into()),
+                        // Relative: a wrong clock on the phone cannot make a command fire late.
+                        message_expiry_interval: Some(expiry_s),
+                        ..PublishProperties::default()
+                    },
+                    None => PublishProperties::default(),
                 };
                 match client.try_publish_with_properties(req.topic, QoS::AtLeastOnce, false, req.payload, properties) {
-                    Ok(()) => unnumbered.push_back(req.request_id),
+                    Ok(()) => unnumbered.borrow_mut().push_back((req.request_id, req.expiry_s.is_some())),
                     Err(err) => {
                         tracing::warn!("could not queue a command: {err}");
                         state.forget_request(&req.request_id);
@@ -166,26 +180,43 @@ pub(super) async fn run(
                     }
                     state.restart_supervision();
                     next_check = state.supervise();
+                    // Gaps left from before (an app killed mid-replay, a broker that lost
+                    // the session) are looked at once the backlog had its chance.
+                    for site in &config.sites {
+                        recovery.check_soon(site);
+                    }
                     state.set_connection(ConnectionPhase::Connected, 0, None);
                 }
                 Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
-                    if let Some(id) = unnumbered.pop_front() {
-                        by_pkid.insert(pkid, id);
+                    if let Some(entry) = unnumbered.borrow_mut().pop_front() {
+                        by_pkid.insert(pkid, entry);
                     }
                 }
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    if let Some(id) = by_pkid.remove(&ack.pkid)
-                        && !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers)
-                    {
-                        let reason = match ack.reason {
-                            PubAckReason::NotAuthorized => "the broker does not allow this user to command this site".to_owned(),
-                            other => format!("the broker refused the command ({other:?})"),
-                        };
-                        state.answer(&id, Reply::Refused(reason));
+                    if let Some((id, expects_response)) = by_pkid.remove(&ack.pkid) {
+                        if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) {
+                            let reason = match ack.reason {
+                                PubAckReason::NotAuthorized => "the broker does not allow this user to do this at this site".to_owned(),
+                                other => format!("the broker refused it ({other:?})"),
+                            };
+                            state.answer(&id, Reply::Refused(reason));
+                        } else if !expects_response {
+                            state.answer(&id, Reply::Accepted);
+                        }
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) if p.topic == responses.as_bytes() => {
-                    match crate::control::decode_response(&p.payload) {
+                    let replay_site = replay::request_id_of(&p.payload).and_then(|id| recovery.answered(&id));
+                    if let (Some(site), Some(inbox)) = (replay_site, &inbox) {
+                        let link = Link { client: &client, inbox, user: &config.user, responses: &responses, sent: &unnumbered };
+                        match replay::decode_response(&p.payload) {
+                            Ok(replayed) => recovery.apply(&link, &state, &site, replayed),
+                            Err(err) => {
+                                tracing::warn!(%site, "a malformed replay response was ignored: {err}");
+                                recovery.check_soon(&site);
+                            }
+                        }
+                    } else { match crate::control::decode_response(&p.payload) {
                         Ok(r) => {
                             let id = r.request_id.clone();
                             if !state.answer(&id, Reply::Response(r)) {
@@ -193,7 +224,7 @@ pub(super) async fn run(
                             }
                         }
                         Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
-                    }
+                    } }
                     if let Err(err) = client.try_ack(&p) {
                         tracing::warn!("could not queue an acknowledgement: {err}");
                     }
@@ -204,8 +235,12 @@ pub(super) async fn run(
                     // since a redelivery would be rejected again. An event is acknowledged
                     // only once it is in the inbox.
                     let stored = match (state.ingest(&topic, &p.payload), &inbox) {
-                        (Ok(Some((site, event))), Some(inbox)) => match inbox.record(&site, &event, now_ms()) {
+                        (Ok(Some(Ingested::Event(site, event))), Some(inbox)) => match inbox.record(&site, &event, now_ms()) {
                             Ok(Recorded::New) => {
+                                // A number skipped within the stream: the broker delivers a
+                                // topic in order, so what is missing before it is lost.
+                                let link = Link { client: &client, inbox, user: &config.user, responses: &responses, sent: &unnumbered };
+                                recovery.ask(&link, &site);
                                 state.inbox_changed(site);
                                 true
                             }
@@ -216,6 +251,14 @@ pub(super) async fn run(
                                 false
                             }
                         },
+                        (Ok(Some(Ingested::Head(site, head))), Some(inbox)) => {
+                            match inbox.note_head(&site, head.epoch, head.last_seq) {
+                                Ok(true) => recovery.check_soon(&site),
+                                Ok(false) => {}
+                                Err(err) => tracing::error!(%site, "the stream head was not stored: {err}"),
+                            }
+                            true
+                        }
                         _ => true,
                     };
                     if stored && let Err(err) = client.try_ack(&p) {

@@ -3,7 +3,7 @@
 //! acknowledged, and the broker delivers it again.
 
 use mimamori_core::Secret;
-use mimamori_core::bus::{Bus, BusConfig, ConnectionPhase};
+use mimamori_core::bus::{BrokerAddress, Bus, BusConfig, ConnectionPhase};
 use mimamori_core::event::AlertKind;
 use mimamori_core::inbox::Inbox;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
@@ -19,7 +19,11 @@ fn site(broker: &Mosquitto) -> SimSite {
 
 /// The same device each time: same client id (so the same broker session), same inbox.
 fn client(broker: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
-    let mut config = BusConfig::new(broker.address(), "alert-phone", "viewer-hq", vec!["hq".into()]);
+    client_at(broker.address(), inbox)
+}
+
+fn client_at(broker: BrokerAddress, inbox: &Arc<Inbox>) -> Bus {
+    let mut config = BusConfig::new(broker, "alert-phone", "viewer-hq", vec!["hq".into()]);
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     config.keep_alive = Duration::from_secs(5);
     Bus::start_with_inbox(config, Some(inbox.clone()))
@@ -93,4 +97,103 @@ async fn an_alert_that_cannot_be_stored_is_not_acknowledged_and_comes_again() {
     let _bus = client(&broker, &inbox);
     until("the 5 alerts, redelivered", 20, || inbox.event_count("hq").unwrap() == 5).await;
     assert!(inbox.gaps("hq").unwrap().is_empty());
+}
+
+/// A site that beats every second, so that its stream head arrives quickly.
+fn beating_site(broker: &Mosquitto, window: usize) -> SimSite {
+    let mut config = SimConfig::new(broker.address());
+    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    config.heartbeat = Some(Duration::from_secs(1));
+    config.replay_window = window;
+    SimSite::start(demo::site("hq").unwrap(), config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_alerts_arrive_exactly_once_through_broker_and_client_kills() {
+    let mut broker = Mosquitto::persistent();
+    let hq = beating_site(&broker, 10_000);
+    let dir = std::env::temp_dir().join(format!("mimamori-kill-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("alerts.db");
+    let _ = std::fs::remove_file(&db);
+    // The app as it restarts: a fresh inbox on the same file, the same client id.
+    let address = broker.address();
+    let start = || {
+        let inbox = Arc::new(Inbox::open(&db).unwrap());
+        (client_at(address.clone(), &inbox), inbox)
+    };
+    let (mut bus, mut inbox) = start();
+    connected(&bus).await;
+    let mut raised = 0;
+    let mut replayed = 0;
+    for round in 0..5 {
+        raise(&hq, 1_000);
+        raised += 1_000;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // The broker dies mid-burst, losing what it had not saved (its sessions included)…
+        broker.kill();
+        raise(&hq, 500);
+        raised += 500;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        broker.restart();
+        raise(&hq, 250);
+        raised += 250;
+        // …and the app is killed while alerts arrive, then started again.
+        tokio::time::sleep(Duration::from_millis(100 * round)).await;
+        replayed += bus.state().stats().replayed;
+        bus.kill().await;
+        drop(inbox);
+        raise(&hq, 250);
+        raised += 250;
+        (bus, inbox) = start();
+    }
+    assert_eq!(raised, 10_000);
+    let check = inbox.clone();
+    until("10,000 alerts in the store", 180, move || {
+        check.event_count("hq").unwrap() == 10_000 && check.gaps("hq").unwrap().is_empty()
+    })
+    .await;
+    let alerts = inbox.alerts(20_000).unwrap();
+    assert_eq!(alerts.len(), 10_000);
+    let ids: std::collections::HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), 10_000, "each alert exactly once");
+    assert!(inbox.possible_gaps().unwrap().is_empty(), "the site still had everything: no possible gap");
+    // The broker's kills lost events it had acknowledged; the site's replay brought them.
+    replayed += bus.state().stats().replayed;
+    eprintln!("recovered by replay: {replayed} of {raised}");
+    assert!(replayed > 0, "the kills should have cost the broker some events");
+    bus.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn what_the_site_no_longer_has_after_a_long_outage_is_a_possible_gap() {
+    let broker = Mosquitto::start();
+    // The site keeps only its last 50 events.
+    let hq = beating_site(&broker, 50);
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let short = |inbox: &Arc<Inbox>| {
+        let mut config = BusConfig::new(broker.address(), "gap-phone", "viewer-hq", vec!["hq".into()]);
+        config.password = Some(Secret::new(PASSWORD.to_owned()));
+        // The broker forgets this device one second after it leaves.
+        config.session_expiry = Duration::from_secs(1);
+        Bus::start_with_inbox(config, Some(inbox.clone()))
+    };
+    let bus = short(&inbox);
+    connected(&bus).await;
+    raise(&hq, 10);
+    until("10 alerts", 10, || inbox.event_count("hq").unwrap() == 10).await;
+    bus.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A long outage: 100 alerts, none queued for the expired session.
+    raise(&hq, 100);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _bus = short(&inbox);
+    until("the replay of what the site still has", 30, || {
+        inbox.event_count("hq").unwrap() == 60 && inbox.gaps("hq").unwrap().is_empty()
+    })
+    .await;
+    let gaps = inbox.possible_gaps().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!((gaps[0].site_id.as_str(), gaps[0].from_seq, gaps[0].to_seq), ("hq", 11, Some(60)));
 }

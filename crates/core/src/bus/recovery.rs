@@ -1,0 +1,151 @@
+//! Recovery of lost events by replay (see `crate::replay`): for each site with gaps in the
+//! inbox, one replay request at a time, asked again when it goes unanswered. A gap found
+//! by a status head or at connect is given a moment to fill by itself first, since the
+//! broker may still be delivering what it queued.
+
+use super::BusState;
+use crate::inbox::{Inbox, Recorded};
+use crate::protocol::{self, topics};
+use crate::replay::{self, REPLAY_TIMEOUT, Replayed};
+use crate::time::now_ms;
+use rumqttc::v5::AsyncClient;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a gap may stay open before the site is asked: the broker's own backlog
+/// usually fills it within this time after a reconnect.
+pub(super) const SETTLE: Duration = Duration::from_secs(2);
+
+/// Where replay requests go and answers come.
+pub(super) struct Link<'a> {
+    pub client: &'a AsyncClient,
+    pub inbox: &'a Inbox,
+    pub user: &'a str,
+    pub responses: &'a str,
+    /// Publishes waiting for their packet id, in order (see `mqtt.rs`).
+    pub sent: &'a std::cell::RefCell<std::collections::VecDeque<(String, bool)>>,
+}
+
+#[derive(Default)]
+pub(super) struct Recovery {
+    /// Sites to look at again from this instant.
+    due: HashMap<String, Instant>,
+    /// The request on its way for a site, and when it was sent.
+    in_flight: HashMap<String, (String, Instant)>,
+}
+
+impl Recovery {
+    /// Looks for gaps of `site` after the settling time.
+    pub fn check_soon(&mut self, site: &str) {
+        self.due.entry(site.to_owned()).or_insert_with(|| Instant::now() + SETTLE);
+    }
+
+    /// The site a replay response answers, if it answers one of our requests.
+    pub fn answered(&mut self, request_id: &str) -> Option<String> {
+        let site = self.in_flight.iter().find(|(_, (id, _))| id == request_id).map(|(s, _)| s.clone())?;
+        self.in_flight.remove(&site);
+        Some(site)
+    }
+
+    /// Asks every site that is due, and again every site whose request went unanswered.
+    pub fn tick(&mut self, link: &Link<'_>) {
+        let now = Instant::now();
+        let mut sites: Vec<String> =
+            self.due.iter().filter(|(_, t)| **t <= now).map(|(s, _)| s.clone()).collect();
+        sites.extend(
+            self.in_flight
+                .iter()
+                .filter(|(_, (_, sent))| now - *sent >= REPLAY_TIMEOUT)
+                .map(|(s, _)| s.clone()),
+        );
+        for site in sites {
+            self.ask(link, &site);
+        }
+    }
+
+    /// Sends a replay request for the first gap of `site`, unless one is on its way.
+    pub fn ask(&mut self, link: &Link<'_>, site: &str) {
+        self.due.remove(site);
+        if self.in_flight.get(site).is_some_and(|(_, sent)| sent.elapsed() < REPLAY_TIMEOUT) {
+            return;
+        }
+        self.in_flight.remove(site);
+        let gap = match link.inbox.gaps(site) {
+            Ok(gaps) => match gaps.first() {
+                Some(gap) => *gap,
+                None => return,
+            },
+            Err(err) => {
+                tracing::error!(%site, "cannot read the alert store to find gaps: {err}");
+                return;
+            }
+        };
+        let request = replay::request(gap.epoch, gap.from, Some(gap.to));
+        let properties = PublishProperties {
+            response_topic: Some(link.responses.to_owned()),
+            correlation_data: Some(request.request_id.clone().into_bytes().into()),
+            message_expiry_interval: Some(u32::try_from(REPLAY_TIMEOUT.as_secs()).unwrap_or(10)),
+            ..PublishProperties::default()
+        };
+        let topic = topics::replay(site, link.user);
+        match link.client.try_publish_with_properties(
+            topic,
+            QoS::AtLeastOnce,
+            false,
+            protocol::encode(&request),
+            properties,
+        ) {
+            Ok(()) => {
+                tracing::info!(%site, epoch = gap.epoch, from = gap.from, to = gap.to, "asking the site to replay missing events");
+                link.sent.borrow_mut().push_back((request.request_id.clone(), true));
+                self.in_flight.insert(site.to_owned(), (request.request_id, Instant::now()));
+            }
+            Err(err) => {
+                tracing::warn!(%site, "could not queue a replay request: {err}");
+                self.check_soon(site);
+            }
+        }
+    }
+
+    /// Stores what a site replayed and what it said is gone, then asks for the next gap
+    /// at once if this answer moved things on (otherwise after the timeout, so that a site
+    /// that answers without progress is not asked in a tight loop).
+    pub fn apply(&mut self, link: &Link<'_>, state: &BusState, site: &str, replayed: Replayed) {
+        if replayed.outcome != "done" {
+            tracing::warn!(%site, outcome = %replayed.outcome, "the site did not replay");
+            self.in_flight.insert(site.to_owned(), (String::new(), Instant::now()));
+            return;
+        }
+        let mut new = 0;
+        for event in &replayed.events {
+            match link.inbox.record(site, event, now_ms()) {
+                Ok(Recorded::New) => new += 1,
+                Ok(Recorded::Duplicate) => {}
+                Err(err) => {
+                    tracing::error!(%site, seq = event.seq, "a replayed event was not stored: {err}");
+                    state.count_unstored(&err);
+                }
+            }
+        }
+        let mut progress = new > 0;
+        if let Some(gone) = replayed.gone {
+            tracing::warn!(%site, epoch = replayed.epoch, from = gone.from_seq, to = ?gone.to_seq, "the site no longer has these events: possible gap");
+            match link.inbox.note_gone(site, replayed.epoch, gone.from_seq, gone.to_seq, now_ms()) {
+                Ok(()) => progress = true,
+                Err(err) => tracing::error!(%site, "the possible gap was not stored: {err}"),
+            }
+        }
+        if progress {
+            state.count_replayed(new);
+            state.inbox_changed(site.to_owned());
+        }
+        if progress {
+            self.ask(link, site);
+        } else {
+            self.in_flight.insert(site.to_owned(), (String::new(), Instant::now()));
+        }
+    }
+}
