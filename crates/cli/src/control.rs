@@ -75,11 +75,17 @@ fn identity(source: &Source, session: &crate::Session, site: &str) -> anyhow::Re
     Ok((user, control::development_role().map_err(anyhow::Error::msg)?))
 }
 
-async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
-    let session = crate::connect(&common.source)?;
-    let bus = session.bus.state().clone();
-    let (user, role) = identity(&common.source, &session, &site)?;
-    // The catalog tells what the site has; the connection must be up to send.
+#[derive(clap::Args)]
+pub struct AckArgs {
+    site: String,
+    /// The alert's id (see `mimamori alerts`).
+    alert: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Waits until the broker connection is up and `site` has reported its catalog.
+async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !(bus.connection().phase.is_connected()
         && bus.view(&site).is_some_and(|v| v.summary.name.is_some()))
@@ -90,13 +96,50 @@ async fn run(site: String, target: Target, action: Action, common: Common) -> an
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok(())
+}
+
+fn open_audit(demo: bool) -> anyhow::Result<Audit> {
     std::fs::create_dir_all(mimamori_core::profile::default_dir())
         .context("creating the settings directory")?;
-    let audit = Audit::open(audit_path(common.source.demo))?;
+    Ok(Audit::open(audit_path(demo))?)
+}
+
+async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
+    let session = crate::connect(&common.source)?;
+    let bus = session.bus.state().clone();
+    let (user, role) = identity(&common.source, &session, &site)?;
+    // The catalog tells what the site has; the connection must be up to send.
+    site_ready(&bus, &site).await?;
+    let audit = open_audit(common.source.demo)?;
     let cmd = Command { site, target, action, note: common.note };
     let outcome =
         control::send(&bus, &audit, &user, role, cmd, Duration::from_secs(common.timeout.max(1))).await?;
-    match &outcome {
+    print_outcome(&outcome, common.timeout);
+    anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the command was not confirmed as done");
+    Ok(())
+}
+
+/// `mimamori ack SITE ALERT`: acknowledges an alert for every user of the site.
+pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
+    let common = args.common;
+    let session = crate::connect(&common.source)?;
+    let bus = session.bus.state().clone();
+    let (user, role) = identity(&common.source, &session, &args.site)?;
+    site_ready(&bus, &args.site).await?;
+    let audit = open_audit(common.source.demo)?;
+    let ack = control::Ack { site: args.site, alert_id: args.alert, note: common.note };
+    let outcome =
+        control::acknowledge(&bus, &audit, &user, role, ack, Duration::from_secs(common.timeout.max(1)))
+            .await?;
+    print_outcome(&outcome, common.timeout);
+    anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the acknowledgement was not taken");
+    session.bus.stop().await;
+    Ok(())
+}
+
+fn print_outcome(outcome: &Outcome, timeout: u64) {
+    match outcome {
         Outcome::Done { state } => {
             println!("done{}", state.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())
         }
@@ -108,13 +151,10 @@ async fn run(site: String, target: Target, action: Action, common: Common) -> an
             println!("failed{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())
         }
         Outcome::Expired => println!("expired: the site received it too late and did not execute it"),
-        Outcome::Unconfirmed => println!(
-            "unconfirmed: no answer within {} s (it has expired and cannot happen later)",
-            common.timeout
-        ),
+        Outcome::Unconfirmed => {
+            println!("unconfirmed: no answer within {timeout} s (it has expired and cannot happen later)")
+        }
     }
-    anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the command was not confirmed as done");
-    Ok(())
 }
 
 pub async fn output(args: OutputArgs) -> anyhow::Result<()> {

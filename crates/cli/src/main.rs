@@ -89,6 +89,9 @@ enum Command {
     Arm(control::ArmArgs),
     /// Disarm a site.
     Disarm(control::ArmArgs),
+    /// Acknowledge an alert (with --note for colleagues): every user of the site sees who
+    /// handled it.
+    Ack(control::AckArgs),
     /// Print and verify this device's audit log, or export it (--json, --csv).
     Audit(control::AuditArgs),
     /// The profiles this device is enrolled for.
@@ -261,7 +264,8 @@ async fn watch(source: Source) -> anyhow::Result<()> {
 }
 
 fn alerts(limit: usize, json: bool) -> anyhow::Result<()> {
-    let alerts = Inbox::open_default()?.alerts(limit)?;
+    let inbox = Inbox::open_default()?;
+    let alerts = inbox.alerts(limit)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&alerts)?);
         return Ok(());
@@ -269,6 +273,13 @@ fn alerts(limit: usize, json: bool) -> anyhow::Result<()> {
     for a in alerts {
         let acked = a.acknowledged_by.map(|by| format!("  acknowledged by {by}")).unwrap_or_default();
         println!("{}  {}  {:<14} {}  {}{acked}", a.time_ms, a.site_id, a.kind.as_str(), a.title, a.id);
+    }
+    for g in inbox.possible_gaps()? {
+        let to = g.to_seq.map_or("the end of that run".to_owned(), |t| t.to_string());
+        println!(
+            "possible gap  {}  events {} to {to} could not be recovered from the site",
+            g.site_id, g.from_seq
+        );
     }
     Ok(())
 }
@@ -330,6 +341,7 @@ fn run() -> anyhow::Result<()> {
             Command::Output(args) => control::output(args).await,
             Command::Arm(args) => control::arm(args, true).await,
             Command::Disarm(args) => control::arm(args, false).await,
+            Command::Ack(args) => control::ack(args).await,
             Command::Enroll(_)
             | Command::Broker(_)
             | Command::Profiles { .. }

@@ -357,6 +357,15 @@ pub async fn send(
     Ok(outcome)
 }
 
+/// An acknowledgement as the user gave it.
+#[derive(Clone, Debug)]
+pub struct Ack {
+    pub site: String,
+    pub alert_id: String,
+    /// For colleagues; every user of the site can read it.
+    pub note: Option<String>,
+}
+
 /// Acknowledges an alert of `site`, with an optional note for colleagues: checked against
 /// the role, written to the audit log first, published to the site's `ack/{user}` topic.
 /// The result is *done* once the broker took it (the site then publishes the alert update
@@ -367,11 +376,11 @@ pub async fn acknowledge(
     audit: &Audit,
     user: &str,
     role: Role,
-    site: &str,
-    alert_id: &str,
-    note: Option<String>,
+    ack: Ack,
     timeout: Duration,
 ) -> Result<Outcome, ControlError> {
+    let Ack { site, alert_id, note } = &ack;
+    let (site, alert_id) = (site.as_str(), alert_id.as_str());
     check_id("site id", site)?;
     check_id("alert id", alert_id)?;
     let request_id = format!("k-{:016x}", fastrand::u64(..));
@@ -404,14 +413,14 @@ pub async fn acknowledge(
     }
     audit.append(record("ack", "sent"))?;
     #[derive(Serialize)]
-    struct Ack<'a> {
+    struct Wire<'a> {
         v: u32,
         alert_id: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<&'a str>,
     }
     let payload =
-        crate::protocol::encode(&Ack { v: crate::protocol::VERSION, alert_id, note: note.as_deref() });
+        crate::protocol::encode(&Wire { v: crate::protocol::VERSION, alert_id, note: note.as_deref() });
     let Some(reply) = bus.publish_ack(site, &request_id, payload) else {
         let _ = audit.append(record("outcome", "not sent: offline"));
         return Err(ControlError::NotConnected);

@@ -59,10 +59,44 @@ async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
     let _ = watch.kill();
     let _ = watch.wait();
 
-    let listed = Command::new(BIN).arg("alerts").envs(env).output().unwrap();
+    let listed = Command::new(BIN).arg("alerts").envs(env.clone()).output().unwrap();
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(text.lines().next().unwrap().contains("サーバー室 侵入"), "newest first: {text}");
+
+    // A viewer may not acknowledge; an operator on another device may, and this device
+    // learns who did when it next connects.
+    let id = text.lines().next().unwrap().split_whitespace().last().unwrap().to_owned();
+    let refused = Command::new(BIN).args(["ack", "hq", &id]).envs(env.clone()).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not allow"), "{refused:?}");
+    let other = config.join("other-device");
+    let manager = Command::new(BIN)
+        .args(["ack", "hq", &id, "--note", "警備員が確認"])
+        .envs(env.clone())
+        .envs([
+            ("MIMAMORI_CONFIG_DIR", other.display().to_string()),
+            ("MIMAMORI_USER", "manager".into()),
+            ("MIMAMORI_CLIENT_ID", "cli-manager-test".into()),
+            ("MIMAMORI_ROLE", "operator".into()),
+        ])
+        .output()
+        .unwrap();
+    assert!(manager.status.success(), "{manager:?}");
+    assert_eq!(String::from_utf8_lossy(&manager.stdout).trim(), "done");
+    let mut watch = Command::new(BIN).arg("watch").envs(env.clone()).stdout(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let acked = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let listed = Command::new(BIN).arg("alerts").envs(env.clone()).output().unwrap();
+        let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+        if text.contains("acknowledged by manager") || Instant::now() > deadline {
+            break text;
+        }
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(acked.lines().next().unwrap().ends_with("acknowledged by manager"), "{acked}");
     let _ = std::fs::remove_dir_all(&config);
 }

@@ -160,7 +160,7 @@ async fn ten_thousand_alerts_arrive_exactly_once_through_broker_and_client_kills
     assert!(inbox.possible_gaps().unwrap().is_empty(), "the site still had everything: no possible gap");
     // The broker's kills lost events it had acknowledged; the site's replay brought them.
     replayed += bus.state().stats().replayed;
-    eprintln!("recovered by replay: {replayed} of {raised}");
+    tracing::info!("recovered by replay: {replayed} of {raised}");
     assert!(replayed > 0, "the kills should have cost the broker some events");
     bus.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -196,4 +196,67 @@ async fn what_the_site_no_longer_has_after_a_long_outage_is_a_possible_gap() {
     let gaps = inbox.possible_gaps().unwrap();
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert_eq!((gaps[0].site_id.as_str(), gaps[0].from_seq, gaps[0].to_seq), ("hq", 11, Some(60)));
+}
+
+#[tokio::test]
+async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
+    use mimamori_core::audit::Audit;
+    use mimamori_core::control::{self, ControlError, DeniedBy, Outcome};
+    use mimamori_core::enrol::Role;
+    let broker = Mosquitto::start();
+    let hq = site(&broker);
+    let viewer_inbox = Arc::new(Inbox::in_memory().unwrap());
+    let viewer = client(&broker, &viewer_inbox);
+    let manager_inbox = Arc::new(Inbox::in_memory().unwrap());
+    let mut config = BusConfig::new(broker.address(), "manager-phone", "manager", vec!["hq".into()]);
+    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let manager = Bus::start_with_inbox(config, Some(manager_inbox.clone()));
+    connected(&viewer).await;
+    connected(&manager).await;
+    raise(&hq, 1);
+    until("the alert on both devices", 10, || {
+        viewer_inbox.alerts(1).unwrap().len() == 1 && manager_inbox.alerts(1).unwrap().len() == 1
+    })
+    .await;
+    let id = viewer_inbox.alerts(1).unwrap()[0].id.clone();
+    let path = std::env::temp_dir().join(format!("mimamori-ack-audit-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = Audit::open(&path).unwrap();
+    let timeout = Duration::from_secs(5);
+
+    // A viewer may not acknowledge: refused in the core, and by the broker when the core is
+    // bypassed (here: a viewer's connection claiming to be an operator).
+    let ack = |note: Option<&str>| control::Ack {
+        site: "hq".into(),
+        alert_id: id.clone(),
+        note: note.map(str::to_owned),
+    };
+    let refused =
+        control::acknowledge(viewer.state(), &audit, "viewer-hq", Role::Viewer, ack(None), timeout).await;
+    assert!(matches!(refused, Err(ControlError::NotPermitted { .. })), "{refused:?}");
+    let denied =
+        control::acknowledge(viewer.state(), &audit, "viewer-hq", Role::Operator, ack(None), timeout).await;
+    assert!(matches!(denied, Ok(Outcome::Denied { by: DeniedBy::Broker, .. })), "{denied:?}");
+
+    let note = "警備員が確認に向かいます <b>";
+    let done =
+        control::acknowledge(manager.state(), &audit, "manager", Role::Operator, ack(Some(note)), timeout)
+            .await;
+    assert!(matches!(done, Ok(Outcome::Done { .. })), "{done:?}");
+    for inbox in [&viewer_inbox, &manager_inbox] {
+        until("the acknowledgement on every device", 10, || {
+            inbox.alerts(1).unwrap()[0].acknowledged_by.as_deref() == Some("manager")
+        })
+        .await;
+        assert_eq!(inbox.alerts(1).unwrap()[0].note.as_deref(), Some(note));
+    }
+    let records = Audit::records(&path).unwrap();
+    let acks: Vec<(&str, &str)> = records.iter().map(|r| (r.what.as_str(), r.outcome.as_str())).collect();
+    assert_eq!(
+        acks,
+        [("ack", "refused"), ("ack", "sent"), ("outcome", "denied"), ("ack", "sent"), ("outcome", "done")]
+    );
+    assert!(records.iter().all(|r| r.target == format!("alert:{id}")));
+    Audit::verify(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
 }
