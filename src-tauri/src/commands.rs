@@ -4,8 +4,8 @@ use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
 use crate::state::{AppState, MAX_WARM, PinStatus, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
-use mimamori_core::control::{Action, Command, Outcome, Target};
-use mimamori_core::inbox::AlertView;
+use mimamori_core::control::{self, Action, Command, Outcome, Target};
+use mimamori_core::inbox::{AlertView, PossibleGap};
 use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
@@ -83,6 +83,41 @@ pub async fn remove_profile(state: State<'_, AppState>, profile_id: String) -> R
 pub fn list_alerts(state: State<'_, AppState>, limit: u32) -> Result<Vec<AlertView>, IpcError> {
     let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
     state.alerts(limit).map_err(|e| IpcError::new(ErrorKind::Unavailable, e.to_string()))
+}
+
+/// What sites reported they no longer have, newest first: the inbox's possible gaps.
+#[tauri::command]
+pub fn possible_gaps(state: State<'_, AppState>) -> Result<Vec<PossibleGap>, IpcError> {
+    state.possible_gaps().map_err(|e| IpcError::new(ErrorKind::Unavailable, e.to_string()))
+}
+
+/// The thumbnail (JPEG bytes, an `ArrayBuffer` in the web view) of the picture an alert
+/// came with.
+#[tauri::command]
+pub fn alert_picture(
+    state: State<'_, AppState>,
+    site_id: String,
+    alert_id: String,
+) -> Result<tauri::ipc::Response, IpcError> {
+    check_id("site id", &site_id)?;
+    check_id("alert id", &alert_id)?;
+    match state.alert_picture(&site_id, &alert_id) {
+        Ok(Some(jpeg)) => Ok(tauri::ipc::Response::new(jpeg)),
+        Ok(None) => Err(IpcError::new(ErrorKind::NotFound, "this alert has no picture")),
+        Err(e) => Err(IpcError::new(ErrorKind::Unavailable, e.to_string())),
+    }
+}
+
+/// Acknowledges an alert, with an optional note that every user of the site sees.
+#[tauri::command]
+pub async fn acknowledge_alert(
+    state: State<'_, AppState>,
+    site_id: String,
+    alert_id: String,
+    note: Option<String>,
+) -> Result<Outcome, IpcError> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    Ok(state.acknowledge(control::Ack { site: site_id, alert_id, note }).await?)
 }
 
 /// Starts sending a camera's live video to `channel` (see `player.rs` for the messages);

@@ -10,7 +10,7 @@ use mimamori_core::audit::{Audit, AuditError};
 use mimamori_core::bus::{Bus, BusConfig, BusState};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::enrol::Role;
-use mimamori_core::inbox::{AlertView, Inbox, InboxError};
+use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
 use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
@@ -207,6 +207,16 @@ impl AppState {
         self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.alerts(limit))
     }
 
+    /// What sites reported they no longer have: shown as possible gaps.
+    pub fn possible_gaps(&self) -> Result<Vec<PossibleGap>, InboxError> {
+        self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.possible_gaps())
+    }
+
+    /// The thumbnail of an alert's picture.
+    pub fn alert_picture(&self, site: &str, alert: &str) -> Result<Option<Vec<u8>>, InboxError> {
+        self.inbox.as_ref().map_or(Ok(None), |inbox| inbox.picture(site, alert))
+    }
+
     /// Watches a camera of the current session. Its worker starts if nobody watches it
     /// yet, with the endpoint from the site's catalog and the credentials from the
     /// keychain; neither leaves Rust.
@@ -322,16 +332,26 @@ impl AppState {
         if control::needs_proof(kind, cmd.action) && !self.pin.as_ref().is_some_and(|p| p.is_fresh()) {
             return Err(ControlError::ProofNeeded);
         }
-        let audit = self
-            .audit
+        control::send(&self.bus(), &*self.audit()?, &user, role, cmd, COMMAND_TIMEOUT).await
+    }
+
+    /// Acknowledges an alert for every user of its site (operators and admins).
+    pub async fn acknowledge(&self, ack: control::Ack) -> Result<Outcome, ControlError> {
+        let (user, role) =
+            self.identity(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
+        control::acknowledge(&self.bus(), &*self.audit()?, &user, role, ack, COMMAND_TIMEOUT).await
+    }
+
+    /// This device's audit log, opened on first use.
+    fn audit(&self) -> Result<Arc<Audit>, AuditError> {
+        self.audit
             .get_or_init(|| {
                 let name = if self.demo { "demo-audit.log" } else { "audit.log" };
                 let dir = mimamori_core::profile::default_dir();
                 std::fs::create_dir_all(&dir).map_err(|e| AuditError::Io(e.to_string()))?;
                 Audit::open(dir.join(name)).map(Arc::new)
             })
-            .clone()?;
-        control::send(&self.bus(), &audit, &user, role, cmd, COMMAND_TIMEOUT).await
+            .clone()
     }
 
     pub fn pin_status(&self) -> Result<PinStatus, PinError> {

@@ -218,6 +218,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<ProfileSite>(),
         one::<Role>(),
         one::<AlertView>(),
+        one::<mimamori_core::inbox::PossibleGap>(),
         one::<AlertKind>(),
         one::<StreamStatus>(),
         one::<StreamPhase>(),
@@ -291,4 +292,30 @@ fn warm_streams_checks_its_arguments_and_skips_unknown_cameras() {
     assert_eq!(err["kind"], "InvalidInput");
     assert_eq!(invoke(&w, "warm_streams", json!({"streams": [one("hq", "nowhere")]})).unwrap(), Value::Null);
     assert_eq!(invoke(&w, "warm_streams", json!({"streams": []})).unwrap(), Value::Null);
+}
+
+#[test]
+fn alert_pictures_and_acknowledgements_check_their_arguments() {
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let alert = Alert {
+        id: "a-1".into(),
+        time: 1000,
+        kind: AlertKind::Intrusion,
+        zone: None,
+        title: "ロビー 侵入検知".into(),
+        cameras: vec![],
+        snapshot: None,
+    };
+    inbox.record("hq", &Event { epoch: 1, seq: 1, body: EventBody::Alert(alert) }, 0).unwrap();
+    let w = window(AppState::detached(fed_state(), None, Some(inbox)));
+    let none = invoke(&w, "alert_picture", json!({"siteId": "hq", "alertId": "a-1"})).unwrap_err();
+    assert_eq!(none["kind"], "NotFound");
+    let bad = invoke(&w, "alert_picture", json!({"siteId": "hq", "alertId": "../../x"})).unwrap_err();
+    assert_eq!(bad["kind"], "InvalidInput");
+    assert!(invoke(&w, "possible_gaps", json!({})).unwrap().as_array().unwrap().is_empty());
+    // A development profile without MIMAMORI_ROLE is a viewer: nothing is sent.
+    let viewer = invoke(&w, "acknowledge_alert", json!({"siteId": "hq", "alertId": "a-1", "note": "x"}));
+    assert_eq!(viewer.unwrap_err()["kind"], "PermissionDenied");
+    let bad = invoke(&w, "acknowledge_alert", json!({"siteId": "hq", "alertId": "a 1"}));
+    assert_eq!(bad.unwrap_err()["kind"], "InvalidInput");
 }

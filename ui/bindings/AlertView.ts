@@ -4,4 +4,12 @@ import type { AlertKind } from "./AlertKind";
 /**
  * One alert as the inbox shows it.
  */
-export type AlertView = { siteId: string, id: string, timeMs: number, kind: AlertKind, zone: string | null, title: string, cameras: Array<string>, hasSnapshot: boolean, acknowledgedBy: string | null, acknowledgedMs: number | null, note: string | null, };
+export type AlertView = { siteId: string, id: string, timeMs: number, kind: AlertKind, zone: string | null, title: string, cameras: Array<string>, 
+/**
+ * A thumbnail of the picture sent with the alert is stored ([`Inbox::picture`]).
+ */
+hasSnapshot: boolean, 
+/**
+ * Why the alert has no picture although it was sent with one.
+ */
+pictureProblem: string | null, acknowledgedBy: string | null, acknowledgedMs: number | null, note: string | null, };

@@ -8,4 +8,8 @@ export type BusStats = { received: number, rejected: number,
  * Events that arrived but could not be stored, so were not acknowledged: the broker
  * delivers them again.
  */
-unstored: number, lastRejection: string | null, };
+unstored: number, 
+/**
+ * Events recovered by asking their site to replay them (the broker had lost them).
+ */
+replayed: number, lastRejection: string | null, };

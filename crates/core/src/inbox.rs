@@ -5,6 +5,7 @@
 //! must fill. See "Delivery rules" in `docs/site-protocol.md`.
 
 use crate::event::{Alert, AlertKind, Event, EventBody};
+use crate::video::snapshot;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::path::Path;
@@ -63,7 +64,10 @@ pub struct AlertView {
     pub zone: Option<String>,
     pub title: String,
     pub cameras: Vec<String>,
+    /// A thumbnail of the picture sent with the alert is stored ([`Inbox::picture`]).
     pub has_snapshot: bool,
+    /// Why the alert has no picture although it was sent with one.
+    pub picture_problem: Option<String>,
     pub acknowledged_by: Option<String>,
     #[ts(type = "number | null")]
     pub acknowledged_ms: Option<u64>,
@@ -87,7 +91,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   site TEXT NOT NULL, id TEXT NOT NULL, time_ms INTEGER NOT NULL, kind TEXT NOT NULL,
   zone TEXT, title TEXT NOT NULL, cameras TEXT NOT NULL, snapshot BLOB,
   acked_by TEXT, acked_ms INTEGER, note TEXT, received_ms INTEGER NOT NULL,
-  epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL, seq INTEGER NOT NULL, picture_problem TEXT,
   PRIMARY KEY (site, id));
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (time_ms DESC);
 CREATE TABLE IF NOT EXISTS heads (
@@ -131,6 +135,15 @@ impl Inbox {
 
     fn with(db: Connection) -> Result<Inbox, InboxError> {
         db.execute_batch(SCHEMA)?;
+        // A store made before alert pictures were checked lacks this column.
+        let has_problem: bool = db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'picture_problem')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_problem {
+            db.execute_batch("ALTER TABLE alerts ADD COLUMN picture_problem TEXT")?;
+        }
         Ok(Inbox { db: Mutex::new(db) })
     }
 
@@ -211,11 +224,23 @@ impl Inbox {
         received_ms: u64,
     ) -> Result<(), InboxError> {
         let cameras = serde_json::to_string(&a.cameras).unwrap_or_else(|_| "[]".into());
+        // The picture is decoded within strict bounds and kept as a small thumbnail; one that
+        // cannot be read never costs the alert, which arrives without it and says so.
+        let (picture, problem) = match &a.snapshot {
+            None => (None, None),
+            Some(bytes) => match snapshot::shrink_within(bytes, snapshot::ALERT_THUMBNAIL) {
+                Ok(thumb) => (Some(thumb.jpeg), None),
+                Err(err) => {
+                    tracing::warn!(%site, alert = %a.id, "the alert's picture was refused: {err}");
+                    (None, Some("the picture sent with this alert could not be read"))
+                }
+            },
+        };
         // An alert id is unique per site for ever; a repeat under a new number keeps the first.
         tx.execute(
             "INSERT OR IGNORE INTO alerts
-               (site, id, time_ms, kind, zone, title, cameras, snapshot, received_ms, epoch, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+               (site, id, time_ms, kind, zone, title, cameras, snapshot, received_ms, epoch, seq, picture_problem)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 site,
                 a.id,
@@ -224,10 +249,11 @@ impl Inbox {
                 a.zone,
                 a.title,
                 cameras,
-                a.snapshot,
+                picture,
                 int(received_ms),
                 int(event.epoch),
-                int(event.seq)
+                int(event.seq),
+                problem
             ],
         )?;
         Ok(())
@@ -342,7 +368,8 @@ impl Inbox {
     pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
         let db = self.db();
         let mut q = db.prepare(
-            "SELECT site, id, time_ms, kind, zone, title, cameras, snapshot IS NOT NULL, acked_by, acked_ms, note
+            "SELECT site, id, time_ms, kind, zone, title, cameras, snapshot IS NOT NULL, acked_by, acked_ms, note,
+               picture_problem
              FROM alerts ORDER BY time_ms DESC, epoch DESC, seq DESC LIMIT ?1",
         )?;
         let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
@@ -359,9 +386,19 @@ impl Inbox {
                 acknowledged_by: r.get(8)?,
                 acknowledged_ms: r.get::<_, Option<i64>>(9)?.map(uint),
                 note: r.get(10)?,
+                picture_problem: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The thumbnail (JPEG) of an alert's picture, if it came with a readable one.
+    pub fn picture(&self, site: &str, id: &str) -> Result<Option<Vec<u8>>, InboxError> {
+        let picture: Option<Option<Vec<u8>>> = self
+            .db()
+            .query_row("SELECT snapshot FROM alerts WHERE site = ?1 AND id = ?2", [site, id], |r| r.get(0))
+            .optional()?;
+        Ok(picture.flatten())
     }
 
     /// How many events are stored for a site (all epochs).
@@ -503,6 +540,39 @@ mod tests {
         let a = &inbox.alerts(10).unwrap()[0];
         assert_eq!((a.acknowledged_by.as_deref(), a.acknowledged_ms), (Some("aiko"), Some(102)));
         assert_eq!(a.note.as_deref(), Some("handled"));
+    }
+
+    #[test]
+    fn pictures_become_thumbnails_and_a_bad_one_never_costs_the_alert() {
+        let inbox = Inbox::in_memory().unwrap();
+        let with_picture = |seq: u64, bytes: Vec<u8>| {
+            let mut e = alert(1, seq);
+            if let EventBody::Alert(a) = &mut e.body {
+                a.snapshot = Some(bytes);
+            }
+            e
+        };
+        let mut good = Vec::new();
+        let img =
+            image::RgbImage::from_fn(640, 360, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 9]));
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut good, 60).encode_image(&img).unwrap();
+        // A header claiming 65535 x 65535 pixels: a decompression bomb.
+        let mut bomb = vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 8, 0xff, 0xff, 0xff, 0xff, 3];
+        bomb.extend_from_slice(&[1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9]);
+        inbox.record("hq", &with_picture(1, good), 0).unwrap();
+        inbox.record("hq", &with_picture(2, bomb), 0).unwrap();
+        inbox.record("hq", &with_picture(3, b"<html>not a picture</html>".to_vec()), 0).unwrap();
+        let alerts = inbox.alerts(10).unwrap();
+        assert_eq!(alerts.len(), 3, "every alert is kept");
+        let by_id = |id: &str| alerts.iter().find(|a| a.id == id).unwrap();
+        assert!(by_id("a-1-1").has_snapshot && by_id("a-1-1").picture_problem.is_none());
+        let thumb = inbox.picture("hq", "a-1-1").unwrap().unwrap();
+        let decoded = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (320, 180));
+        for id in ["a-1-2", "a-1-3"] {
+            assert!(!by_id(id).has_snapshot && by_id(id).picture_problem.is_some(), "{id}");
+            assert_eq!(inbox.picture("hq", id).unwrap(), None);
+        }
     }
 
     #[test]

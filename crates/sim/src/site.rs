@@ -178,6 +178,8 @@ pub struct SimAlert {
     pub zone: Option<String>,
     pub title: String,
     pub cameras: Vec<String>,
+    /// A JPEG of the moment (at most 32 KiB, or clients refuse the event).
+    pub snapshot: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +285,7 @@ async fn run(
                     zone: alert.zone,
                     title: alert.title,
                     cameras: alert.cameras,
-                    snapshot: None,
+                    snapshot: alert.snapshot,
                 }));
             }
             _ = beat.tick(), if connected => {
@@ -451,7 +453,8 @@ fn publish_all(client: &AsyncClient, spec: &SiteSpec, head: EventsHead) {
 }
 
 /// An alert such a site would raise: door, intrusion, tamper and sensor in turn, at one of
-/// its cameras (and that camera's zone).
+/// its cameras (and that camera's zone). An intrusion carries the camera's picture of the
+/// moment, as a controller with a camera link would send it.
 pub fn example_alert(spec: &SiteSpec, n: u64) -> SimAlert {
     let cameras = &spec.catalog.cameras;
     let camera = usize::try_from(n).ok().filter(|_| !cameras.is_empty()).map(|n| &cameras[n % cameras.len()]);
@@ -462,11 +465,15 @@ pub fn example_alert(spec: &SiteSpec, n: u64) -> SimAlert {
         2 => (AlertKind::Tamper, "いたずら検知"),
         _ => (AlertKind::Sensor, "センサー電池残量低下"),
     };
+    let snapshot = camera
+        .filter(|_| kind == AlertKind::Intrusion)
+        .map(|c| crate::camera::scene::still(&format!("{}/{}", spec.id, c.id), 320, 176, 15, now_ms()));
     SimAlert {
         kind,
         zone: camera.and_then(|c| c.zone.clone()),
         title: format!("{place} {what}"),
         cameras: camera.map(|c| vec![c.id.clone()]).unwrap_or_default(),
+        snapshot: snapshot.filter(|s| s.len() <= event::MAX_SNAPSHOT_BYTES),
     }
 }
 
@@ -483,5 +490,9 @@ mod tests {
         let camera = spec.catalog.cameras.iter().find(|c| c.id == a.cameras[0]).unwrap();
         assert_eq!(a.zone, camera.zone);
         assert!(a.title.starts_with(&camera.name));
+        assert!(
+            a.snapshot.is_some_and(|s| s.starts_with(&[0xff, 0xd8])),
+            "an intrusion comes with a picture"
+        );
     }
 }

@@ -49,7 +49,13 @@ async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
     wait_for("the connection", &|l| l.starts_with("broker  Connected"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     for title in ["正面玄関 扉開放", "<b>not bold</b>", "サーバー室 侵入"] {
-        hq.raise(SimAlert { kind: AlertKind::Intrusion, zone: None, title: title.into(), cameras: vec![] });
+        hq.raise(SimAlert {
+            kind: AlertKind::Intrusion,
+            zone: None,
+            title: title.into(),
+            cameras: vec![],
+            snapshot: None,
+        });
     }
     let mut seen = Vec::new();
     for _ in 0..3 {

@@ -166,21 +166,45 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, SnapshotError> {
     }
 }
 
+/// How far a picture may be decoded, and how wide it comes out.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Largest width or height accepted, read from the header before anything is allocated.
+    pub max_side: u32,
+    /// Largest allocation the decoder may make, in bytes.
+    pub max_alloc: u64,
+    /// Width of the re-encoded picture (a narrower one is kept as it is).
+    pub width: u32,
+}
+
+/// A camera's snapshot for a tile.
+pub const TILE: Bounds = Bounds { max_side: MAX_SIDE, max_alloc: 256 << 20, width: TILE_WIDTH };
+
+/// The picture an alert carries: at most 32 KiB sent, so anything claiming more than
+/// 4096 px a side is a decompression bomb, not a camera picture.
+pub const ALERT_THUMBNAIL: Bounds = Bounds { max_side: 4096, max_alloc: 64 << 20, width: 320 };
+
 /// Decodes a picture within bounds and re-encodes it as a JPEG at most [`TILE_WIDTH`] wide.
 pub fn shrink(data: &[u8]) -> Result<Snapshot, SnapshotError> {
+    shrink_within(data, TILE)
+}
+
+/// Decodes a picture within `bounds` and re-encodes it as a JPEG at most `bounds.width`
+/// wide.
+pub fn shrink_within(data: &[u8], bounds: Bounds) -> Result<Snapshot, SnapshotError> {
     let mut reader = image::ImageReader::new(Cursor::new(data))
         .with_guessed_format()
         .map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(256 << 20);
+    limits.max_image_width = Some(bounds.max_side);
+    limits.max_image_height = Some(bounds.max_side);
+    limits.max_alloc = Some(bounds.max_alloc);
     reader.limits(limits);
     let picture = reader.decode().map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
-    let picture = if picture.width() > TILE_WIDTH {
-        let height =
-            (u64::from(picture.height()) * u64::from(TILE_WIDTH) / u64::from(picture.width())).max(1) as u32;
-        picture.resize(TILE_WIDTH, height, image::imageops::FilterType::Triangle)
+    let picture = if picture.width() > bounds.width {
+        let height = (u64::from(picture.height()) * u64::from(bounds.width) / u64::from(picture.width()))
+            .max(1) as u32;
+        picture.resize(bounds.width, height, image::imageops::FilterType::Triangle)
     } else {
         picture
     };

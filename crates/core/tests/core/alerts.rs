@@ -36,6 +36,7 @@ fn raise(site: &SimSite, n: usize) {
             zone: Some("lobby".into()),
             title: format!("正面玄関 扉開放 {i}"),
             cameras: vec!["entrance".into()],
+            snapshot: None,
         });
     }
 }

@@ -408,9 +408,7 @@ fn snapshot_response(path: &str, streams: &HashMap<String, Arc<Stream>>) -> Vec<
     };
     let spec = &stream.spec;
     let now = mimamori_core::time::now_ms();
-    let mut pic = Picture::new(spec.width, spec.height);
-    Scene::new(&spec.label).draw(&mut pic, now * u64::from(spec.fps) / 1000, now);
-    let jpeg = super::scene::to_jpeg(&pic);
+    let jpeg = super::scene::still(&spec.label, spec.width, spec.height, spec.fps, now);
     let mut out = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         jpeg.len()

@@ -136,6 +136,13 @@ impl Scene {
     }
 }
 
+/// The scene of camera `label` at `now_ms`, as a JPEG.
+pub fn still(label: &str, width: usize, height: usize, fps: u32, now_ms: u64) -> Vec<u8> {
+    let mut pic = Picture::new(width, height);
+    Scene::new(label).draw(&mut pic, now_ms * u64::from(fps) / 1000, now_ms);
+    to_jpeg(&pic)
+}
+
 /// The picture as a JPEG (for snapshots): YUV 4:2:0 to RGB (BT.601, limited range).
 pub fn to_jpeg(pic: &Picture) -> Vec<u8> {
     let (w, h) = (pic.width, pic.height);
