@@ -6,13 +6,13 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -340,6 +340,56 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
     return !!v && v.dataset.cameraId === arguments[0] && document.querySelector('[data-testid="site-page"]')?.dataset.siteId === arguments[1]`, target.camera, target.site));
   await tap('[data-testid="camera-close"]');
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+});
+
+test("an intrusion arrives with its picture; acknowledged here it shows on a colleague's device, and theirs shows here", async () => {
+  // The colleague's device: the CLI as `guard`, an operator of hq, with its own inbox.
+  const guardDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-guard-"));
+  const env = {
+    ...process.env, MIMAMORI_CONFIG_DIR: guardDir, MIMAMORI_BROKER: `mqtt://127.0.0.1:${broker.plainPort}`,
+    MIMAMORI_USER: "guard", MIMAMORI_PASSWORD: PASSWORD, MIMAMORI_SITES: "hq", MIMAMORI_CLIENT_ID: "cli-guard", MIMAMORI_ROLE: "operator",
+  };
+  const watch = spawn(cli, ["watch"], { env, stdio: ["ignore", "pipe", "ignore"] });
+  const lines = [];
+  watch.stdout.on("data", (chunk) => lines.push(...chunk.toString().split("\n")));
+  try {
+    // An intrusion both devices received, shown here with the camera's picture.
+    await tap('[data-testid="tab-alerts"]');
+    const id = await until("an hq intrusion on both devices, its picture shown here", () => {
+      const seen = new Set(lines.filter((l) => l.startsWith("alert   hq intrusion")).map((l) => l.trim().split(/\s+/).pop()));
+      return wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="hq"][data-kind="intrusion"][data-acked="false"]')]
+        .filter(r => arguments[0].includes(r.dataset.alertId) && r.querySelector('[data-testid="alert-picture"]')?.naturalWidth > 0)
+        .map(r => r.dataset.alertId)[0] ?? null`, [...seen]);
+    }, 40000);
+    const row = `[data-testid="alert-row"][data-alert-id="${id}"]`;
+    await tap(`${row} [data-testid="alert-ack"]`);
+    await wd.type('[data-testid="ack-note"]', "警備員が確認に向かいます <b>");
+    await tap('[data-testid="ack-send"]');
+    await until("acknowledged here by manager, with the note as text", () => wd.exec(`const r = document.querySelector(arguments[0]);
+      return r?.dataset.acked === 'true' && r.querySelector('[data-testid="alert-acked"]').textContent.includes('manager')
+        && r.querySelector('[data-testid="alert-note"]').textContent === '警備員が確認に向かいます <b>' && !r.querySelector('b')`, row));
+    await sleep(300);
+    await wd.screenshot(join(out, "alert-acked.png"));
+    await keepPage();
+    // The colleague's device learns who handled it.
+    await until("the acknowledgement on the colleague's device", () => {
+      const listed = execFileSync(cli, ["alerts"], { env }).toString();
+      return listed.split("\n").some((l) => l.includes(id) && l.endsWith("acknowledged by manager"));
+    }, 15000);
+    // And one the colleague acknowledges shows here.
+    const theirs = await until("another hq alert on both devices", () => {
+      const seen = lines.filter((l) => l.startsWith("alert   hq ")).map((l) => l.trim().split(/\s+/).pop());
+      return wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="hq"][data-acked="false"]')]
+        .map(r => r.dataset.alertId).find(a => arguments[0].includes(a)) ?? null`, seen);
+    }, 30000);
+    execFileSync(cli, ["ack", "hq", theirs, "--note", "handled on site"], { env });
+    await until("the colleague's acknowledgement here", () => wd.exec(`const r = document.querySelector('[data-testid="alert-row"][data-alert-id="' + arguments[0] + '"]');
+      return r?.dataset.acked === 'true' && r.textContent.includes('guard') && r.textContent.includes('handled on site')`, theirs));
+  } finally {
+    watch.kill("SIGKILL");
+    rmSync(guardDir, { recursive: true, force: true });
+  }
+  await tap('[data-testid="tab-sites"]');
 });
 
 test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {

@@ -105,15 +105,21 @@ export class Mosquitto {
     const passwd = join(this.dir, "passwd");
     writeFileSync(passwd, "");
     execFileSync("mosquitto_passwd", ["-b", passwd, "manager", managerPassword]);
-    for (const user of ["site-hq", "site-warehouse", "site-shop"]) {
+    for (const user of ["site-hq", "site-warehouse", "site-shop", "guard"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
     // The manager's roles (the e2e enrolment code): operator of hq, viewer of warehouse,
-    // admin of shop — so commands only to hq and shop, answers under its own subtree.
+    // admin of shop — so commands and acknowledgements only to hq and shop, replay requests
+    // to all three, answers under its own subtree. `guard`, a colleague on another device,
+    // is an operator of hq.
     const acl = [
       "user manager", "topic read mimamori/v1/sites/#",
       "topic write mimamori/v1/sites/hq/commands/manager", "topic write mimamori/v1/sites/shop/commands/manager",
+      "topic write mimamori/v1/sites/hq/ack/manager", "topic write mimamori/v1/sites/shop/ack/manager",
+      ...["hq", "warehouse", "shop"].map((s) => `topic write mimamori/v1/sites/${s}/replay/manager`),
       "topic read mimamori/v1/clients/manager/#", "",
+      "user guard", "topic read mimamori/v1/sites/hq/#", "topic write mimamori/v1/sites/hq/ack/guard",
+      "topic write mimamori/v1/sites/hq/replay/guard", "topic read mimamori/v1/clients/guard/#", "",
       ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, "topic write mimamori/v1/clients/#", ""]),
     ].join("\n");
     writeFileSync(join(this.dir, "acl"), acl);

@@ -172,15 +172,15 @@
   /** @type {AlertView[]} */
   let alerts = [
     { siteId: 'osaka-wh', id: 'al-5', timeMs: now - 2 * min, kind: 'intrusion', zone: 'Dock', title: 'Motion in the loading bay while armed',
-      cameras: ['osaka-cam1'], hasSnapshot: true, acknowledgedBy: null, acknowledgedMs: null, note: null },
+      cameras: ['osaka-cam1'], hasSnapshot: true, pictureProblem: null, acknowledgedBy: null, acknowledgedMs: null, note: null },
     { siteId: 'tokyo-hq', id: 'al-4', timeMs: now - 9 * min, kind: 'fire', zone: '3F', title: '煙感知器 作動 <b>html</b> "テスト"',
-      cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null },
+      cameras: [], hasSnapshot: false, pictureProblem: null, acknowledgedBy: null, acknowledgedMs: null, note: null },
     { siteId: 'store-10', id: 'al-3', timeMs: now - 50 * min, kind: 'camera_offline', zone: null, title: 'Camera "Back door" stopped sending',
-      cameras: ['s10-cam2'], hasSnapshot: false, acknowledgedBy: 'suzuki', acknowledgedMs: now - 40 * min, note: 'Power cut' },
+      cameras: ['s10-cam2'], hasSnapshot: false, pictureProblem: null, acknowledgedBy: 'suzuki', acknowledgedMs: now - 40 * min, note: 'Power cut' },
     { siteId: 'tokyo-hq', id: 'al-2', timeMs: now - 3 * 3600_000, kind: 'door', zone: '1F 裏口', title: '通用口 開放',
-      cameras: ['tokyo-cam2'], hasSnapshot: true, acknowledgedBy: 'tanaka', acknowledgedMs: now - 170 * min, note: null },
+      cameras: ['tokyo-cam2'], hasSnapshot: true, pictureProblem: null, acknowledgedBy: 'tanaka', acknowledgedMs: now - 170 * min, note: null },
     { siteId: 'gone-site', id: 'al-1', timeMs: now - 26 * 3600_000, kind: 'system', zone: null, title: 'Panel restarted',
-      cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null },
+      cameras: [], hasSnapshot: false, pictureProblem: null, acknowledgedBy: null, acknowledgedMs: null, note: null },
   ];
   if (query.get('alerts') === '0') alerts = [];
   let nextAlert = 6;
@@ -189,7 +189,7 @@
     if (query.get('alerts') === '0') return;
     alerts = [{
       siteId: 'store-2', id: `al-${nextAlert}`, timeMs: Date.now(), kind: nextAlert % 2 === 0 ? 'panic' : 'sensor', zone: 'Shop floor',
-      title: `Test alert ${nextAlert} <script>`, cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null,
+      title: `Test alert ${nextAlert} <script>`, cameras: [], hasSnapshot: false, pictureProblem: null, acknowledgedBy: null, acknowledgedMs: null, note: null,
     }, ...alerts];
     nextAlert += 1;
     emit({ type: 'inbox', siteId: 'store-2' });
@@ -259,6 +259,11 @@
     get_snapshot: () => {
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },
+    possible_gaps: () => [],
+    alert_picture: () => {
+      throw { kind: 'NotFound', message: 'no pictures in the preview' };
+    },
+    acknowledge_alert: () => ({ outcome: 'unconfirmed' }),
     list_sites: () => visible().map(summary),
     get_site: ({ siteId }) => {
       const s = visible().find((x) => x.id === siteId);
@@ -266,7 +271,7 @@
       return structuredClone(s);
     },
     connection_status: () => ({ ...connection }),
-    bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0 }),
+    bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0, replayed: 0 }),
     app_info: () => ({ version: '0.1.0-dev', demo, profileId }),
     list_profiles: () => structuredClone(profiles),
     list_alerts: ({ limit }) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertRows, unacknowledged } from '../www/js/alerts.js';
+import { alertRows, gapRows, unacknowledged } from '../www/js/alerts.js';
 import { alertKindLabel, isCriticalAlert } from '../www/js/labels.js';
 import { translate } from '../www/js/i18n.js';
 
@@ -21,7 +21,7 @@ const NOW = Date.UTC(2025, 10, 24, 15, 0);
  */
 const alert = (a) => ({
   siteId: 'tokyo-hq', id: 'x', timeMs: Date.UTC(2025, 10, 24, 14, 5), kind: 'door', zone: null, title: 'Door forced',
-  cameras: [], hasSnapshot: false, acknowledgedBy: null, acknowledgedMs: null, note: null, ...a,
+  cameras: [], hasSnapshot: false, pictureProblem: null, acknowledgedBy: null, acknowledgedMs: null, note: null, ...a,
 });
 
 /** @type {import('../www/js/types.js').SiteSummary[]} */
@@ -63,10 +63,40 @@ test('rows: site name, or the id when unknown; kind in words; the title kept as 
   assert.equal(rows[1].zone, null);
 });
 
-test('rows: who acknowledged, in the chosen language', () => {
-  const alerts = [alert({ acknowledgedBy: 'sato', acknowledgedMs: NOW }), alert({})];
-  assert.deepEqual(alertRows(alerts, SITES, { lang: 'en', now: NOW, timeZone: 'UTC' }).map((r) => r.acked), ['Acknowledged by sato', null]);
-  assert.deepEqual(alertRows(alerts, null, { lang: 'ja', now: NOW, timeZone: 'UTC' }).map((r) => r.acked), ['sato が確認済み', null]);
+test('rows: who acknowledged and when, in the chosen language, with their note as text', () => {
+  const alerts = [alert({ acknowledgedBy: 'sato', acknowledgedMs: NOW, note: '<b>on my way</b>' }), alert({})];
+  const en = alertRows(alerts, SITES, { lang: 'en', now: NOW, timeZone: 'UTC' });
+  assert.deepEqual(en.map((r) => r.acked), ['Acknowledged by sato · 15:00', null]);
+  assert.deepEqual(en.map((r) => r.note), ['<b>on my way</b>', null]);
+  assert.deepEqual(alertRows(alerts, null, { lang: 'ja', now: NOW, timeZone: 'UTC' }).map((r) => r.acked), ['sato が確認済み · 15:00', null]);
+});
+
+test('rows: acknowledging is offered only where the role allows, and only once', () => {
+  const alerts = [alert({ siteId: 'tokyo-hq' }), alert({ siteId: 'kyoto-new' }), alert({ siteId: 'tokyo-hq', acknowledgedBy: 'sato' })];
+  const mayAck = (/** @type {string} */ site) => site === 'tokyo-hq';
+  assert.deepEqual(alertRows(alerts, SITES, { lang: 'en', now: NOW, mayAck }).map((r) => r.mayAck), [true, false, false]);
+  assert.deepEqual(alertRows(alerts, SITES, { lang: 'en', now: NOW }).map((r) => r.mayAck), [false, false, false]);
+});
+
+test('rows: a picture is ready, absent, or could not be read', () => {
+  const rows = alertRows([
+    alert({ hasSnapshot: true }), alert({}), alert({ pictureProblem: 'the picture sent with this alert could not be read' }),
+  ], SITES, { lang: 'en', now: NOW });
+  assert.deepEqual(rows.map((r) => r.picture), ['ready', 'none', 'unreadable']);
+});
+
+test('possible gaps in words: the site by name, the events that could not be recovered', () => {
+  const rows = gapRows([
+    { siteId: 'tokyo-hq', fromSeq: 11, toSeq: 60, notedMs: 1 },
+    { siteId: 'kyoto-new', fromSeq: 7, toSeq: 7, notedMs: 1 },
+    { siteId: 'gone-site', fromSeq: 3, toSeq: null, notedMs: 1 },
+  ], SITES, 'en');
+  assert.deepEqual(rows.map((r) => r.text), [
+    '東京本社: 50 events (11–60) could not be recovered from the site.',
+    'kyoto-new: event 7 could not be recovered from the site.',
+    'gone-site: events from 3 of an earlier run of the site could not be recovered.',
+  ]);
+  assert.match(gapRows([{ siteId: 'tokyo-hq', fromSeq: 11, toSeq: 60, notedMs: 1 }], SITES, 'ja')[0].text, /東京本社: イベント 11–60（50 件）/);
 });
 
 test('unacknowledged counts the alerts nobody acknowledged (0 before the first read)', () => {

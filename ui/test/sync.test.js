@@ -41,7 +41,7 @@ const profile = (id, label) => ({
  * @returns {AlertView}
  */
 const alert = (id, acknowledgedBy = null) => ({
-  siteId: 'a', id, timeMs: 1, kind: 'intrusion', zone: null, title: `alert ${id}`, cameras: [], hasSnapshot: false,
+  siteId: 'a', id, timeMs: 1, kind: 'intrusion', zone: null, title: `alert ${id}`, cameras: [], hasSnapshot: false, pictureProblem: null,
   acknowledgedBy, acknowledgedMs: acknowledgedBy === null ? null : 2, note: null,
 });
 
@@ -102,7 +102,7 @@ function fakeApi() {
       return view(id);
     }),
     connectionStatus: () => call('connectionStatus', () => ({ ...world.connection })),
-    busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null, unstored: 0 })),
+    busStats: () => call('busStats', () => ({ received: 3, rejected: 0, lastRejection: null, unstored: 0, replayed: 0 })),
     appInfo: () => call('appInfo', () => ({ ...world.info })),
     listProfiles: () => call('listProfiles', () => structuredClone(world.profiles)),
     /** @param {number} limit */
@@ -130,6 +130,14 @@ function fakeApi() {
       calls.push('listen');
       listener = cb;
       return () => {};
+    },
+    // Read with every alert read; not counted as a call of its own.
+    possibleGaps: async () => [{ siteId: 'a', fromSeq: 11, toSeq: 60, notedMs: 5 }],
+    alertPicture: async () => {
+      throw new Error('sync read an alert picture');
+    },
+    acknowledgeAlert: async () => {
+      throw new Error('sync acknowledged an alert');
     },
     // Video is not sync's business: these must never be called from it.
     openStream: async () => {
@@ -178,7 +186,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 
@@ -422,6 +430,7 @@ test('start reads the alerts (newest 200); they stay null until then', async () 
   assert.ok(fake.calls.includes('listAlerts:200'));
   assert.deepEqual(store.get().alerts?.map((a) => a.id), ['a2', 'a1']);
   assert.equal(store.get().alertsError, null);
+  assert.deepEqual(store.get().gaps, [{ siteId: 'a', fromSeq: 11, toSeq: 60, notedMs: 5 }], 'possible gaps come with them');
 });
 
 test('an inbox change re-reads the alerts, and only them', async () => {

@@ -87,8 +87,7 @@ pub struct AckArgs {
 /// Waits until the broker connection is up and `site` has reported its catalog.
 async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !(bus.connection().phase.is_connected()
-        && bus.view(&site).is_some_and(|v| v.summary.name.is_some()))
+    while !(bus.connection().phase.is_connected() && bus.view(site).is_some_and(|v| v.summary.name.is_some()))
     {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,

@@ -11,6 +11,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark program: this is its output
 
+mod common;
+
+use common::Row;
+
 use mimamori_core::Secret;
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::stream::StreamTiming;
@@ -26,19 +30,8 @@ const RUNS: usize = 9;
 const STREAMS: usize = 16;
 const LOAD_SECONDS: u64 = 20;
 
-struct Row {
-    name: String,
-    value: f64,
-    baseline_name: String,
-    baseline: f64,
-    unit: &'static str,
-    target: String,
-    met: bool,
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    common::percentile(&mut v, 0.5)
 }
 
 fn source(url: &str) -> StreamSource {
@@ -60,13 +53,13 @@ fn ffmpeg_first_frame(url: &str, minimal: bool) -> f64 {
     let start = Instant::now();
     let status = cmd.status().expect("ffmpeg (scripts/install-deps --test)");
     assert!(status.success(), "ffmpeg failed on {url}");
-    start.elapsed().as_secs_f64() * 1000.0
+    common::ms(start.elapsed())
 }
 
 async fn ours_first_frame(url: &str) -> f64 {
     let start = Instant::now();
     probe_first(url).await;
-    start.elapsed().as_secs_f64() * 1000.0
+    common::ms(start.elapsed())
 }
 
 async fn probe_first(url: &str) {
@@ -298,8 +291,7 @@ fn main() {
     if let Ok(port) = std::env::var("MIMAMORI_BENCH_SERVE") {
         return serve(port.parse().expect("port"));
     }
-    let args: Vec<String> = std::env::args().collect();
-    let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
+    let json = common::json_path();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let rows = rt.block_on(async {
         let mut rows = vec![];
@@ -315,36 +307,5 @@ fn main() {
         sixteen_streams(&mut rows).await;
         rows
     });
-    let show =
-        |v: f64, unit: &str| if v < 10.0 { format!("{v:.1} {unit}") } else { format!("{v:.0} {unit}") };
-    println!(
-        "{:<40} {:>10}  {:<24} {:>10} {:>7}  {:<11} met",
-        "figure", "value", "baseline", "", "ratio", "target"
-    );
-    for r in &rows {
-        println!(
-            "{:<40} {:>10}  {:<24} {:>10} {:>6.2}×  {:<11} {}",
-            r.name,
-            show(r.value, r.unit),
-            r.baseline_name,
-            show(r.baseline, r.unit),
-            r.value / r.baseline,
-            r.target,
-            if r.met { "yes" } else { "NO" }
-        );
-    }
-    if let Some(path) = json {
-        let table: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "figure": r.name, "value": r.value, "unit": r.unit, "baseline": r.baseline_name,
-                    "baselineValue": r.baseline, "ratio": r.value / r.baseline, "target": r.target, "met": r.met,
-                })
-            })
-            .collect();
-        std::fs::write(&path, serde_json::to_string_pretty(&table).expect("json"))
-            .expect("write the JSON table");
-        eprintln!("wrote {path}");
-    }
+    common::report(&rows, json);
 }

@@ -74,6 +74,37 @@ export function createActions(store, sync) {
         focusAfterRender(() => byTestId('camera-close'));
       }
     },
+    /**
+     * Opens the acknowledgement form of an alert (its note field gets focus).
+     * @param {string} siteId
+     * @param {string} alertId
+     */
+    startAck(siteId, alertId) {
+      store.set({ acking: { siteId, alertId }, ackSending: null });
+      focusAfterRender(() => byTestId('ack-note'));
+    },
+    cancelAck() {
+      store.set({ acking: null });
+    },
+    /**
+     * Acknowledges an alert for every user of its site. The row turns acknowledged when
+     * the site's update arrives, on this device as on every other.
+     * @param {string} siteId
+     * @param {string} alertId
+     * @param {string} note
+     */
+    async acknowledge(siteId, alertId, note) {
+      if (store.get().ackSending?.busy) return;
+      const key = `${siteId}/${alertId}`;
+      store.set({ ackSending: { key, busy: true, outcome: null, error: null } });
+      try {
+        const outcome = await api.acknowledgeAlert(siteId, alertId, note.trim() || null);
+        const done = outcome.outcome === 'done';
+        store.set({ ackSending: { key, busy: false, outcome, error: null }, ...(done ? { acking: null } : {}) });
+      } catch (e) {
+        store.set({ ackSending: { key, busy: false, outcome: null, error: toIpcError(e) } });
+      }
+    },
     closeCamera() {
       const cameraId = store.get().openCameraId;
       if (cameraId === null) return;

@@ -27,7 +27,17 @@ import { formatClock } from './time.js';
  * @property {string} title as the core gave it: shown as text, never parsed
  * @property {string | null} zone
  * @property {string | null} camera the alert's first related camera, opened by the row
- * @property {string | null} acked "Acknowledged by {user}", or null while not acknowledged
+ * @property {string | null} acked "Acknowledged by {user} · 14:07", or null while not acknowledged
+ * @property {string | null} note the note given with the acknowledgement, as text
+ * @property {'none' | 'ready' | 'unreadable'} picture whether a thumbnail of the alert's picture is stored
+ * @property {boolean} mayAck not acknowledged yet, and this user's role allows it
+ */
+
+/**
+ * One possible gap in words.
+ * @typedef {object} GapRow
+ * @property {string} siteId
+ * @property {string} text
  */
 
 /**
@@ -35,6 +45,8 @@ import { formatClock } from './time.js';
  * @property {Lang} lang
  * @property {number} [now] ms since the Unix epoch; defaults to the current time
  * @property {string} [timeZone] defaults to the device's (tests pass "UTC")
+ * @property {(siteId: string) => boolean} [mayAck] whether this user may acknowledge the
+ *   site's alerts; none may when absent
  */
 
 /**
@@ -44,7 +56,7 @@ import { formatClock } from './time.js';
  * @param {RowOptions} options
  * @returns {AlertRow[]}
  */
-export function alertRows(alerts, sites, { lang, now, timeZone }) {
+export function alertRows(alerts, sites, { lang, now, timeZone, mayAck }) {
   /** @type {Map<string, string>} */
   const names = new Map();
   for (const s of sites ?? []) if (s.name !== null) names.set(s.id, s.name);
@@ -62,8 +74,32 @@ export function alertRows(alerts, sites, { lang, now, timeZone }) {
       title: a.title,
       zone: a.zone,
       camera: a.cameras[0] ?? null,
-      acked: a.acknowledgedBy === null ? null : translate(lang, 'alerts.acked', { user: a.acknowledgedBy }),
+      acked: a.acknowledgedBy === null
+        ? null
+        : translate(lang, 'alerts.acked', { user: a.acknowledgedBy })
+          + (a.acknowledgedMs === null ? '' : ` · ${formatClock(a.acknowledgedMs, { now, timeZone })}`),
+      note: a.note,
+      picture: a.hasSnapshot ? 'ready' : a.pictureProblem !== null ? 'unreadable' : 'none',
+      mayAck: a.acknowledgedBy === null && (mayAck?.(a.siteId) ?? false),
     };
+  });
+}
+
+/**
+ * The possible gaps in words: which site, which events could not be recovered.
+ * @param {readonly import('./types.js').PossibleGap[]} gaps
+ * @param {readonly SiteSummary[] | null} sites
+ * @param {Lang} lang
+ * @returns {GapRow[]}
+ */
+export function gapRows(gaps, sites, lang) {
+  const names = new Map((sites ?? []).map((s) => [s.id, s.name ?? s.id]));
+  return gaps.map((g) => {
+    const site = names.get(g.siteId) ?? g.siteId;
+    const text = g.toSeq === null
+      ? translate(lang, 'alerts.gapOpen', { site, from: g.fromSeq })
+      : translate(lang, 'alerts.gap', { site, from: g.fromSeq, to: g.toSeq, count: g.toSeq - g.fromSeq + 1 });
+    return { siteId: g.siteId, text };
   });
 }
 

@@ -10,6 +10,7 @@
  * @typedef {import('./types.js').AppInfo} AppInfo
  * @typedef {import('./types.js').ProfileSummary} ProfileSummary
  * @typedef {import('./types.js').AlertView} AlertView
+ * @typedef {import('./types.js').PossibleGap} PossibleGap
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -95,6 +96,30 @@ export const listProfiles = () => call('list_profiles');
  * @returns {Promise<AlertView[]>}
  */
 export const listAlerts = (limit) => call('list_alerts', { limit });
+
+/**
+ * What sites said they no longer have (a replay could not recover it), newest first.
+ * @returns {Promise<PossibleGap[]>}
+ */
+export const possibleGaps = () => call('possible_gaps');
+
+/**
+ * The thumbnail of the picture an alert came with, as JPEG bytes.
+ * @param {string} siteId
+ * @param {string} alertId
+ * @returns {Promise<ArrayBuffer>}
+ */
+export const alertPicture = (siteId, alertId) => call('alert_picture', { siteId, alertId });
+
+/**
+ * Acknowledges an alert for every user of its site, with an optional note. `done` once
+ * the broker took it; the site's update then marks it acknowledged everywhere.
+ * @param {string} siteId
+ * @param {string} alertId
+ * @param {string | null} note
+ * @returns {Promise<Outcome>}
+ */
+export const acknowledgeAlert = (siteId, alertId, note) => call('acknowledge_alert', { siteId, alertId, note });
 
 /**
  * Opens an enrolment code (or a `mimamori://enroll?code=…` link) with its PIN and stores
@@ -212,6 +237,6 @@ export const pinStatus = () => call('pin_status');
 export const confirmPin = (pin, first) => call('confirm_pin', { pin, first });
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
 
 /** @typedef {typeof api} Api */

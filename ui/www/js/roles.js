@@ -43,6 +43,12 @@ export function canOperate(role, kind) {
 }
 
 /**
+ * Whether a user with `role` may acknowledge alerts: operators and admins.
+ * @param {Role | null | undefined} role
+ */
+export const canAcknowledge = (role) => role === 'operator' || role === 'admin';
+
+/**
  * The user's role at a site: from the profile in use when it lists the site, else from
  * the first other profile that does; null when none does (the demo, or a site that is no
  * longer enrolled).

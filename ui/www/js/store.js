@@ -53,6 +53,9 @@
  * @property {IpcError | null} profilesError
  * @property {AlertView[] | null} alerts the stored alerts, newest first; null until first read
  * @property {IpcError | null} alertsError why the last read of the alerts failed
+ * @property {import('./types.js').PossibleGap[]} gaps what sites could not replay: possible gaps
+ * @property {{ siteId: string, alertId: string } | null} acking the alert whose acknowledgement form is open
+ * @property {import('./control.js').Sending | null} ackSending the last acknowledgement, its progress and outcome
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

@@ -113,7 +113,8 @@ export function createSync(api, store) {
 
   const refreshAlerts = coalesced(async () => {
     try {
-      store.set({ alerts: await api.listAlerts(ALERT_LIMIT), alertsError: null });
+      const [alerts, gaps] = await Promise.all([api.listAlerts(ALERT_LIMIT), api.possibleGaps()]);
+      store.set({ alerts, gaps, alertsError: null });
     } catch (e) {
       store.set({ alertsError: toIpcError(e) });
     }

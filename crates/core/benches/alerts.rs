@@ -1,0 +1,141 @@
+//! Alert latency (`scripts/bench`): a site raises 1,000 alerts a second for ten seconds
+//! through a real Mosquitto; each is measured from the moment it is raised to the moment
+//! the core has committed it to the inbox on disk (SQLite, synchronous) and announced it
+//! (`BusChange::Inbox`, what wakes the UI and the notifier). The baseline, in the same
+//! run and on the same alerts: a bare MQTT 5 subscriber that only receives them — the
+//! broker's own delivery latency, with nothing stored.
+//!
+//! Prints a table (figure, baseline, ratio, target) and, with `--json FILE`, writes it.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark program: this is its output
+
+mod common;
+
+use common::{Row, ms, percentile};
+use mimamori_core::Secret;
+use mimamori_core::bus::{Bus, BusChange, BusConfig, ConnectionPhase};
+use mimamori_core::event::AlertKind;
+use mimamori_core::inbox::Inbox;
+use mimamori_core::protocol::topics;
+use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
+use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const RATE: usize = 1000;
+const SECONDS: usize = 10;
+const TOTAL: usize = RATE * SECONDS;
+
+async fn run() -> Vec<Row> {
+    let broker = Mosquitto::start();
+    let mut sim = SimConfig::new(broker.address());
+    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let hq = SimSite::start(demo::site("hq").expect("demo site"), sim);
+    let dir = std::env::temp_dir().join(format!("mimamori-bench-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let inbox = Arc::new(Inbox::open(&dir.join("alerts.db")).expect("inbox"));
+    let mut config = BusConfig::new(broker.address(), "bench-core", "manager", vec!["hq".into()]);
+    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let bus = Bus::start_with_inbox(config, Some(inbox.clone()));
+
+    // Arrival times: the core's announcements, and the bare subscriber's publishes.
+    let announced: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let bare: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let mut changes = bus.state().subscribe();
+    let a = announced.clone();
+    tokio::spawn(async move {
+        loop {
+            match changes.recv().await {
+                Ok(BusChange::Inbox { .. }) => a.lock().unwrap().push(Instant::now()),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    panic!("the bench fell {n} behind")
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    let mut opts = MqttOptions::new("bench-bare", "127.0.0.1", broker.port);
+    opts.set_credentials("manager", PASSWORD);
+    opts.set_keep_alive(Duration::from_secs(10));
+    let (client, mut events) = AsyncClient::new(opts, 1024);
+    client.subscribe(topics::events("hq"), QoS::AtLeastOnce).await.expect("subscribe");
+    let b = bare.clone();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(_)) = ev {
+                b.lock().unwrap().push(Instant::now());
+            }
+        }
+    });
+    let state = bus.state().clone();
+    while state.connection().phase != ConnectionPhase::Connected {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    eprintln!("{TOTAL} alerts at {RATE}/s…");
+    let mut raised = Vec::with_capacity(TOTAL);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    for i in 0..TOTAL {
+        if i % (RATE / 100) == 0 {
+            tick.tick().await;
+        }
+        raised.push(Instant::now());
+        hq.raise(SimAlert {
+            kind: AlertKind::Door,
+            zone: Some("lobby".into()),
+            title: format!("正面玄関 扉開放 #{i}"),
+            cameras: vec!["entrance".into()],
+            snapshot: None,
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (announced.lock().unwrap().len() < TOTAL || bare.lock().unwrap().len() < TOTAL)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let announced = announced.lock().unwrap().clone();
+    let bare = bare.lock().unwrap().clone();
+    assert_eq!(announced.len(), TOTAL, "every alert stored and announced");
+    assert_eq!(bare.len(), TOTAL, "every alert delivered to the bare subscriber");
+    assert_eq!(inbox.event_count("hq").expect("count"), TOTAL as u64);
+    assert_eq!(bus.state().stats().replayed, 0, "events in order, nothing replayed");
+    let mut core: Vec<f64> = announced.iter().zip(&raised).map(|(a, r)| ms(*a - *r)).collect();
+    let mut base: Vec<f64> = bare.iter().zip(&raised).map(|(b, r)| ms(*b - *r)).collect();
+    bus.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (p50, p99) = (percentile(&mut core, 0.5), percentile(&mut core, 0.99));
+    let (b50, b99) = (percentile(&mut base, 0.5), percentile(&mut base, 0.99));
+    vec![
+        Row {
+            name: format!("alert raised → stored + announced, p50 ({RATE}/s)"),
+            value: p50,
+            baseline_name: "bare MQTT delivery p50".into(),
+            baseline: b50,
+            unit: "ms",
+            target: "—".into(),
+            met: true,
+        },
+        Row {
+            name: format!("alert raised → stored + announced, p99 ({RATE}/s)"),
+            value: p99,
+            baseline_name: "bare MQTT delivery p99".into(),
+            baseline: b99,
+            unit: "ms",
+            target: "≤ 50 ms".into(),
+            met: p99 <= 50.0,
+        },
+    ]
+}
+
+fn main() {
+    let json = common::json_path();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rows = rt.block_on(run());
+    common::report(&rows, json);
+}
