@@ -367,29 +367,29 @@ impl Inbox {
     /// Alerts, newest first.
     pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
         let db = self.db();
-        let mut q = db.prepare(
-            "SELECT site, id, time_ms, kind, zone, title, cameras, snapshot IS NOT NULL, acked_by, acked_ms, note,
-               picture_problem
-             FROM alerts ORDER BY time_ms DESC, epoch DESC, seq DESC LIMIT ?1",
-        )?;
-        let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            let cameras: String = r.get(6)?;
-            Ok(AlertView {
-                site_id: r.get(0)?,
-                id: r.get(1)?,
-                time_ms: uint(r.get(2)?),
-                kind: kind_from(&r.get::<_, String>(3)?),
-                zone: r.get(4)?,
-                title: r.get(5)?,
-                cameras: serde_json::from_str(&cameras).unwrap_or_default(),
-                has_snapshot: r.get(7)?,
-                acknowledged_by: r.get(8)?,
-                acknowledged_ms: r.get::<_, Option<i64>>(9)?.map(uint),
-                note: r.get(10)?,
-                picture_problem: r.get(11)?,
-            })
+        let mut q = db.prepare(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts ORDER BY time_ms DESC, epoch DESC, seq DESC LIMIT ?1"
+        ))?;
+        let rows = q.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], alert_view)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Alerts stored after the one at `mark` (0: from the first), in the order they were
+    /// stored, at most `limit`, each with its own mark: how the notifier follows the inbox.
+    pub fn alerts_after(&self, mark: i64, limit: usize) -> Result<Vec<(i64, AlertView)>, InboxError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {ALERT_COLUMNS}, rowid FROM alerts WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
+        ))?;
+        let rows = q.query_map(params![mark, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get(12)?, alert_view(r)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The mark of the newest stored alert (0 when there is none).
+    pub fn alert_mark(&self) -> Result<i64, InboxError> {
+        Ok(self.db().query_row("SELECT COALESCE(MAX(rowid), 0) FROM alerts", [], |r| r.get(0))?)
     }
 
     /// The thumbnail (JPEG) of an alert's picture, if it came with a readable one.
@@ -407,6 +407,28 @@ impl Inbox {
             self.db().query_row("SELECT COUNT(*) FROM events WHERE site = ?1", [site], |r| r.get(0))?;
         Ok(uint(n))
     }
+}
+
+const ALERT_COLUMNS: &str = "site, id, time_ms, kind, zone, title, cameras, snapshot IS NOT NULL, acked_by, \
+     acked_ms, note, picture_problem";
+
+/// An [`AlertView`] from a row of [`ALERT_COLUMNS`].
+fn alert_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertView> {
+    let cameras: String = r.get(6)?;
+    Ok(AlertView {
+        site_id: r.get(0)?,
+        id: r.get(1)?,
+        time_ms: uint(r.get(2)?),
+        kind: kind_from(&r.get::<_, String>(3)?),
+        zone: r.get(4)?,
+        title: r.get(5)?,
+        cameras: serde_json::from_str(&cameras).unwrap_or_default(),
+        has_snapshot: r.get(7)?,
+        acknowledged_by: r.get(8)?,
+        acknowledged_ms: r.get::<_, Option<i64>>(9)?.map(uint),
+        note: r.get(10)?,
+        picture_problem: r.get(11)?,
+    })
 }
 
 /// `range` less every range of `cut` (all inclusive).
@@ -452,6 +474,24 @@ mod tests {
                 snapshot: None,
             }),
         }
+    }
+
+    #[test]
+    fn alerts_are_followed_in_the_order_they_were_stored() {
+        let inbox = Inbox::in_memory().unwrap();
+        assert_eq!(inbox.alert_mark().unwrap(), 0);
+        for seq in [3, 1, 2] {
+            inbox.record("hq", &alert(1, seq), 0).unwrap();
+        }
+        let all = inbox.alerts_after(0, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|(_, a)| a.title.as_str()).collect::<Vec<_>>(),
+            ["door 3", "door 1", "door 2"]
+        );
+        let after_first = inbox.alerts_after(all[0].0, 1).unwrap();
+        assert_eq!(after_first.len(), 1);
+        assert_eq!(after_first[0].1.title, "door 1");
+        assert_eq!(inbox.alert_mark().unwrap(), all[2].0);
     }
 
     #[test]

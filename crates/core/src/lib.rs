@@ -8,6 +8,7 @@ pub mod control;
 pub mod enrol;
 pub mod event;
 pub mod inbox;
+pub mod notify;
 pub mod pin;
 pub mod profile;
 pub mod protocol;

@@ -8,6 +8,8 @@ pub mod control;
 pub mod demo;
 pub mod gst;
 pub mod mosquitto;
+#[cfg(target_os = "linux")]
+pub mod notifications;
 pub mod site;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -192,15 +192,7 @@ pub fn shrink(data: &[u8]) -> Result<Snapshot, SnapshotError> {
 /// Decodes a picture within `bounds` and re-encodes it as a JPEG at most `bounds.width`
 /// wide.
 pub fn shrink_within(data: &[u8], bounds: Bounds) -> Result<Snapshot, SnapshotError> {
-    let mut reader = image::ImageReader::new(Cursor::new(data))
-        .with_guessed_format()
-        .map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(bounds.max_side);
-    limits.max_image_height = Some(bounds.max_side);
-    limits.max_alloc = Some(bounds.max_alloc);
-    reader.limits(limits);
-    let picture = reader.decode().map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
+    let picture = decode_within(data, bounds)?;
     let picture = if picture.width() > bounds.width {
         let height = (u64::from(picture.height()) * u64::from(bounds.width) / u64::from(picture.width()))
             .max(1) as u32;
@@ -214,6 +206,20 @@ pub fn shrink_within(data: &[u8], bounds: Bounds) -> Result<Snapshot, SnapshotEr
         .encode_image(&rgb)
         .map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
     Ok(Snapshot { jpeg, width: rgb.width(), height: rgb.height() })
+}
+
+/// Decodes a picture within `bounds`: its size is read from the header and refused
+/// before anything is allocated.
+pub fn decode_within(data: &[u8], bounds: Bounds) -> Result<image::DynamicImage, SnapshotError> {
+    let mut reader = image::ImageReader::new(Cursor::new(data))
+        .with_guessed_format()
+        .map_err(|e| SnapshotError::NotAnImage(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(bounds.max_side);
+    limits.max_image_height = Some(bounds.max_side);
+    limits.max_alloc = Some(bounds.max_alloc);
+    reader.limits(limits);
+    reader.decode().map_err(|e| SnapshotError::NotAnImage(e.to_string()))
 }
 
 #[cfg(test)]

@@ -11,14 +11,14 @@ use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn site(broker: &Mosquitto) -> SimSite {
+pub(crate) fn site(broker: &Mosquitto) -> SimSite {
     let mut config = SimConfig::new(broker.address());
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     SimSite::start(demo::site("hq").unwrap(), config)
 }
 
 /// The same device each time: same client id (so the same broker session), same inbox.
-fn client(broker: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
+pub(crate) fn client(broker: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
     client_at(broker.address(), inbox)
 }
 
@@ -41,7 +41,7 @@ fn raise(site: &SimSite, n: usize) {
     }
 }
 
-async fn until(what: &str, secs: u64, pred: impl Fn() -> bool) {
+pub(crate) async fn until(what: &str, secs: u64, pred: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !pred() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
@@ -49,7 +49,7 @@ async fn until(what: &str, secs: u64, pred: impl Fn() -> bool) {
     }
 }
 
-async fn connected(bus: &Bus) {
+pub(crate) async fn connected(bus: &Bus) {
     let state = bus.state().clone();
     until("the client to connect", 10, move || state.connection().phase == ConnectionPhase::Connected).await;
     // The subscription follows the CONNACK; give it a moment to be in place.

@@ -1,10 +1,13 @@
 //! Integration tests of the core against real peers started by the harness on free
 //! loopback ports: Mosquitto 2 (password file, per-user ACL), Mimamori's simulated cameras
-//! and GStreamer's RTSP server.
+//! GStreamer's RTSP server, and a private D-Bus session bus with a recording notification
+//! service.
 
 mod acl;
 mod alerts;
 mod bus;
 mod control;
+#[cfg(target_os = "linux")]
+mod notify;
 mod tls;
 mod video;

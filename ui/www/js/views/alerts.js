@@ -192,25 +192,26 @@ function row(r, state, actions) {
     r.picture === 'unreadable' ? h('span', { class: 'alert-zone muted', testid: 'alert-no-picture', text: t('alerts.noPicture') }) : null,
     r.acked !== null ? h('span', { class: 'alert-acked muted', testid: 'alert-acked', text: r.acked }) : null,
     r.note !== null ? h('span', { class: 'alert-note', testid: 'alert-note', text: r.note }) : null,
-    r.camera !== null
-      ? h('button', {
-        class: 'control alert-camera',
-        testid: 'alert-camera',
-        data: { cameraId: r.camera },
-        attrs: { type: 'button' },
-        text: t('alerts.openCamera'),
-        on: { click: () => void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera)) },
-      })
-      : null,
-    r.mayAck && !acking
-      ? h('button', {
-        class: 'control alert-ack',
-        testid: 'alert-ack',
-        attrs: { type: 'button' },
-        text: t('alerts.ack'),
-        on: { click: () => actions.startAck(r.siteId, r.id) },
-      })
-      : null,
+    h('div', { class: 'alert-actions' },
+      r.camera !== null
+        ? h('button', {
+          class: 'control alert-camera',
+          testid: 'alert-camera',
+          data: { cameraId: r.camera },
+          attrs: { type: 'button' },
+          text: t('alerts.openCamera'),
+          on: { click: () => void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera)) },
+        })
+        : null,
+      r.mayAck && !acking
+        ? h('button', {
+          class: 'control alert-ack',
+          testid: 'alert-ack',
+          attrs: { type: 'button' },
+          text: t('alerts.ack'),
+          on: { click: () => actions.startAck(r.siteId, r.id) },
+        })
+        : null),
     acking ? ackForm(r, state, actions) : null,
     ackResult(r, state),
   );
