@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod notifications;
 pub mod player;
 pub mod state;
 
@@ -48,6 +49,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::confirm_pin,
         ])
         .setup(|app| {
+            notifications::start(app.handle());
             let handle = app.handle().clone();
             let mut current = app.state::<AppState>().watch_bus();
             tauri::async_runtime::spawn(async move {

@@ -207,6 +207,11 @@ impl AppState {
         self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.alerts(limit))
     }
 
+    /// This device's alert store, if it could be opened.
+    pub fn inbox(&self) -> Option<Arc<Inbox>> {
+        self.inbox.clone()
+    }
+
     /// What sites reported they no longer have: shown as possible gaps.
     pub fn possible_gaps(&self) -> Result<Vec<PossibleGap>, InboxError> {
         self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.possible_gaps())

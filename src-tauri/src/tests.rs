@@ -219,6 +219,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<Role>(),
         one::<AlertView>(),
         one::<mimamori_core::inbox::PossibleGap>(),
+        one::<crate::notifications::OpenAlert>(),
         one::<AlertKind>(),
         one::<StreamStatus>(),
         one::<StreamPhase>(),

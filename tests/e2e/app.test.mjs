@@ -12,13 +12,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const app = join(targetDir, "debug", "mimamori-app");
 const simBin = join(targetDir, "debug", "mimamori-sim");
 const cli = join(targetDir, "debug", "mimamori");
+const recorderBin = join(targetDir, "debug", "mimamori-notify-recorder");
 /** The manager's broker password, planted to prove it never leaks. */
 const CANARY = "CANARY-e2e-5d1c9a";
 /** A camera password in the enrolment code, planted likewise. */
@@ -38,6 +39,8 @@ mkdirSync(out, { recursive: true });
 /** @type {Record<string, Site>} */ const sites = {};
 /** An H.265 camera: GStreamer's x265, standing in for hq's entrance camera. */
 /** @type {GstRtspServer} */ let hevc;
+/** The desktop's notification service, as the app meets it on the session bus. */
+/** @type {NotifyRecorder} */ let notifications;
 /** @type {TauriDriver} */ let driver;
 /** @type {WebDriver} */ let wd;
 
@@ -68,6 +71,8 @@ before(async () => {
     sites[id] = new Site(simBin, broker.plainPort, id, await freePort(), extra);
     sites[id].start();
   }
+  notifications = new NotifyRecorder(recorderBin);
+  await notifications.start();
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
   driver = new TauriDriver(await freePort(), { MIMAMORI_CONFIG_DIR: configDir, RUST_LOG: "debug,rumqttd=off" });
   await driver.start();
@@ -80,6 +85,7 @@ after(async () => {
   await driver?.stop();
   for (const s of Object.values(sites)) await s.kill();
   await hevc?.dispose();
+  await notifications?.dispose();
   await broker?.dispose();
   rmSync(configDir, { recursive: true, force: true });
   if (tls) rmSync(dirname(tls.ca), { recursive: true, force: true });
@@ -363,6 +369,7 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
     }, 40000);
     const row = `[data-testid="alert-row"][data-alert-id="${id}"]`;
     await tap(`${row} [data-testid="alert-ack"]`);
+    await until("the note field", () => wd.exec(`return !!document.querySelector('[data-testid="ack-note"]')`));
     await wd.type('[data-testid="ack-note"]', "警備員が確認に向かいます <b>");
     await tap('[data-testid="ack-send"]');
     await until("acknowledged here by manager, with the note as text", () => wd.exec(`const r = document.querySelector(arguments[0]);
@@ -390,6 +397,29 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
     rmSync(guardDir, { recursive: true, force: true });
   }
   await tap('[data-testid="tab-sites"]');
+});
+
+test("an intrusion becomes an OS notification with its picture, and clicking it opens its camera", async () => {
+  // Each site's alerts keep coming, so each site's incident is one notification updated
+  // in place; the recorder keeps every version.
+  const intrusion = await until("an intrusion notification with its picture", () =>
+    notifications.shown.find((n) => n.app === "Mimamori" && /^(Intrusion|侵入) — /.test(n.summary) && n.image?.[0] === 320), 40000);
+  assert.equal(intrusion.urgency, 2, "critical");
+  assert.deepEqual(intrusion.image, [320, 176, 3, 320 * 176 * 3]);
+  assert.ok(intrusion.actions.includes("default"), JSON.stringify(intrusion.actions));
+  const siteName = intrusion.summary.split(" — ")[1].replace(/ \(\d+ alerts\)$|（\d+ 件）$/, "");
+  await tap('[data-testid="tab-alerts"]');
+  notifications.click(intrusion.id);
+  // The camera of the incident's latest alert opens, full screen, at the notified site.
+  const opened = await until("the notified alert's camera full screen", () => wd.exec(`const v = document.querySelector('[data-testid="camera-view"]');
+    return v && { camera: v.querySelector('[data-testid="camera-title"]').textContent, site: v.querySelector('[data-testid="camera-site"]').textContent }`));
+  assert.equal(opened.site, siteName);
+  // Alert titles start with the camera's name ("正面玄関 侵入検知").
+  const titles = notifications.shown.filter((n) => n.id === intrusion.id).map((n) => n.body.split("\n")[0]);
+  assert.ok(titles.some((t) => t.startsWith(`${opened.camera} `)), `${opened.camera} / ${titles}`);
+  await wd.screenshot(join(out, "notification-opened.png"));
+  await tap('[data-testid="camera-close"]');
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
 test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {

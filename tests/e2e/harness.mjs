@@ -154,6 +154,43 @@ export class Mosquitto {
   }
 }
 
+/** The test's own notification service on the session bus (mimamori-notify-recorder):
+ * every notification the app asks for lands in `shown`; `click` clicks one. */
+export class NotifyRecorder {
+  constructor(bin) {
+    this.bin = bin;
+    this.child = null;
+    /** @type {{ id: number, replaces: number, app: string, summary: string, body: string, actions: string[], urgency: number | null, image: number[] | null, expire: number }[]} */
+    this.shown = [];
+  }
+
+  async start() {
+    this.child = spawn(this.bin, [], { stdio: ["pipe", "pipe", "inherit"] });
+    await new Promise((resolve, reject) => {
+      let rest = "";
+      this.child.stdout.on("data", (chunk) => {
+        rest += chunk.toString();
+        const lines = rest.split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line === "READY") resolve();
+          else if (line.startsWith("{")) this.shown.push(JSON.parse(line));
+        }
+      });
+      this.child.on("exit", (code) => reject(new Error(`mimamori-notify-recorder exited with ${code}`)));
+    });
+  }
+
+  click(id, action = "default") {
+    this.child.stdin.write(`click ${id} ${action}\n`);
+  }
+
+  async dispose() {
+    await stopChild(this.child, "SIGTERM");
+    this.child = null;
+  }
+}
+
 /** One simulated site as its own process (so it can be killed like a controller losing power). */
 /** GStreamer's RTSP server (crates/sim/testdata/gst-rtsp-server.py) with some mounts. */
 export class GstRtspServer {

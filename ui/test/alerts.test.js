@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertRows, gapRows, unacknowledged } from '../www/js/alerts.js';
+import { alertRows, gapRows, newAlerts, unacknowledged } from '../www/js/alerts.js';
 import { alertKindLabel, isCriticalAlert } from '../www/js/labels.js';
 import { translate } from '../www/js/i18n.js';
 
@@ -103,4 +103,13 @@ test('unacknowledged counts the alerts nobody acknowledged (0 before the first r
   assert.equal(unacknowledged(null), 0);
   assert.equal(unacknowledged([]), 0);
   assert.equal(unacknowledged([alert({}), alert({ acknowledgedBy: 'sato' }), alert({})]), 2);
+});
+
+test('new alerts: what a read added that nobody acknowledged, none on the first read', () => {
+  const a1 = alert({ id: 'a1' });
+  const a2 = alert({ id: 'a2' });
+  const a3 = alert({ id: 'a3', acknowledgedBy: 'sato' });
+  assert.deepEqual(newAlerts(null, [a1]), []);
+  assert.deepEqual(newAlerts([a1], [a2, a3, a1]).map((a) => a.id), ['a2']);
+  assert.deepEqual(newAlerts([a1], [alert({ id: 'a1', siteId: 'kyoto-new' }), a1]).map((a) => a.siteId), ['kyoto-new']);
 });

@@ -86,6 +86,9 @@ export function createActions(store, sync) {
     cancelAck() {
       store.set({ acking: null });
     },
+    dismissBanner() {
+      store.set({ banner: null });
+    },
     /**
      * Acknowledges an alert for every user of its site. The row turns acknowledged when
      * the site's update arrives, on this device as on every other.

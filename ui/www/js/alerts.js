@@ -104,6 +104,19 @@ export function gapRows(gaps, sites, lang) {
 }
 
 /**
+ * The alerts of `next` that `prev` did not have and nobody has acknowledged, newest
+ * first; none on the first read (`prev` null), which is history, not news.
+ * @param {readonly AlertView[] | null} prev
+ * @param {readonly AlertView[] | null} next
+ * @returns {AlertView[]}
+ */
+export function newAlerts(prev, next) {
+  if (prev === null || next === null) return [];
+  const known = new Set(prev.map((a) => `${a.siteId}/${a.id}`));
+  return next.filter((a) => a.acknowledgedBy === null && !known.has(`${a.siteId}/${a.id}`));
+}
+
+/**
  * How many alerts nobody has acknowledged yet (0 before the first read).
  * @param {readonly AlertView[] | null} alerts
  */

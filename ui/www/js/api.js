@@ -11,6 +11,7 @@
  * @typedef {import('./types.js').ProfileSummary} ProfileSummary
  * @typedef {import('./types.js').AlertView} AlertView
  * @typedef {import('./types.js').PossibleGap} PossibleGap
+ * @typedef {import('./types.js').OpenAlert} OpenAlert
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -147,6 +148,20 @@ export const removeProfile = (profileId) => call('remove_profile', { profileId }
 export async function onBusChange(cb) {
   try {
     return await tauri().event.listen('bus-change', (event) => cb(/** @type {BusChange} */ (event.payload)));
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/**
+ * Calls `cb` with the alert of every clicked OS notification (the core has already brought
+ * the window to the front) until the returned function is called.
+ * @param {(alert: OpenAlert) => void} cb
+ * @returns {Promise<() => void>}
+ */
+export async function onOpenAlert(cb) {
+  try {
+    return await tauri().event.listen('open-alert', (event) => cb(/** @type {OpenAlert} */ (event.payload)));
   } catch (e) {
     throw toIpcError(e);
   }

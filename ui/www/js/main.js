@@ -1,7 +1,7 @@
 // Starts the UI: lays out the page's persistent parts, connects the store to the core
 // (sync.js) and re-renders the regions whose state changed, at most once per frame.
 
-import { isAvailable, api } from './api.js';
+import { isAvailable, api, onOpenAlert } from './api.js';
 import { applyLanguage, language } from './i18n.js';
 import { applyTheme, storedTheme } from './theme.js';
 import { createStore } from './store.js';
@@ -23,6 +23,8 @@ import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
 import { createEnrolForm } from './views/enrol-form.js';
 import { welcome, welcomeDeps } from './views/welcome.js';
 import { noApp } from './views/no-app.js';
+import { banner, bannerDeps } from './views/banner.js';
+import { newAlerts } from './alerts.js';
 import { needsEnrolment } from './enrolment.js';
 
 /** @typedef {import('./store.js').State} State */
@@ -55,6 +57,7 @@ const store = createStore({
   gaps: [],
   acking: null,
   ackSending: null,
+  banner: null,
   enrolment: { busy: false, error: null, result: null },
   removal: null,
   tab: 'sites',
@@ -68,6 +71,8 @@ const actions = createActions(store, sync);
 // The persistent skeleton; regions fill it.
 const bar = createConnectionBar();
 const headerEl = h('header', { class: 'header' });
+// A new alert while the app is in front (an OS notification is asked for too).
+const bannerEl = h('div', { class: 'banner-slot' });
 const listEl = h('aside', { class: 'sites-column', testid: 'site-list' });
 const pageEl = h('div', { class: 'site-pane' });
 // Before enrolment, the Sites tab shows this instead of the (empty) list and the page.
@@ -85,7 +90,7 @@ const settingsPanel = h('section', { class: 'panel panel-settings' }, settingsTo
 // The one enrolment form, placed by the welcome or by Settings, whichever shows.
 const enrolForm = createEnrolForm(actions);
 const main = h('main', { class: 'main' });
-root.replaceChildren(bar.el, headerEl, main);
+root.replaceChildren(bar.el, headerEl, bannerEl, main);
 
 /** @type {((state: State) => void)[]} */
 let regions;
@@ -95,6 +100,7 @@ if (store.get().available) {
     bar.update,
     enrolForm.update,
     region(headerEl, (s) => [s.info, s.tab, s.lang, s.alerts], (s) => header(s, actions)),
+    region(bannerEl, bannerDeps, (s) => banner(s, actions)),
     region(listEl, siteListDeps, (s) => siteList(s, actions)),
     region(pageEl, sitePageDeps, (s) => sitePage(s, actions, players)),
     region(cameraEl, cameraViewDeps, (s) => cameraView(s, actions, players)),
@@ -118,12 +124,28 @@ if (store.get().available) {
       root.toggleAttribute('data-camera-open', s.openCameraId !== null);
       warmNeighbours(s);
       refreshControls(s);
+      announce(s);
     },
   ];
   installKeys(root, store, actions);
 } else {
   main.append(noApp());
   regions = [bar.update, region(headerEl, (s) => [s.lang], () => h('h1', { class: 'app-name', text: 'Mimamori 見守り' }))];
+}
+
+/** The alerts seen so far, to tell new ones; a banner hides itself after a while. */
+let seenAlerts = /** @type {import('./types.js').AlertView[] | null} */ (null);
+let bannerTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+const BANNER_MS = 10000;
+/** @param {State} s */
+function announce(s) {
+  if (s.alerts === seenAlerts) return;
+  const fresh = newAlerts(seenAlerts, s.alerts);
+  seenAlerts = s.alerts;
+  if (fresh.length === 0 || !document.hasFocus()) return;
+  store.set({ banner: fresh[0] });
+  if (bannerTimer !== null) clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(() => store.set({ banner: null }), BANNER_MS);
 }
 
 /** What the user may do at the open site, read again whenever its view changes (catalog,
@@ -179,4 +201,11 @@ store.subscribe(() => {
   });
 });
 render();
-if (store.get().available) void sync.start();
+if (store.get().available) {
+  void sync.start();
+  // A clicked OS notification: its camera, full screen (or the inbox when it has none).
+  void onOpenAlert((a) => {
+    if (a.cameraId !== null) void actions.openAlertCamera(a.siteId, a.cameraId);
+    else actions.selectTab('alerts');
+  }).catch(() => {});
+}

@@ -56,6 +56,7 @@
  * @property {import('./types.js').PossibleGap[]} gaps what sites could not replay: possible gaps
  * @property {{ siteId: string, alertId: string } | null} acking the alert whose acknowledgement form is open
  * @property {import('./control.js').Sending | null} ackSending the last acknowledgement, its progress and outcome
+ * @property {AlertView | null} banner a new alert shown on top while the app is in front
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab
