@@ -344,7 +344,16 @@ impl AppState {
     pub async fn acknowledge(&self, ack: control::Ack) -> Result<Outcome, ControlError> {
         let (user, role) =
             self.identity(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
-        control::acknowledge(&self.bus(), &*self.audit()?, &user, role, ack, COMMAND_TIMEOUT).await
+        control::acknowledge(
+            &self.bus(),
+            &*self.audit()?,
+            self.inbox.as_deref(),
+            &user,
+            role,
+            ack,
+            COMMAND_TIMEOUT,
+        )
+        .await
     }
 
     /// This device's audit log, opened on first use.

@@ -11,7 +11,7 @@ import { translate } from '../www/js/i18n.js';
 
 // The values the Rust enum serialises to (ui/bindings/AlertKind.ts), listed independently.
 /** @type {AlertKind[]} */
-const KINDS = ['intrusion', 'door', 'tamper', 'fire', 'panic', 'sensor', 'camera_offline', 'system'];
+const KINDS = ['intrusion', 'door', 'tamper', 'fire', 'panic', 'sensor', 'camera_offline', 'system', 'link_failure'];
 
 const NOW = Date.UTC(2025, 10, 24, 15, 0);
 
@@ -32,9 +32,9 @@ const SITES = [
 
 test('every alert kind has its own words in both languages', () => {
   assert.deepEqual(KINDS.map((k) => translate('en', alertKindLabel(k).key)),
-    ['Intrusion', 'Door', 'Tamper', 'Fire', 'Panic', 'Sensor', 'Camera offline', 'System']);
+    ['Intrusion', 'Door', 'Tamper', 'Fire', 'Panic', 'Sensor', 'Camera offline', 'System', 'Link failure']);
   assert.deepEqual(KINDS.map((k) => translate('ja', alertKindLabel(k).key)),
-    ['侵入', '扉', 'いたずら', '火災', '非常通報', 'センサー', 'カメラ停止', 'システム']);
+    ['侵入', '扉', 'いたずら', '火災', '非常通報', 'センサー', 'カメラ停止', 'システム', '通信断']);
 });
 
 test('fire, panic and intrusion are critical, and toned as alarms', () => {

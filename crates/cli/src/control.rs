@@ -128,9 +128,16 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
     site_ready(&bus, &args.site).await?;
     let audit = open_audit(common.source.demo)?;
     let ack = control::Ack { site: args.site, alert_id: args.alert, note: common.note };
-    let outcome =
-        control::acknowledge(&bus, &audit, &user, role, ack, Duration::from_secs(common.timeout.max(1)))
-            .await?;
+    let outcome = control::acknowledge(
+        &bus,
+        &audit,
+        Some(&session.inbox),
+        &user,
+        role,
+        ack,
+        Duration::from_secs(common.timeout.max(1)),
+    )
+    .await?;
     print_outcome(&outcome, common.timeout);
     anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the acknowledgement was not taken");
     session.bus.stop().await;

@@ -370,10 +370,12 @@ pub struct Ack {
 /// the role, written to the audit log first, published to the site's `ack/{user}` topic.
 /// The result is *done* once the broker took it (the site then publishes the alert update
 /// that every device shows), *denied* when the broker refused it, *unconfirmed* without
-/// an answer within `timeout`.
+/// an answer within `timeout`. An alert this device raised itself (a link failure) is
+/// acknowledged in `inbox`, since no site knows it.
 pub async fn acknowledge(
     bus: &BusState,
     audit: &Audit,
+    inbox: Option<&crate::inbox::Inbox>,
     user: &str,
     role: Role,
     ack: Ack,
@@ -412,6 +414,20 @@ pub async fn acknowledge(
         return Err(e);
     }
     audit.append(record("ack", "sent"))?;
+    if let Some(inbox) = inbox
+        && inbox.is_local(site, alert_id).unwrap_or(false)
+    {
+        let outcome = match inbox.acknowledge_local(site, alert_id, user, note.as_deref(), now_ms()) {
+            Ok(true) => {
+                bus.inbox_changed(site.to_owned());
+                Outcome::Done { state: None }
+            }
+            Ok(false) => Outcome::Failed { message: Some("already acknowledged".into()) },
+            Err(e) => Outcome::Failed { message: Some(e.to_string()) },
+        };
+        let _ = audit.append(record("outcome", outcome.word()));
+        return Ok(outcome);
+    }
     #[derive(Serialize)]
     struct Wire<'a> {
         v: u32,

@@ -24,6 +24,9 @@ pub enum AlertKind {
     Sensor,
     CameraOffline,
     System,
+    /// Raised by the device itself when a site goes offline or silent; a site may not
+    /// send it (see [`decode`]).
+    LinkFailure,
 }
 
 impl AlertKind {
@@ -37,6 +40,7 @@ impl AlertKind {
             AlertKind::Sensor => "sensor",
             AlertKind::CameraOffline => "camera_offline",
             AlertKind::System => "system",
+            AlertKind::LinkFailure => "link_failure",
         }
     }
 }
@@ -138,6 +142,9 @@ pub fn decode(payload: &[u8]) -> Result<Event, ProtocolError> {
     let body = match (wire.kind.as_str(), wire.alert, wire.alert_update) {
         ("alert", Some(a), _) => {
             check_id("alert id", &a.id)?;
+            if a.kind == AlertKind::LinkFailure {
+                return Err(invalid("alert", "kind link_failure is raised by clients, not sent by sites"));
+            }
             check_text("title", &a.title, 128, false)?;
             if let Some(zone) = &a.zone {
                 check_id("zone", zone)?;
@@ -268,6 +275,7 @@ mod tests {
             ("type", serde_json::json!("party")),
             ("epoch", serde_json::json!("7")),
             ("alert", serde_json::json!({"id": "a", "time": 1, "kind": "alien", "title": "x"})),
+            ("alert", serde_json::json!({"id": "a", "time": 1, "kind": "link_failure", "title": "x"})),
             ("alert", serde_json::json!({"id": "a/b", "time": 1, "kind": "fire", "title": "x"})),
             ("alert", serde_json::json!({"id": "a", "time": 1, "kind": "fire", "title": ""})),
             (

@@ -103,6 +103,10 @@ CREATE TABLE IF NOT EXISTS gone (
   PRIMARY KEY (site, epoch, from_seq)) WITHOUT ROWID;
 ";
 
+/// The epoch under which alerts raised by this device are stored: no site's epoch is
+/// negative.
+const LOCAL_EPOCH: i64 = -1;
+
 fn int(n: u64) -> i64 {
     // Event numbers are checked to fit when decoded; anything else saturates.
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -202,7 +206,9 @@ impl Inbox {
             params![site, int(event.epoch), contiguous],
         )?;
         match &event.body {
-            EventBody::Alert(a) => Self::insert_alert(&tx, site, event, a, received_ms)?,
+            EventBody::Alert(a) => {
+                Self::insert_alert(&tx, site, (int(event.epoch), int(event.seq)), a, received_ms)?;
+            }
             EventBody::AlertUpdate(u) => {
                 // The first update acknowledges; later ones only add their note.
                 tx.execute(
@@ -216,13 +222,15 @@ impl Inbox {
         Ok(Recorded::New)
     }
 
+    /// Inserts an alert under its place in the stream (`epoch`, `seq`); answers whether it
+    /// was new.
     fn insert_alert(
         tx: &rusqlite::Transaction<'_>,
         site: &str,
-        event: &Event,
+        (epoch, seq): (i64, i64),
         a: &Alert,
         received_ms: u64,
-    ) -> Result<(), InboxError> {
+    ) -> Result<bool, InboxError> {
         let cameras = serde_json::to_string(&a.cameras).unwrap_or_else(|_| "[]".into());
         // The picture is decoded within strict bounds and kept as a small thumbnail; one that
         // cannot be read never costs the alert, which arrives without it and says so.
@@ -237,7 +245,7 @@ impl Inbox {
             },
         };
         // An alert id is unique per site for ever; a repeat under a new number keeps the first.
-        tx.execute(
+        let n = tx.execute(
             "INSERT OR IGNORE INTO alerts
                (site, id, time_ms, kind, zone, title, cameras, snapshot, received_ms, epoch, seq, picture_problem)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -251,12 +259,12 @@ impl Inbox {
                 cameras,
                 picture,
                 int(received_ms),
-                int(event.epoch),
-                int(event.seq),
+                epoch,
+                seq,
                 problem
             ],
         )?;
-        Ok(())
+        Ok(n > 0)
     }
 
     /// Notes the head of a site's stream from its status: the newest event it published.
@@ -303,6 +311,42 @@ impl Inbox {
             params![site, int(epoch), int(from_seq), to_seq.map(int), int(now_ms)],
         )?;
         Ok(())
+    }
+
+    /// Stores an alert this device raised itself (a link failure, a camera gone dark): it
+    /// is in no site's stream, so it has no number and no other device has it.
+    pub fn record_local(&self, site: &str, alert: &Alert, received_ms: u64) -> Result<Recorded, InboxError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let inserted = Self::insert_alert(&tx, site, (LOCAL_EPOCH, 0), alert, received_ms)?;
+        tx.commit()?;
+        Ok(if inserted { Recorded::New } else { Recorded::Duplicate })
+    }
+
+    /// Whether an alert was raised by this device (so is acknowledged here, not at the site).
+    pub fn is_local(&self, site: &str, id: &str) -> Result<bool, InboxError> {
+        Ok(self.db().query_row(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE site = ?1 AND id = ?2 AND epoch = ?3)",
+            params![site, id, LOCAL_EPOCH],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Acknowledges an alert this device raised; false when there is none unacknowledged.
+    pub fn acknowledge_local(
+        &self,
+        site: &str,
+        id: &str,
+        by: &str,
+        note: Option<&str>,
+        at_ms: u64,
+    ) -> Result<bool, InboxError> {
+        let n = self.db().execute(
+            "UPDATE alerts SET acked_by = ?4, acked_ms = ?5, note = ?6
+             WHERE site = ?1 AND id = ?2 AND epoch = ?3 AND acked_by IS NULL",
+            params![site, id, LOCAL_EPOCH, by, int(at_ms), note],
+        )?;
+        Ok(n > 0)
     }
 
     /// The numbers still missing for a site, oldest first: holes between stored events,

@@ -29,6 +29,89 @@ pub enum SiteLink {
     Lost,
 }
 
+/// A change of a site that the device raises an alert for itself (a site cannot report
+/// its own disappearance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trouble {
+    /// An online site has been silent for longer than its supervision time.
+    Lost { site: String, silent_s: u64 },
+    /// An online (or lost) site said it is offline, or the broker published its Last Will.
+    Offline { site: String },
+    /// A camera the site reported working is now reported offline.
+    CameraOffline { site: String, camera: String },
+}
+
+impl Trouble {
+    pub fn site(&self) -> &str {
+        match self {
+            Trouble::Lost { site, .. } | Trouble::Offline { site } | Trouble::CameraOffline { site, .. } => {
+                site
+            }
+        }
+    }
+
+    /// The alert this device raises for it, worded in `lang` with the names in `view`.
+    pub fn alert(
+        &self,
+        view: Option<&SiteView>,
+        lang: crate::notify::Lang,
+        now_ms: u64,
+    ) -> crate::event::Alert {
+        use crate::event::AlertKind;
+        use crate::notify::Lang::{En, Ja};
+        let site = view.and_then(|v| v.summary.name.clone()).unwrap_or_else(|| self.site().to_owned());
+        let (kind, slug, title, cameras, zone) = match self {
+            Trouble::Lost { silent_s, .. } => (
+                AlertKind::LinkFailure,
+                "lost",
+                match lang {
+                    En => format!("{site}: no word for {silent_s} s"),
+                    Ja => format!("{site}: {silent_s} 秒間応答がありません"),
+                },
+                Vec::new(),
+                None,
+            ),
+            Trouble::Offline { .. } => (
+                AlertKind::LinkFailure,
+                "offline",
+                match lang {
+                    En => format!("{site} went offline"),
+                    Ja => format!("{site} がオフラインになりました"),
+                },
+                Vec::new(),
+                None,
+            ),
+            Trouble::CameraOffline { camera, .. } => {
+                let cam = view.and_then(|v| v.cameras.iter().find(|c| &c.id == camera));
+                let name = cam.map_or(camera.as_str(), |c| c.name.as_str());
+                (
+                    AlertKind::CameraOffline,
+                    "camera",
+                    match lang {
+                        En => format!("{name} stopped delivering video"),
+                        Ja => format!("{name} の映像が途絶えました"),
+                    },
+                    vec![camera.clone()],
+                    cam.and_then(|c| c.zone.clone()),
+                )
+            }
+        };
+        crate::event::Alert {
+            // Unique per site and device: raised here, never by the site.
+            id: format!("local-{slug}-{now_ms}-{:04x}", fastrand::u16(..)),
+            time: now_ms,
+            kind,
+            zone,
+            title: title.chars().take(crate::protocol::MAX_NAME_LEN).collect(),
+            cameras,
+            snapshot: None,
+        }
+    }
+}
+
+/// Troubles kept until taken; older ones go first beyond this.
+const MAX_TROUBLES: usize = 256;
+
 /// One line of the site list.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -105,6 +188,7 @@ impl SiteEntry {
 pub struct Sites {
     entries: BTreeMap<String, SiteEntry>,
     order: Vec<String>,
+    troubles: Vec<Trouble>,
 }
 
 /// Why a message was not applied although it decoded.
@@ -150,6 +234,22 @@ impl Sites {
         match msg {
             Message::Catalog { catalog, .. } => entry.catalog = Some(catalog),
             Message::Status { status, .. } => {
+                let was_up = matches!(entry.link, Some(SiteLink::Online | SiteLink::Lost));
+                if was_up && status.state == LinkState::Offline {
+                    self.troubles.push(Trouble::Offline { site: site_id.clone() });
+                }
+                let before = entry.status.as_ref().map(|s| &s.cameras);
+                for (camera, health) in &status.cameras {
+                    let was_working = before
+                        .and_then(|b| b.get(camera))
+                        .is_some_and(|h| matches!(h, CameraHealth::Ok | CameraHealth::Fault));
+                    if *health == CameraHealth::Offline && was_working {
+                        self.troubles
+                            .push(Trouble::CameraOffline { site: site_id.clone(), camera: camera.clone() });
+                    }
+                }
+                let excess = self.troubles.len().saturating_sub(MAX_TROUBLES);
+                self.troubles.drain(..excess);
                 entry.link = Some(match status.state {
                     LinkState::Online => SiteLink::Online,
                     LinkState::Offline => SiteLink::Offline,
@@ -199,9 +299,18 @@ impl Sites {
             if silent > entry.supervision() {
                 entry.link = Some(SiteLink::Lost);
                 changed.push(id.clone());
+                self.troubles
+                    .push(Trouble::Lost { site: id.clone(), silent_s: entry.supervision().as_secs() });
             }
         }
+        let excess = self.troubles.len().saturating_sub(MAX_TROUBLES);
+        self.troubles.drain(..excess);
         changed
+    }
+
+    /// The troubles since the last call, oldest first.
+    pub fn take_troubles(&mut self) -> Vec<Trouble> {
+        std::mem::take(&mut self.troubles)
     }
 
     /// The earliest instant at which [`Sites::supervise`] could change something.
@@ -321,6 +430,34 @@ mod tests {
             "mimamori/v1/sites/hq/status",
             serde_json::json!({"v":1,"state":state,"armed":"armed","cameras":{"c1":"fault"}}),
         )
+    }
+
+    #[test]
+    fn going_offline_going_silent_and_a_camera_going_dark_are_troubles_once() {
+        let t = Instant::now();
+        let mut s = Sites::new(["hq"]);
+        s.apply(catalog(), t).unwrap();
+        // A first status is where things stand, not news.
+        s.apply(status("offline"), t).unwrap();
+        assert!(s.take_troubles().is_empty());
+        s.apply(status("online"), t).unwrap();
+        s.apply(status("offline"), t).unwrap();
+        s.apply(status("offline"), t).unwrap();
+        assert_eq!(s.take_troubles(), vec![Trouble::Offline { site: "hq".into() }]);
+        s.apply(status("online"), t).unwrap();
+        let dark = msg(
+            "mimamori/v1/sites/hq/status",
+            serde_json::json!({"v":1,"state":"online","cameras":{"c1":"offline"}}),
+        );
+        s.apply(dark.clone(), t).unwrap();
+        s.apply(dark, t).unwrap();
+        assert_eq!(
+            s.take_troubles(),
+            vec![Trouble::CameraOffline { site: "hq".into(), camera: "c1".into() }]
+        );
+        s.supervise(t + Duration::from_secs(31));
+        s.supervise(t + Duration::from_secs(32));
+        assert_eq!(s.take_troubles(), vec![Trouble::Lost { site: "hq".into(), silent_s: 30 }]);
     }
 
     #[test]

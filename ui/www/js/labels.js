@@ -81,6 +81,8 @@ const ALERT_KIND = {
   sensor: { key: 'alertKind.sensor', tone: 'warn' },
   camera_offline: { key: 'alertKind.camera_offline', tone: 'warn' },
   system: { key: 'alertKind.system', tone: 'neutral' },
+  // Raised by the device itself: the site went offline or silent.
+  link_failure: { key: 'alertKind.link_failure', tone: 'warn' },
 };
 
 /** A kind from a newer core is shown as System. @param {AlertKind} kind */

@@ -199,6 +199,7 @@ export const en = {
   'alertKind.panic': 'Panic',
   'alertKind.sensor': 'Sensor',
   'alertKind.camera_offline': 'Camera offline',
+  'alertKind.link_failure': 'Link failure',
   'alertKind.system': 'System',
 
   'settings.title': 'Settings',
@@ -415,6 +416,7 @@ export const ja = {
   'alertKind.panic': '非常通報',
   'alertKind.sensor': 'センサー',
   'alertKind.camera_offline': 'カメラ停止',
+  'alertKind.link_failure': '通信断',
   'alertKind.system': 'システム',
 
   'settings.title': '設定',

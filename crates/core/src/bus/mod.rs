@@ -397,6 +397,12 @@ impl BusState {
         lock(&self.inner.stats).replayed += n;
     }
 
+    /// Site troubles (offline, silent, a camera gone dark) since the last call, for the
+    /// device to raise its own alerts.
+    pub fn take_troubles(&self) -> Vec<crate::site::Trouble> {
+        lock(&self.inner.sites).take_troubles()
+    }
+
     /// Runs supervision now; returns when it next needs to run.
     pub fn supervise(&self) -> Option<Instant> {
         let mut sites = lock(&self.inner.sites);

@@ -134,7 +134,19 @@ pub(super) async fn run(
     let mut connected = false;
     let mut next_check: Option<Instant> = None;
     let far = || Instant::now() + Duration::from_secs(3600);
+    let lang = crate::notify::Lang::from_env();
     loop {
+        // What the sites cannot report themselves (offline, silent, a camera gone dark)
+        // becomes this device's own alert.
+        for trouble in state.take_troubles() {
+            let Some(inbox) = &inbox else { continue };
+            let site = trouble.site().to_owned();
+            let alert = trouble.alert(state.view(&site).as_ref(), lang, now_ms());
+            match inbox.record_local(&site, &alert, now_ms()) {
+                Ok(_) => state.inbox_changed(site),
+                Err(err) => tracing::error!(%site, "the device's own alert was not stored: {err}"),
+            }
+        }
         tokio::select! {
             _ = stop.changed() => break,
             // Supervision only while connected: a client that cannot hear anybody must not

@@ -82,6 +82,7 @@ fn kind_words(kind: AlertKind, lang: Lang) -> &'static str {
         (Lang::En, AlertKind::Sensor) => "Sensor",
         (Lang::En, AlertKind::CameraOffline) => "Camera offline",
         (Lang::En, AlertKind::System) => "System",
+        (Lang::En, AlertKind::LinkFailure) => "Link failure",
         (Lang::Ja, AlertKind::Intrusion) => "侵入",
         (Lang::Ja, AlertKind::Door) => "扉",
         (Lang::Ja, AlertKind::Tamper) => "いたずら",
@@ -90,6 +91,7 @@ fn kind_words(kind: AlertKind, lang: Lang) -> &'static str {
         (Lang::Ja, AlertKind::Sensor) => "センサー",
         (Lang::Ja, AlertKind::CameraOffline) => "カメラ停止",
         (Lang::Ja, AlertKind::System) => "システム",
+        (Lang::Ja, AlertKind::LinkFailure) => "通信断",
     }
 }
 

@@ -233,16 +233,25 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
         note: note.map(str::to_owned),
     };
     let refused =
-        control::acknowledge(viewer.state(), &audit, "viewer-hq", Role::Viewer, ack(None), timeout).await;
+        control::acknowledge(viewer.state(), &audit, None, "viewer-hq", Role::Viewer, ack(None), timeout)
+            .await;
     assert!(matches!(refused, Err(ControlError::NotPermitted { .. })), "{refused:?}");
     let denied =
-        control::acknowledge(viewer.state(), &audit, "viewer-hq", Role::Operator, ack(None), timeout).await;
+        control::acknowledge(viewer.state(), &audit, None, "viewer-hq", Role::Operator, ack(None), timeout)
+            .await;
     assert!(matches!(denied, Ok(Outcome::Denied { by: DeniedBy::Broker, .. })), "{denied:?}");
 
     let note = "警備員が確認に向かいます <b>";
-    let done =
-        control::acknowledge(manager.state(), &audit, "manager", Role::Operator, ack(Some(note)), timeout)
-            .await;
+    let done = control::acknowledge(
+        manager.state(),
+        &audit,
+        Some(&manager_inbox),
+        "manager",
+        Role::Operator,
+        ack(Some(note)),
+        timeout,
+    )
+    .await;
     assert!(matches!(done, Ok(Outcome::Done { .. })), "{done:?}");
     for inbox in [&viewer_inbox, &manager_inbox] {
         until("the acknowledgement on every device", 10, || {
@@ -260,4 +269,113 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     assert!(records.iter().all(|r| r.target == format!("alert:{id}")));
     Audit::verify(&path).unwrap();
     let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn a_site_that_vanishes_is_a_link_failure_alert_of_this_device_acknowledged_here() {
+    use mimamori_core::audit::Audit;
+    use mimamori_core::control::{self, Outcome};
+    use mimamori_core::enrol::Role;
+    let broker = Mosquitto::start();
+    let hq = site(&broker);
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = client(&broker, &inbox);
+    connected(&bus).await;
+    let state = bus.state().clone();
+    until("hq online", 10, || state.view("hq").is_some_and(|v| v.summary.name.is_some())).await;
+    // Power cut: the broker publishes the site's Last Will.
+    hq.kill().await;
+    until("the link failure alert", 15, || {
+        inbox.alerts(10).unwrap().iter().any(|a| a.kind == AlertKind::LinkFailure)
+    })
+    .await;
+    let alert = inbox.alerts(10).unwrap().into_iter().find(|a| a.kind == AlertKind::LinkFailure).unwrap();
+    assert!(alert.title.contains("本社"), "{}", alert.title);
+    assert!(inbox.is_local("hq", &alert.id).unwrap());
+    // No site knows it, so it is acknowledged on this device (and audited).
+    let path = std::env::temp_dir().join(format!("mimamori-local-ack-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = Audit::open(&path).unwrap();
+    let ack =
+        control::Ack { site: "hq".into(), alert_id: alert.id.clone(), note: Some("電源を確認".into()) };
+    let outcome = control::acknowledge(
+        &state,
+        &audit,
+        Some(&inbox),
+        "viewer-hq",
+        Role::Operator,
+        ack,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, Outcome::Done { state: None });
+    let acked = inbox.alerts(10).unwrap().into_iter().find(|a| a.id == alert.id).unwrap();
+    assert_eq!(
+        (acked.acknowledged_by.as_deref(), acked.note.as_deref()),
+        (Some("viewer-hq"), Some("電源を確認"))
+    );
+    assert_eq!(Audit::records(&path).unwrap().len(), 2);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn hostile_events_are_refused_or_neutralised_counted_and_never_break_the_inbox() {
+    use base64::Engine;
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::{AsyncClient, MqttOptions};
+    let broker = Mosquitto::start();
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = client(&broker, &inbox);
+    connected(&bus).await;
+    // A rogue controller with the site's own credentials.
+    let mut opts = MqttOptions::new("rogue-hq", "127.0.0.1", broker.plain_port);
+    opts.set_credentials("site-hq", PASSWORD);
+    opts.set_max_packet_size(Some(16 << 20));
+    let (rogue, mut events) = AsyncClient::new(opts, 16);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let topic = "mimamori/v1/sites/hq/events";
+    let event = |seq: u64, alert: serde_json::Value| {
+        serde_json::to_vec(
+            &serde_json::json!({"v": 1, "epoch": 5, "seq": seq, "type": "alert", "alert": alert}),
+        )
+        .unwrap()
+    };
+    // A JPEG header claiming 65535 × 65535 pixels: a decompression bomb in 23 bytes.
+    let mut bomb = vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 8, 0xff, 0xff, 0xff, 0xff, 3];
+    bomb.extend_from_slice(&[1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9]);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let payloads: Vec<Vec<u8>> = vec![
+        // Accepted, neutralised: markup in the title is text; the bomb costs only the picture.
+        event(
+            1,
+            serde_json::json!({"id": "a1", "time": 1, "kind": "intrusion", "title": "<img src=x onerror=alert(1)>", "snapshot": b64(&bomb)}),
+        ),
+        // Refused: wrong types, unknown kind, deep JSON, not JSON, a 10 MB snapshot.
+        event(2, serde_json::json!({"id": 7, "time": "now", "kind": "door", "title": "x"})),
+        event(3, serde_json::json!({"id": "a3", "time": 1, "kind": "alien", "title": "x"})),
+        format!("{}{}", "[".repeat(20_000), "]".repeat(20_000)).into_bytes(),
+        b"\xff\xfe not json".to_vec(),
+        event(
+            4,
+            serde_json::json!({"id": "a4", "time": 1, "kind": "door", "title": "x", "snapshot": b64(&vec![0u8; 10 << 20])}),
+        ),
+        // And life goes on.
+        event(5, serde_json::json!({"id": "a5", "time": 2, "kind": "door", "title": "正面玄関 扉開放"})),
+    ];
+    for p in payloads {
+        rogue.publish(topic, QoS::AtLeastOnce, false, p).await.unwrap();
+    }
+    until("the good alerts", 10, || inbox.alerts(10).unwrap().len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alerts = inbox.alerts(10).unwrap();
+    let a1 = alerts.iter().find(|a| a.id == "a1").unwrap();
+    assert_eq!(a1.title, "<img src=x onerror=alert(1)>", "kept as text, never parsed here");
+    assert!(!a1.has_snapshot && a1.picture_problem.is_some());
+    assert!(alerts.iter().any(|a| a.id == "a5"));
+    let stats = bus.state().stats();
+    // The 10 MB one never reaches the client (the broker honours its maximum packet size);
+    // the other four are refused and counted.
+    assert_eq!(stats.rejected, 4, "{stats:?}");
+    assert_eq!(stats.unstored, 0);
 }
