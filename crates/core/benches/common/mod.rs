@@ -35,12 +35,12 @@ pub fn report(rows: &[Row], json: Option<String>) {
     let show =
         |v: f64, unit: &str| if v < 10.0 { format!("{v:.1} {unit}") } else { format!("{v:.0} {unit}") };
     println!(
-        "{:<40} {:>10}  {:<24} {:>10} {:>7}  {:<11} met",
+        "{:<56} {:>10}  {:<24} {:>10} {:>7}  {:<11} met",
         "figure", "value", "baseline", "", "ratio", "target"
     );
     for r in rows {
         println!(
-            "{:<40} {:>10}  {:<24} {:>10} {:>6.2}×  {:<11} {}",
+            "{:<56} {:>10}  {:<24} {:>10} {:>6.2}×  {:<11} {}",
             r.name,
             show(r.value, r.unit),
             r.baseline_name,
