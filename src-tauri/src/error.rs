@@ -42,7 +42,7 @@ impl From<mimamori_core::profile::ProfileError> for IpcError {
             P::Code(_) => ErrorKind::InvalidInput,
             P::AlreadyUsed | P::TooManyAttempts => ErrorKind::PermissionDenied,
             P::NotFound(_) => ErrorKind::NotFound,
-            P::Vault(_) | P::SecretsMissing(_) => ErrorKind::Unavailable,
+            P::Vault(_) | P::SecretsMissing(_) | P::Audit(_) => ErrorKind::Unavailable,
             P::Settings { .. } => ErrorKind::Internal,
         };
         // The messages name ids and say what to do; they never carry a secret.

@@ -399,6 +399,20 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
   await tap('[data-testid="tab-sites"]');
 });
 
+test("from an alert: its camera in one tap, and the site's siren from there", async () => {
+  await tap('[data-testid="tab-alerts"]');
+  const id = await until("an hq alert with a camera", () => wd.exec(`const r = [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="hq"]')]
+    .find(r => r.querySelector('[data-testid="alert-camera"]')); return r ? r.dataset.alertId : null`));
+  await tap(`[data-testid="alert-row"][data-alert-id="${id}"] [data-testid="alert-camera"]`);
+  const siren = '[data-testid="camera-outputs"] [data-output-id="siren"]';
+  const before = await until("the siren under the alert's camera", () => wd.exec(`return document.querySelector(arguments[0])?.dataset.state ?? null`, siren));
+  const action = before === "on" ? "off" : "on";
+  await tap(`${siren} [data-testid="control"][data-action="${action}"]`);
+  await until(`the siren ${action}`, () => wd.exec(`return document.querySelector(arguments[0])?.dataset.state === arguments[1]`, siren, action));
+  await tap('[data-testid="camera-close"]');
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+});
+
 test("an intrusion becomes an OS notification with its picture, and clicking it opens its camera", async () => {
   // Each site's alerts keep coming, so each site's incident is one notification updated
   // in place; the recorder keeps every version.

@@ -1,6 +1,6 @@
-//! The audit log: every command, and later every acknowledgement, enrolment and removal,
-//! appended to a local file before it takes effect — if the log cannot be written, the
-//! command is not sent. Each line is a JSON record carrying the hash of the line before it
+//! The audit log: every command, acknowledgement, enrolment and removal, appended to a
+//! local file before it takes effect — if the log cannot be written, the command is not
+//! sent. Each line is a JSON record carrying the hash of the line before it
 //! and its own (SHA-256 over its content and that previous hash), so a changed, removed or
 //! reordered line breaks the chain and [`Audit::verify`] says where. (Cutting lines off
 //! the end leaves a shorter valid chain; the sites' own records — output state "by",
@@ -19,7 +19,8 @@ pub struct Record {
     pub time_ms: u64,
     /// The broker user who acted.
     pub user: String,
-    /// `command` (written before it is sent) or `outcome` (after).
+    /// `command` (written before it is sent), `ack` (an acknowledgement, likewise),
+    /// `outcome` (after either), `enrol` or `remove` (a profile, one record per site).
     pub what: String,
     pub site: String,
     /// `output:{id}` or `site`.
@@ -129,6 +130,30 @@ impl Audit {
             .and_then(|()| file.sync_data())
             .map_err(|e| AuditError::Io(format!("cannot write the audit log: {e}")))?;
         *tail = (line.seq, line.hash);
+        Ok(())
+    }
+
+    /// Records an enrolment (`what` = `enrol`) or a removal (`remove`) of a profile: one
+    /// record per site, with the role (`role:operator`). Ids only, never a secret.
+    pub fn profile_change(
+        &self,
+        what: &str,
+        profile: &crate::profile::ProfileSummary,
+        time_ms: u64,
+    ) -> Result<(), AuditError> {
+        for site in &profile.sites {
+            self.append(Record {
+                time_ms,
+                user: profile.user.clone(),
+                what: what.to_owned(),
+                site: site.id.clone(),
+                target: format!("profile:{}", profile.id),
+                action: format!("role:{}", site.role.as_str()),
+                request_id: profile.id.clone(),
+                outcome: "done".to_owned(),
+                note: None,
+            })?;
+        }
         Ok(())
     }
 

@@ -36,6 +36,8 @@ pub enum ProfileError {
     SecretsMissing(String),
     #[error("settings in {path}: {reason}")]
     Settings { path: PathBuf, reason: String },
+    #[error("the audit log cannot be written, so nothing was enrolled: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// What the UI and the CLI may show of a profile.
@@ -176,6 +178,8 @@ impl Profiles {
     /// the settings file. Counts wrong PINs and refuses a code used before.
     pub fn enrol(&self, code: &str, pin: &str, now_ms: u64) -> Result<ProfileSummary, ProfileError> {
         let sealed = Sealed::parse(code)?;
+        // Every enrolment is in the audit log: no log, no enrolment.
+        let audit = self.audit()?;
         let fingerprint = sealed.fingerprint();
         let mut settings = self.load()?;
         let tried = settings.attempts.iter().find(|(f, _)| *f == fingerprint).map_or(0, |(_, n)| *n);
@@ -208,7 +212,14 @@ impl Profiles {
         }
         settings.attempts.retain(|(f, _)| *f != fingerprint);
         self.save(&settings)?;
+        audit.profile_change("enrol", &summary, now_ms)?;
         Ok(summary)
+    }
+
+    /// The audit log beside the settings (`audit.log`), as commands use it.
+    fn audit(&self) -> Result<crate::audit::Audit, ProfileError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.settings_error(e))?;
+        Ok(crate::audit::Audit::open(self.dir.join("audit.log"))?)
     }
 
     fn store(&self, e: &Enrolment, now_ms: u64) -> Result<ProfileSummary, ProfileError> {
@@ -247,15 +258,23 @@ impl Profiles {
         })
     }
 
-    /// Removes a profile: its secrets from the keychain first, then its settings.
+    /// Removes a profile: its secrets from the keychain first, then its settings. The
+    /// removal is audited; a log that cannot be written does not keep the secrets (it is
+    /// said in the application log instead).
     pub fn remove(&self, id: &str) -> Result<(), ProfileError> {
         let mut settings = self.load()?;
-        if !settings.profiles.iter().any(|p| p.id == id) {
+        let Some(profile) = settings.profiles.iter().find(|p| p.id == id).cloned() else {
             return Err(ProfileError::NotFound(id.to_owned()));
-        }
+        };
         self.vault.delete(&vault_name(id))?;
         settings.profiles.retain(|p| p.id != id);
-        self.save(&settings)
+        self.save(&settings)?;
+        if let Err(e) =
+            self.audit().and_then(|a| Ok(a.profile_change("remove", &profile, crate::time::now_ms())?))
+        {
+            tracing::error!("the removal of profile {id} could not be written to the audit log: {e}");
+        }
+        Ok(())
     }
 
     fn secrets(&self, id: &str) -> Result<StoredSecrets, ProfileError> {
@@ -373,6 +392,22 @@ mod tests {
         assert!(profiles.list().unwrap().is_empty());
         assert!(vault.get(&vault_name(&again.id)).unwrap().is_none());
         assert!(matches!(profiles.remove(&again.id), Err(ProfileError::NotFound(_))));
+        // Both enrolments and the removal are in the audit log, with ids and roles only.
+        let log = dir.join("audit.log");
+        let records = crate::audit::Audit::records(&log).unwrap();
+        let seen: Vec<(&str, &str, &str)> =
+            records.iter().map(|r| (r.what.as_str(), r.site.as_str(), r.action.as_str())).collect();
+        assert_eq!(
+            seen,
+            [("enrol", "hq", "role:viewer"), ("enrol", "hq", "role:viewer"), ("remove", "hq", "role:viewer")]
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains("CANARY") && !text.contains("127.0.0.1"), "{text}");
+        // A log that cannot be written refuses the enrolment.
+        std::fs::write(&log, "not a log line\n").unwrap();
+        let third = seal(&enrolment("CANARY-pw-3"), "PIN-12345", FAST).unwrap();
+        assert!(matches!(profiles.enrol(&third, "PIN12345", NOW), Err(ProfileError::Audit(_))));
+        assert!(profiles.list().unwrap().is_empty());
         let device = profiles.device_id().unwrap();
         assert_eq!(device.len(), 12);
         assert_eq!(profiles.device_id().unwrap(), device);
