@@ -39,6 +39,8 @@ impl Notifier for Timing {
     fn show(&self, _notice: Notice) {
         self.0.lock().unwrap().push(Instant::now());
     }
+
+    fn close(&self, _incident: u64) {}
 }
 
 async fn run() -> Vec<Row> {
@@ -58,7 +60,7 @@ async fn run() -> Vec<Row> {
     let requested: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let bare: Arc<Mutex<Vec<Instant>>> = Arc::default();
     // Every alert notified: no incidents merged, no cool-down.
-    let every = Policy { incident_window_ms: 0, cooldown_ms: 0, quiet: None };
+    let every = Policy { incident_window_ms: 0, cooldown_ms: 0, quiet: None, repeat_ms: None };
     tokio::spawn(notify::run(
         bus.state().clone(),
         inbox.clone(),

@@ -323,6 +323,15 @@ impl Inbox {
         Ok(if inserted { Recorded::New } else { Recorded::Duplicate })
     }
 
+    /// Whether someone has acknowledged an alert (false for one not stored).
+    pub fn is_acknowledged(&self, site: &str, id: &str) -> Result<bool, InboxError> {
+        Ok(self.db().query_row(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE site = ?1 AND id = ?2 AND acked_by IS NOT NULL)",
+            [site, id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Whether an alert was raised by this device (so is acknowledged here, not at the site).
     pub fn is_local(&self, site: &str, id: &str) -> Result<bool, InboxError> {
         Ok(self.db().query_row(

@@ -50,11 +50,13 @@ pub struct Shown {
     pub urgency: Option<u8>,
     /// `image-data`: width, height, channels and the number of pixel bytes.
     pub image: Option<(i32, i32, i32, usize)>,
+    pub sound: Option<String>,
     pub expire: i32,
 }
 
 struct Service {
     shown: Arc<Mutex<Vec<Shown>>>,
+    closed: Arc<Mutex<Vec<u32>>>,
     next: u32,
 }
 
@@ -96,6 +98,7 @@ impl Service {
         };
         let urgency = hints.get("urgency").and_then(|v| u8::try_from(&**v).ok());
         let image = hints.get("image-data").and_then(|v| image_of(v));
+        let sound = hints.get("sound-name").and_then(|v| <&str>::try_from(&**v).ok()).map(str::to_owned);
         let shown = Shown {
             id,
             replaces: replaces_id,
@@ -105,13 +108,16 @@ impl Service {
             actions,
             urgency,
             image,
+            sound,
             expire: expire_timeout,
         };
         self.shown.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(shown);
         id
     }
 
-    fn close_notification(&self, _id: u32) {}
+    fn close_notification(&self, id: u32) {
+        self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id);
+    }
 
     fn get_capabilities(&self) -> Vec<String> {
         ["actions", "body", "body-markup", "body-images", "persistence"].map(String::from).to_vec()
@@ -134,12 +140,14 @@ const PATH: &str = "/org/freedesktop/Notifications";
 pub struct Recorder {
     connection: zbus::Connection,
     shown: Arc<Mutex<Vec<Shown>>>,
+    closed: Arc<Mutex<Vec<u32>>>,
 }
 
 impl Recorder {
     pub async fn start(address: &str) -> Recorder {
         let shown = Arc::new(Mutex::new(Vec::new()));
-        let service = Service { shown: shown.clone(), next: 0 };
+        let closed = Arc::new(Mutex::new(Vec::new()));
+        let service = Service { shown: shown.clone(), closed: closed.clone(), next: 0 };
         let connection = zbus::connection::Builder::address(address)
             .expect("bus address")
             .name("org.freedesktop.Notifications")
@@ -149,7 +157,12 @@ impl Recorder {
             .build()
             .await
             .expect("the notification service on the test bus");
-        Recorder { connection, shown }
+        Recorder { connection, shown, closed }
+    }
+
+    /// The notifications closed by the app (`CloseNotification`), in order.
+    pub fn closed(&self) -> Vec<u32> {
+        self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Every notification received so far, in order.

@@ -28,6 +28,8 @@ trait Notifications {
         expire_timeout: i32,
     ) -> zbus::Result<u32>;
 
+    fn close_notification(&self, id: u32) -> zbus::Result<()>;
+
     fn get_capabilities(&self) -> zbus::Result<Vec<String>>;
 
     #[zbus(signal)]
@@ -49,16 +51,26 @@ const QUEUE: usize = 256;
 /// Incidents whose notification is remembered (to replace it, to map a click back).
 const REMEMBERED: usize = 256;
 
+/// What the serving task is asked to do.
+enum Command {
+    Show(Box<Notice>),
+    Close(u64),
+}
+
 /// Shows notices on the freedesktop notification service.
 pub struct DbusNotifier {
-    tx: mpsc::Sender<Notice>,
+    tx: mpsc::Sender<Command>,
 }
 
 impl Notifier for DbusNotifier {
     fn show(&self, notice: Notice) {
-        if let Err(err) = self.tx.try_send(notice) {
-            tracing::warn!("a notification was dropped: {err}");
+        if self.tx.try_send(Command::Show(Box::new(notice))).is_err() {
+            tracing::warn!("a notification was dropped: the notification service is not keeping up");
         }
+    }
+
+    fn close(&self, incident: u64) {
+        let _ = self.tx.try_send(Command::Close(incident));
     }
 }
 
@@ -100,7 +112,7 @@ fn body_text(body: &str, markup: bool) -> String {
 async fn serve(
     proxy: NotificationsProxy<'static>,
     markup: bool,
-    mut notices: mpsc::Receiver<Notice>,
+    mut commands: mpsc::Receiver<Command>,
     mut invoked: ActionInvokedStream,
     mut closed: NotificationClosedStream,
     opened: mpsc::Sender<Target>,
@@ -111,12 +123,29 @@ async fn serve(
     let mut order: VecDeque<u64> = VecDeque::new();
     loop {
         tokio::select! {
-            notice = notices.recv() => {
-                let Some(notice) = notice else { return };
+            command = commands.recv() => {
+                let notice = match command {
+                    None => return,
+                    Some(Command::Close(incident)) => {
+                        if let Some(id) = shown.remove(&incident) {
+                            targets.remove(&id);
+                            order.retain(|i| *i != incident);
+                            if let Err(err) = proxy.close_notification(id).await {
+                                tracing::debug!("closing a notification: {err}");
+                            }
+                        }
+                        continue;
+                    }
+                    Some(Command::Show(notice)) => *notice,
+                };
                 let replaces = shown.get(&notice.incident).copied().unwrap_or(0);
                 let mut hints: HashMap<&str, Value<'_>> = HashMap::new();
                 hints.insert("urgency", Value::from(if notice.critical { 2u8 } else { 1u8 }));
                 hints.insert("category", Value::from("device"));
+                if notice.critical {
+                    // The desktop's alarm sound, where its notification service plays sounds.
+                    hints.insert("sound-name", Value::from("alarm-clock-elapsed"));
+                }
                 if let Some(p) = &notice.picture {
                     let image = StructureBuilder::new()
                         .add_field(i32::try_from(p.width).unwrap_or(0))

@@ -51,6 +51,9 @@ pub trait Notifier: Send + Sync + 'static {
     /// Never blocks; a failure is logged by the implementation (the alert is in the inbox
     /// whatever happens here).
     fn show(&self, notice: Notice);
+
+    /// Takes an incident's notification away (its alerts were acknowledged).
+    fn close(&self, incident: u64);
 }
 
 /// The words of a notification, in the device's language.
@@ -154,8 +157,21 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// Incidents whose notification is followed (to repeat it, to close it), newest kept.
+const FOLLOWED: usize = 16;
+
+/// An incident whose notification is shown.
+struct Shown {
+    /// The alerts notified under it.
+    alerts: Vec<(String, String)>,
+    notice: Notice,
+    at: tokio::time::Instant,
+}
+
 /// Follows the inbox and notifies, until the bus goes away. Starts after the newest alert
 /// already stored: what arrived while the app was closed is in the inbox, not re-notified.
+/// A critical incident's notification is shown again every `policy.repeat_ms` until its
+/// alerts are acknowledged; any incident's notification is closed once they all are.
 pub async fn run(
     state: BusState,
     inbox: Arc<Inbox>,
@@ -165,13 +181,36 @@ pub async fn run(
     clock: Clock,
 ) {
     let mut changes = state.subscribe();
+    let repeat = policy.repeat_ms.map(std::time::Duration::from_millis);
     let mut notices = Notices::new(policy);
     let mut mark = inbox.alert_mark().unwrap_or(0);
+    let mut shown: std::collections::BTreeMap<u64, Shown> = std::collections::BTreeMap::new();
+    // Acknowledgements and repeats are looked at once a second, not on every alert.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match changes.recv().await {
-            Ok(BusChange::Inbox { .. }) | Err(RecvError::Lagged(_)) | Ok(BusChange::Resync) => {}
-            Ok(_) => continue,
-            Err(RecvError::Closed) => return,
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(BusChange::Inbox { .. } | BusChange::Resync) | Err(RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                shown.retain(|incident, s| {
+                    let handled = s.alerts.iter().all(|(site, id)| inbox.is_acknowledged(site, id).unwrap_or(false));
+                    if handled {
+                        notifier.close(*incident);
+                    }
+                    !handled
+                });
+                if let Some(every) = repeat {
+                    for s in shown.values_mut().filter(|s| s.notice.critical && s.at.elapsed() >= every) {
+                        notifier.show(s.notice.clone());
+                        s.at = tokio::time::Instant::now();
+                    }
+                }
+                continue;
+            }
         }
         loop {
             let fresh = match inbox.alerts_after(mark, 256) {
@@ -212,7 +251,18 @@ pub async fn run(
                     picture(&inbox, &alert),
                     lang,
                 );
-                notifier.show(n);
+                notifier.show(n.clone());
+                let entry = shown.entry(incident).or_insert_with(|| Shown {
+                    alerts: Vec::new(),
+                    notice: n.clone(),
+                    at: tokio::time::Instant::now(),
+                });
+                entry.alerts.push((alert.site_id.clone(), alert.id.clone()));
+                entry.notice = n;
+                entry.at = tokio::time::Instant::now();
+                while shown.len() > FOLLOWED {
+                    shown.pop_first();
+                }
             }
         }
     }

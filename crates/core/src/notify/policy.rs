@@ -43,11 +43,14 @@ pub struct Policy {
     /// Silence for a repeat of the same site, zone and kind (ms); critical kinds excepted.
     pub cooldown_ms: u64,
     pub quiet: Option<QuietHours>,
+    /// Show a critical incident's notification again this often until its alerts are
+    /// acknowledged (ms); `None`: once.
+    pub repeat_ms: Option<u64>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { incident_window_ms: 60_000, cooldown_ms: 300_000, quiet: None }
+        Policy { incident_window_ms: 60_000, cooldown_ms: 300_000, quiet: None, repeat_ms: Some(120_000) }
     }
 }
 

@@ -2,15 +2,21 @@
 //! what it is asked to show and clicks like a person: an intrusion raised at a site
 //! through Mosquitto becomes a notification with the site, kind, zone, title and picture;
 //! a click opens its camera; what follows in the same incident updates that notification
-//! instead of stacking new ones, and repeats cool down.
+//! instead of stacking new ones, and repeats cool down; a critical incident is shown again
+//! until acknowledged, and its notification closes when someone acknowledges it.
 
 use super::alerts::{client, connected, site, until};
+use mimamori_core::Secret;
+use mimamori_core::audit::Audit;
+use mimamori_core::bus::{Bus, BusConfig};
+use mimamori_core::control;
+use mimamori_core::enrol::Role;
 use mimamori_core::event::AlertKind;
 use mimamori_core::inbox::Inbox;
 use mimamori_core::notify::dbus::DbusNotifier;
 use mimamori_core::notify::{self, Lang, policy::Policy};
 use mimamori_sim::SimAlert;
-use mimamori_sim::mosquitto::Mosquitto;
+use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::notifications::{Recorder, SessionBus};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +36,7 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
         bus.state().clone(),
         inbox.clone(),
         Arc::new(notifier),
-        Policy::default(),
+        Policy { repeat_ms: Some(1500), ..Policy::default() },
         Lang::En,
         notify::system_clock(),
     ));
@@ -55,6 +61,7 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
     assert_eq!(first.image, Some((320, 176, 3, 320 * 176 * 3)), "the alert's picture");
     assert_eq!(first.urgency, Some(2), "critical");
     assert_eq!(first.expire, 0, "a critical notification stays until dismissed");
+    assert_eq!(first.sound.as_deref(), Some("alarm-clock-elapsed"));
     assert!(first.actions.starts_with(&["default".into(), "Open camera".into()]), "{:?}", first.actions);
 
     recorder.click(first.id, "default").await;
@@ -83,5 +90,35 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
     assert_eq!((shown[1].replaces, shown[1].id), (first.id, first.id), "replaced, not stacked");
     assert_eq!(shown[1].summary, "Door — 本社 (2 alerts)");
     assert_eq!(shown[1].urgency, Some(2), "the incident stays critical");
+
+    // Nobody acknowledges: the critical incident is shown again, in place.
+    until("the notification repeated", 10, || recorder.shown().len() >= 3).await;
+    assert_eq!(recorder.shown()[2].id, first.id);
+    // A colleague acknowledges every alert notified under it: the notification goes.
+    let manager_inbox = Arc::new(Inbox::in_memory().unwrap());
+    let mut config = BusConfig::new(broker.address(), "manager-desk", "manager", vec!["hq".into()]);
+    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let manager = Bus::start_with_inbox(config, Some(manager_inbox.clone()));
+    connected(&manager).await;
+    let path = std::env::temp_dir().join(format!("mimamori-notify-audit-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = Audit::open(&path).unwrap();
+    for alert in inbox.alerts(10).unwrap() {
+        let ack = control::Ack { site: "hq".into(), alert_id: alert.id, note: None };
+        let done = control::acknowledge(
+            manager.state(),
+            &audit,
+            None,
+            "manager",
+            Role::Operator,
+            ack,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done, control::Outcome::Done { state: None });
+    }
+    until("the notification closed", 10, || recorder.closed() == [first.id]).await;
+    let _ = std::fs::remove_file(&path);
     bus.stop().await;
 }
