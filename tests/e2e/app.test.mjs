@@ -336,6 +336,12 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
   await sleep(300);
   await wd.screenshot(join(out, "alerts.png"));
   await keepPage();
+  // Filters: one site only, then all again.
+  await tap('[data-testid="filter-site"] option[value="shop"]');
+  await until("only shop's alerts", () => wd.exec(`const r = [...document.querySelectorAll('[data-testid="alert-row"]')];
+    return r.length > 0 && r.every(e => e.dataset.siteId === 'shop')`));
+  await tap('[data-testid="filter-site"] option[value=""]');
+  await until("every site's alerts again", () => wd.exec(`return new Set([...document.querySelectorAll('[data-testid="alert-row"]')].map(e => e.dataset.siteId)).size === 3`));
   // An alert opens its camera, full screen, at its site.
   // New alerts keep arriving on top: name the row by its alert id.
   const target = await wd.exec(`const b = document.querySelector('[data-testid="alert-row"] [data-testid="alert-camera"]');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertRows, gapRows, newAlerts, unacknowledged } from '../www/js/alerts.js';
+import { NO_FILTER, alertRows, filterAlerts, gapRows, newAlerts, unacknowledged } from '../www/js/alerts.js';
 import { alertKindLabel, isCriticalAlert } from '../www/js/labels.js';
 import { translate } from '../www/js/i18n.js';
 
@@ -112,4 +112,19 @@ test('new alerts: what a read added that nobody acknowledged, none on the first 
   assert.deepEqual(newAlerts(null, [a1]), []);
   assert.deepEqual(newAlerts([a1], [a2, a3, a1]).map((a) => a.id), ['a2']);
   assert.deepEqual(newAlerts([a1], [alert({ id: 'a1', siteId: 'kyoto-new' }), a1]).map((a) => a.siteId), ['kyoto-new']);
+});
+
+test('filters: by site, by kind, by state, together', () => {
+  const list = [
+    alert({ id: 'a', siteId: 'tokyo-hq', kind: 'door' }),
+    alert({ id: 'b', siteId: 'kyoto-new', kind: 'intrusion', acknowledgedBy: 'sato' }),
+    alert({ id: 'c', siteId: 'tokyo-hq', kind: 'intrusion' }),
+  ];
+  const ids = (/** @type {Partial<import('../www/js/alerts.js').AlertFilter>} */ f) => filterAlerts(list, { ...NO_FILTER, ...f }).map((a) => a.id);
+  assert.deepEqual(ids({}), ['a', 'b', 'c']);
+  assert.deepEqual(ids({ site: 'tokyo-hq' }), ['a', 'c']);
+  assert.deepEqual(ids({ kind: 'intrusion' }), ['b', 'c']);
+  assert.deepEqual(ids({ state: 'open' }), ['a', 'c']);
+  assert.deepEqual(ids({ state: 'acked' }), ['b']);
+  assert.deepEqual(ids({ site: 'tokyo-hq', kind: 'intrusion', state: 'open' }), ['c']);
 });

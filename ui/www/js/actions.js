@@ -90,6 +90,13 @@ export function createActions(store, sync) {
       store.set({ banner: null });
     },
     /**
+     * Narrows the inbox to a site, a kind or a state.
+     * @param {Partial<import('./alerts.js').AlertFilter>} change
+     */
+    filterAlerts(change) {
+      store.set({ alertFilter: { ...store.get().alertFilter, ...change } });
+    },
+    /**
      * Acknowledges an alert for every user of its site. The row turns acknowledged when
      * the site's update arrives, on this device as on every other.
      * @param {string} siteId

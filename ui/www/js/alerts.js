@@ -104,6 +104,27 @@ export function gapRows(gaps, sites, lang) {
 }
 
 /**
+ * What the inbox shows: one site or all (''), one kind or all (''), open (not
+ * acknowledged), acknowledged, or all.
+ * @typedef {{ site: string, kind: string, state: 'all' | 'open' | 'acked' }} AlertFilter
+ */
+
+/** @type {AlertFilter} */
+export const NO_FILTER = { site: '', kind: '', state: 'all' };
+
+/**
+ * The alerts the filter lets through, in their order.
+ * @param {readonly AlertView[]} alerts
+ * @param {AlertFilter} f
+ * @returns {AlertView[]}
+ */
+export function filterAlerts(alerts, f) {
+  return alerts.filter((a) => (f.site === '' || a.siteId === f.site)
+    && (f.kind === '' || a.kind === f.kind)
+    && (f.state === 'all' || (f.state === 'open') === (a.acknowledgedBy === null)));
+}
+
+/**
  * The alerts of `next` that `prev` did not have and nobody has acknowledged, newest
  * first; none on the first read (`prev` null), which is history, not news.
  * @param {readonly AlertView[] | null} prev

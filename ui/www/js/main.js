@@ -24,7 +24,7 @@ import { createEnrolForm } from './views/enrol-form.js';
 import { welcome, welcomeDeps } from './views/welcome.js';
 import { noApp } from './views/no-app.js';
 import { banner, bannerDeps } from './views/banner.js';
-import { newAlerts } from './alerts.js';
+import { NO_FILTER, newAlerts } from './alerts.js';
 import { needsEnrolment } from './enrolment.js';
 
 /** @typedef {import('./store.js').State} State */
@@ -58,6 +58,7 @@ const store = createStore({
   acking: null,
   ackSending: null,
   banner: null,
+  alertFilter: NO_FILTER,
   enrolment: { busy: false, error: null, result: null },
   removal: null,
   tab: 'sites',

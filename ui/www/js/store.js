@@ -57,6 +57,7 @@
  * @property {{ siteId: string, alertId: string } | null} acking the alert whose acknowledgement form is open
  * @property {import('./control.js').Sending | null} ackSending the last acknowledgement, its progress and outcome
  * @property {AlertView | null} banner a new alert shown on top while the app is in front
+ * @property {import('./alerts.js').AlertFilter} alertFilter what the inbox shows
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

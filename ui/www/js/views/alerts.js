@@ -6,7 +6,8 @@
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
-import { alertRows, gapRows, unacknowledged } from '../alerts.js';
+import { alertRows, filterAlerts, gapRows, unacknowledged } from '../alerts.js';
+import { alertKindLabel } from '../labels.js';
 import { canAcknowledge, siteRole } from '../roles.js';
 import { outcomeLabel } from '../control.js';
 import { api } from '../api.js';
@@ -23,7 +24,7 @@ import { errorText } from './error.js';
  * @param {State} state
  */
 export function alertsDeps(state) {
-  return [state.alerts, state.alertsError, state.sites, state.lang, state.gaps, state.acking, state.ackSending, state.profiles, state.info];
+  return [state.alerts, state.alertsError, state.sites, state.lang, state.gaps, state.acking, state.ackSending, state.profiles, state.info, state.alertFilter];
 }
 
 /**
@@ -51,7 +52,8 @@ export function alerts(state, actions) {
   // The demo acts as an admin; otherwise the role enrolled for the site decides.
   const mayAck = (/** @type {string} */ siteId) =>
     state.info?.demo === true || canAcknowledge(siteRole(state.profiles, state.info?.profileId ?? null, siteId));
-  const rows = alertRows(list, state.sites, { lang: state.lang, mayAck });
+  const shown = filterAlerts(list, state.alertFilter);
+  const rows = alertRows(shown, state.sites, { lang: state.lang, mayAck });
   const gaps = gapRows(state.gaps, state.sites, state.lang);
   return [
     title,
@@ -59,13 +61,48 @@ export function alerts(state, actions) {
       t('alerts.count', { count: list.length }),
       open > 0 ? h('span', { class: 'attention', text: ` · ${t('alerts.unacked', { count: open })}` }) : null),
     error,
+    filters(list, state, actions),
     gaps.length > 0
       ? h('div', { class: 'gaps tone-warn', testid: 'possible-gaps', attrs: { role: 'status' } },
         h('strong', { text: t('alerts.gapsTitle') }),
         h('ul', {}, gaps.map((g) => h('li', { testid: 'possible-gap', data: { siteId: g.siteId }, text: g.text }))))
       : null,
-    h('ul', { class: 'alert-list', testid: 'alert-list' }, rows.map((r) => row(r, state, actions))),
+    rows.length === 0
+      ? h('p', { class: 'muted', testid: 'alerts-filtered-empty', text: t('alerts.noneMatch') })
+      : h('ul', { class: 'alert-list', testid: 'alert-list' }, rows.map((r) => row(r, state, actions))),
   ].filter((n) => n !== null);
+}
+
+/**
+ * The inbox's filters: site, kind and state, each a plain select (keyboard and screen
+ * readers know them).
+ * @param {readonly import('../types.js').AlertView[]} list
+ * @param {State} state
+ * @param {Actions} actions
+ */
+function filters(list, state, actions) {
+  const f = state.alertFilter;
+  /**
+   * @param {string} testid
+   * @param {string} label
+   * @param {string} value
+   * @param {[string, string][]} options value, text
+   * @param {(value: string) => void} change
+   */
+  const select = (testid, label, value, options, change) => h('label', { class: 'filter' },
+    h('span', { class: 'muted', text: label }),
+    h('select', {
+      testid,
+      on: { change: (e) => change(/** @type {HTMLSelectElement} */ (e.target).value) },
+    }, options.map(([v, text]) => h('option', { text, attrs: { value: v, selected: v === value } }))));
+  const sites = (state.sites ?? []).map((s) => /** @type {[string, string]} */ ([s.id, s.name ?? s.id]));
+  const kinds = [...new Set(list.map((a) => a.kind))].map((k) => /** @type {[string, string]} */ ([k, t(alertKindLabel(k).key)]));
+  return h('div', { class: 'alert-filters', testid: 'alert-filters' },
+    select('filter-site', t('alerts.filterSite'), f.site, [['', t('alerts.filterAll')], ...sites], (site) => actions.filterAlerts({ site })),
+    select('filter-kind', t('alerts.filterKind'), f.kind, [['', t('alerts.filterAll')], ...kinds], (kind) => actions.filterAlerts({ kind })),
+    select('filter-state', t('alerts.filterState'), f.state,
+      [['all', t('alerts.filterAll')], ['open', t('alerts.filterOpen')], ['acked', t('alerts.filterAcked')]],
+      (value) => actions.filterAlerts({ state: /** @type {'all' | 'open' | 'acked'} */ (value) })));
 }
 
 /** Thumbnails already fetched, by `site/alert`, as object URLs (the newest few hundred). */
