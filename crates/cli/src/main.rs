@@ -57,14 +57,20 @@ enum Command {
         #[command(flatten)]
         source: Source,
     },
-    /// List the alerts stored on this device, newest first.
+    /// List the alerts stored on this device, newest first, and the possible gaps; with
+    /// --follow, connect and print alerts as they arrive, until interrupted.
     Alerts {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// Print JSON instead of text.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "follow")]
         json: bool,
+        /// Stay connected and print new alerts and acknowledgements as they arrive.
+        #[arg(long)]
+        follow: bool,
+        #[command(flatten)]
+        source: Source,
     },
     /// Run the embedded broker and the demo sites without a window, until interrupted.
     Demo {
@@ -223,16 +229,24 @@ async fn sites(source: Source, json: bool, wait: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn watch(source: Source) -> anyhow::Result<()> {
+/// Prints changes as they arrive (`alerts_only`: only alerts and who acknowledged them),
+/// until interrupted.
+async fn watch(source: Source, alerts_only: bool) -> anyhow::Result<()> {
+    // What this device already had, read before connecting: what arrives from then on is
+    // news, even the broker's first redelivery.
+    let before = if source.demo { Vec::new() } else { Inbox::open_default()?.alerts(50)? };
+    let key = |a: &AlertView| (a.site_id.clone(), a.id.clone());
+    let mut printed: std::collections::HashSet<(String, String)> = before.iter().map(key).collect();
+    let mut acked: std::collections::HashSet<(String, String)> =
+        before.iter().filter(|a| a.acknowledged_by.is_some()).map(key).collect();
     let session = connect(&source)?;
     let state = session.bus.state().clone();
     let mut changes = state.subscribe();
-    let mut printed: std::collections::HashSet<(String, String)> =
-        session.inbox.alerts(50)?.into_iter().map(|a| (a.site_id, a.id)).collect();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             change = changes.recv() => match change {
+                Ok(BusChange::Connection(_) | BusChange::Site { .. }) if alerts_only => {}
                 Ok(BusChange::Connection(c)) => println!("broker  {:?}{}", c.phase, c.problem.map(|p| format!(" ({p:?})")).unwrap_or_default()),
                 Ok(BusChange::Site { site_id }) => {
                     if let Some(v) = state.view(&site_id) {
@@ -251,6 +265,14 @@ async fn watch(source: Source) -> anyhow::Result<()> {
                     fresh.reverse();
                     for a in fresh {
                         println!("alert   {} {}  {}  {}", a.site_id, a.kind.as_str(), a.title, a.id);
+                    }
+                    for a in session.inbox.alerts(50)? {
+                        if let Some(by) = &a.acknowledged_by
+                            && acked.insert((a.site_id.clone(), a.id.clone()))
+                        {
+                            let note = a.note.as_deref().map(|n| format!("  {n}")).unwrap_or_default();
+                            println!("ack     {} {}  by {by}{note}", a.site_id, a.id);
+                        }
                     }
                 }
                 Ok(BusChange::Resync) => println!("(resync)"),
@@ -323,7 +345,7 @@ fn run() -> anyhow::Result<()> {
     let command = match command {
         Command::Enroll(c) => return enroll::enroll(c),
         Command::Broker(c) => return enroll::broker(c),
-        Command::Alerts { limit, json } => return alerts(limit, json),
+        Command::Alerts { limit, json, follow: false, .. } => return alerts(limit, json),
         Command::Audit(args) => return control::audit(args),
         Command::Profiles { command } => {
             return enroll::profiles_command(command.unwrap_or(enroll::ProfilesCommand::List));
@@ -334,7 +356,8 @@ fn run() -> anyhow::Result<()> {
     runtime.block_on(async {
         match command {
             Command::Sites { source, json, wait } => sites(source, json, wait).await,
-            Command::Watch { source } => watch(source).await,
+            Command::Watch { source } => watch(source, false).await,
+            Command::Alerts { source, .. } => watch(source, true).await,
             Command::Demo { port } => demo(port).await,
             Command::Probe(args) => probe::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,
@@ -342,11 +365,7 @@ fn run() -> anyhow::Result<()> {
             Command::Arm(args) => control::arm(args, true).await,
             Command::Disarm(args) => control::arm(args, false).await,
             Command::Ack(args) => control::ack(args).await,
-            Command::Enroll(_)
-            | Command::Broker(_)
-            | Command::Profiles { .. }
-            | Command::Alerts { .. }
-            | Command::Audit(_) => Ok(()),
+            Command::Enroll(_) | Command::Broker(_) | Command::Profiles { .. } | Command::Audit(_) => Ok(()),
         }
     })
 }

@@ -14,4 +14,4 @@ pub mod site;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use site::{SimAlert, SimConfig, SimSite, SiteSpec, example_alert};
+pub use site::{SimAlert, SimConfig, SimSite, SiteSpec, alert_at, example_alert};

@@ -457,24 +457,60 @@ fn publish_all(client: &AsyncClient, spec: &SiteSpec, head: EventsHead) {
 /// moment, as a controller with a camera link would send it.
 pub fn example_alert(spec: &SiteSpec, n: u64) -> SimAlert {
     let cameras = &spec.catalog.cameras;
-    let camera = usize::try_from(n).ok().filter(|_| !cameras.is_empty()).map(|n| &cameras[n % cameras.len()]);
+    let camera = usize::try_from(n)
+        .ok()
+        .filter(|_| !cameras.is_empty())
+        .map(|n| cameras[n % cameras.len()].id.clone());
+    let kind = match n % 4 {
+        0 => AlertKind::Door,
+        1 => AlertKind::Intrusion,
+        2 => AlertKind::Tamper,
+        _ => AlertKind::Sensor,
+    };
+    alert_at(spec, kind, camera.as_deref()).unwrap_or_else(|_| SimAlert {
+        kind,
+        zone: None,
+        title: spec.catalog.name.clone(),
+        cameras: Vec::new(),
+        snapshot: None,
+    })
+}
+
+/// An alert of `kind` at `camera` of the site (or the site as a whole): titled with the
+/// camera's name, in its zone; an intrusion with the camera's picture of the moment.
+pub fn alert_at(spec: &SiteSpec, kind: AlertKind, camera: Option<&str>) -> Result<SimAlert, String> {
+    let camera = match camera {
+        None => None,
+        Some(id) => Some(
+            spec.catalog
+                .cameras
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| format!("no camera `{id}` at {}", spec.id))?,
+        ),
+    };
     let place = camera.map_or(spec.catalog.name.as_str(), |c| c.name.as_str());
-    let (kind, what) = match n % 4 {
-        0 => (AlertKind::Door, "扉開放"),
-        1 => (AlertKind::Intrusion, "侵入検知"),
-        2 => (AlertKind::Tamper, "いたずら検知"),
-        _ => (AlertKind::Sensor, "センサー電池残量低下"),
+    let what = match kind {
+        AlertKind::Door => "扉開放",
+        AlertKind::Intrusion => "侵入検知",
+        AlertKind::Tamper => "いたずら検知",
+        AlertKind::Sensor => "センサー電池残量低下",
+        AlertKind::Fire => "火災検知",
+        AlertKind::Panic => "非常ボタン",
+        AlertKind::CameraOffline => "映像断",
+        AlertKind::System => "電源異常",
+        AlertKind::LinkFailure => return Err("link_failure is raised by clients, not sites".into()),
     };
     let snapshot = camera
         .filter(|_| kind == AlertKind::Intrusion)
         .map(|c| crate::camera::scene::still(&format!("{}/{}", spec.id, c.id), 320, 176, 15, now_ms()));
-    SimAlert {
+    Ok(SimAlert {
         kind,
         zone: camera.and_then(|c| c.zone.clone()),
         title: format!("{place} {what}"),
         cameras: camera.map(|c| vec![c.id.clone()]).unwrap_or_default(),
         snapshot: snapshot.filter(|s| s.len() <= event::MAX_SNAPSHOT_BYTES),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -494,5 +530,16 @@ mod tests {
             a.snapshot.is_some_and(|s| s.starts_with(&[0xff, 0xd8])),
             "an intrusion comes with a picture"
         );
+    }
+
+    #[test]
+    fn alerts_on_demand_name_their_camera_or_say_what_is_wrong() {
+        let spec = crate::demo::site("hq").unwrap();
+        let fire = alert_at(&spec, AlertKind::Fire, Some("entrance")).unwrap();
+        assert_eq!((fire.title.as_str(), fire.zone.as_deref()), ("正面玄関 火災検知", Some("lobby")));
+        assert!(fire.snapshot.is_none());
+        assert_eq!(alert_at(&spec, AlertKind::System, None).unwrap().title, "本社 電源異常");
+        assert!(alert_at(&spec, AlertKind::Door, Some("nowhere")).is_err());
+        assert!(alert_at(&spec, AlertKind::LinkFailure, None).is_err());
     }
 }

@@ -91,18 +91,26 @@ async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
         .unwrap();
     assert!(manager.status.success(), "{manager:?}");
     assert_eq!(String::from_utf8_lossy(&manager.stdout).trim(), "done");
-    let mut watch = Command::new(BIN).arg("watch").envs(env.clone()).stdout(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let acked = loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let listed = Command::new(BIN).arg("alerts").envs(env.clone()).output().unwrap();
-        let text = String::from_utf8_lossy(&listed.stdout).into_owned();
-        if text.contains("acknowledged by manager") || Instant::now() > deadline {
-            break text;
+    // `alerts --follow` reconnects this device's session, gets the site's update and says so.
+    let mut follow = Command::new(BIN)
+        .args(["alerts", "--follow"])
+        .envs(env.clone())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
         }
-    };
-    let _ = watch.kill();
-    let _ = watch.wait();
+    });
+    let line = rx.recv_timeout(Duration::from_secs(15)).expect("a line from alerts --follow");
+    assert_eq!(line, format!("ack     hq {id}  by manager  警備員が確認"));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let listed = Command::new(BIN).arg("alerts").envs(env.clone()).output().unwrap();
+    let acked = String::from_utf8_lossy(&listed.stdout).into_owned();
     assert!(acked.lines().next().unwrap().ends_with("acknowledged by manager"), "{acked}");
     let _ = std::fs::remove_dir_all(&config);
 }

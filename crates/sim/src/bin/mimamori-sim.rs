@@ -5,6 +5,10 @@
 //! Each site connects as broker user `site-{id}` unless `--user` says otherwise; the
 //! password comes from `MIMAMORI_SIM_PASSWORD`. It runs until interrupted (then publishes
 //! "offline" and disconnects) or killed (then the broker publishes its Last Will).
+//!
+//! Alerts on demand: type `alert SITE KIND [CAMERA]` on its standard input (KIND is
+//! intrusion, door, tamper, fire, panic, sensor, camera_offline or system), e.g.
+//! `alert hq intrusion entrance`; the site numbers it in its event stream.
 
 use anyhow::Context;
 use clap::Parser;
@@ -13,6 +17,26 @@ use mimamori_core::secret::Secret;
 use mimamori_sim::camera::CameraServer;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+/// `alert SITE KIND [CAMERA]`: the site's index and the alert; nothing for a blank line.
+fn on_demand(
+    line: &str,
+    specs: &[mimamori_sim::SiteSpec],
+) -> Result<Option<(usize, mimamori_sim::SimAlert)>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (site, kind, camera) = match words.as_slice() {
+        [] => return Ok(None),
+        ["alert", site, kind] => (*site, *kind, None),
+        ["alert", site, kind, camera] => (*site, *kind, Some(*camera)),
+        _ => return Err("usage: alert SITE KIND [CAMERA]".into()),
+    };
+    let i = specs.iter().position(|s| s.id == site).ok_or_else(|| format!("no site `{site}` here"))?;
+    let kind: mimamori_core::event::AlertKind =
+        serde_json::from_value(serde_json::Value::String(kind.to_owned()))
+            .map_err(|_| format!("no alert kind `{kind}`"))?;
+    Ok(Some((i, mimamori_sim::alert_at(&specs[i], kind, camera)?)))
+}
 
 #[derive(Parser)]
 #[command(version, about = "Run simulated Mimamori sites against an MQTT 5 broker")]
@@ -93,8 +117,25 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let sites: Vec<SimSite> = specs.into_iter().map(|s| SimSite::start(s, config.clone())).collect();
-    tokio::signal::ctrl_c().await?;
+    let sites: Vec<SimSite> = specs.iter().map(|s| SimSite::start(s.clone(), config.clone())).collect();
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => match on_demand(&line, &specs) {
+                    Ok(Some((i, alert))) => sites[i].raise(alert),
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!("{err}"),
+                },
+                // Standard input closed (or none): keep running until interrupted.
+                Ok(None) | Err(_) => {
+                    tokio::signal::ctrl_c().await?;
+                    break;
+                }
+            },
+        }
+    }
     for site in sites {
         site.stop().await;
     }
