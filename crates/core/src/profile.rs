@@ -216,9 +216,9 @@ impl Profiles {
         Ok(summary)
     }
 
-    /// The audit log beside the settings (`audit.log`), as commands use it.
+    /// The audit log beside the settings (`audit.log`), as commands use it. Opening it
+    /// verifies it and creates nothing.
     fn audit(&self) -> Result<crate::audit::Audit, ProfileError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| self.settings_error(e))?;
         Ok(crate::audit::Audit::open(self.dir.join("audit.log"))?)
     }
 
