@@ -299,6 +299,8 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   // The same controls under a full-screen camera: lock the door from there.
   await tap('[data-testid="camera-tile"][data-camera-id="back-door"]');
   const lockThere = '[data-testid="camera-outputs"] [data-output-id="door"] [data-testid="control"][data-action="lock"]';
+  await until("the door's controls under the back door's camera", () => wd.exec(`return document.querySelector('[data-testid="camera-view"]')?.dataset.cameraId === 'back-door'
+    && !!document.querySelector(arguments[0])`, lockThere), 20000);
   await tap(lockThere);
   await until("locked from the camera view", () => wd.exec(`return document.querySelector('[data-testid="camera-outputs"] [data-output-id="door"]')?.dataset.state === 'locked'`));
   await wd.screenshot(join(out, "camera-controls.png"));
@@ -411,11 +413,27 @@ test("from an alert: its camera in one tap, and the site's siren from there", as
     .find(r => r.querySelector('[data-testid="alert-camera"]')); return r ? r.dataset.alertId : null`));
   await tap(`[data-testid="alert-row"][data-alert-id="${id}"] [data-testid="alert-camera"]`);
   const siren = '[data-testid="camera-outputs"] [data-output-id="siren"]';
-  const before = await until("the siren under the alert's camera", () => wd.exec(`return document.querySelector(arguments[0])?.dataset.state ?? null`, siren));
-  const action = before === "on" ? "off" : "on";
-  await tap(`${siren} [data-testid="control"][data-action="${action}"]`);
-  await until(`the siren ${action}`, () => wd.exec(`return document.querySelector(arguments[0])?.dataset.state === arguments[1]`, siren, action));
+  const state = () => wd.exec(`return document.querySelector(arguments[0])?.dataset.state ?? null`, siren);
+  if ((await until("the siren under the alert's camera", state)) === "on") {
+    // Silencing lowers protection: a confirming step, with the app PIN unless given lately.
+    await tap(`${siren} [data-testid="control"][data-action="off"]`);
+    // (The site page behind has the same controls: act on the camera view's.)
+    const here = '[data-testid="camera-outputs"]';
+    // Ready once the PIN's state is known (the field shows unless it was given lately).
+    await until("the confirming step", () => wd.exec(`const b = document.querySelector(arguments[0] + ' [data-testid="control-confirm"]');
+      return !!b && !b.disabled`, here));
+    if (await wd.exec(`return !!document.querySelector(arguments[0] + ' [data-testid="control-pin"]')`, here)) {
+      await wd.type(`${here} [data-testid="control-pin"]`, PIN);
+    }
+    await tap(`${here} [data-testid="control-confirm"]`);
+    await until("the siren silenced", async () => (await state()) === "off");
+  }
+  // Sounding it takes one tap.
+  await tap(`${siren} [data-testid="control"][data-action="on"]`);
+  await until("the siren on", async () => (await state()) === "on");
+  await wd.screenshot(join(out, "alert-siren.png"));
   await tap('[data-testid="camera-close"]');
+  await until("the camera view closed", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
