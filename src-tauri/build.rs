@@ -23,6 +23,8 @@ fn main() {
         "set_arming",
         "pin_status",
         "confirm_pin",
+        "background_status",
+        "set_start_at_login",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

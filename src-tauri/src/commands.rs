@@ -1,5 +1,6 @@
 //! The IPC commands: each converts its arguments, asks the core, converts the error.
 
+use crate::background::{self, BackgroundStatus};
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
 use crate::state::{AppState, MAX_WARM, PinStatus, SiteControls, StreamQuality};
@@ -83,6 +84,26 @@ pub async fn remove_profile(state: State<'_, AppState>, profile_id: String) -> R
 pub fn list_alerts(state: State<'_, AppState>, limit: u32) -> Result<Vec<AlertView>, IpcError> {
     let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
     state.alerts(limit).map_err(|e| IpcError::new(ErrorKind::Unavailable, e.to_string()))
+}
+
+/// How the app runs in the background: tray icon, start at login.
+#[tauri::command]
+pub fn background_status<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> BackgroundStatus {
+    background::status(&app)
+}
+
+/// Starts the app (hidden) at login, or not.
+#[tauri::command]
+pub fn set_start_at_login<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    enabled: bool,
+) -> Result<BackgroundStatus, IpcError> {
+    let dir = background::autostart_dir()
+        .ok_or_else(|| IpcError::new(ErrorKind::Unavailable, "starting at login is not available here"))?;
+    let exe = std::env::current_exe().map_err(|e| IpcError::new(ErrorKind::Internal, e.to_string()))?;
+    background::set_start_at_login(&dir, &exe, enabled)
+        .map_err(|e| IpcError::new(ErrorKind::Unavailable, format!("the autostart entry: {e}")))?;
+    Ok(background::status(&app))
 }
 
 /// What sites reported they no longer have, newest first: the inbox's possible gaps.

@@ -2,6 +2,7 @@
 //! `mimamori-core`, changes are forwarded to the web view as `bus-change` events, and the
 //! IPC types are generated into `ui/bindings/` (checked by `tests.rs`).
 
+pub mod background;
 pub mod commands;
 pub mod error;
 pub mod notifications;
@@ -47,8 +48,11 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::set_arming,
             commands::pin_status,
             commands::confirm_pin,
+            commands::background_status,
+            commands::set_start_at_login,
         ])
         .setup(|app| {
+            background::setup(app.handle());
             notifications::start(app.handle());
             let handle = app.handle().clone();
             let mut current = app.state::<AppState>().watch_bus();
@@ -82,8 +86,18 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             });
             Ok(())
         })
+        .on_window_event(|window, event| {
+            // With a tray icon, closing the window keeps the app (and its alerts) running.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && window.app_handle().state::<background::Tray>().active()
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
         .manage(state)
         .manage(player::Players::default())
+        .manage(background::Tray::default())
 }
 
 /// Chooses how to run: the demo (`--demo`), a development profile in `MIMAMORI_*`, or

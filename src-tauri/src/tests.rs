@@ -220,6 +220,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<AlertView>(),
         one::<mimamori_core::inbox::PossibleGap>(),
         one::<crate::notifications::OpenAlert>(),
+        one::<crate::background::BackgroundStatus>(),
         one::<AlertKind>(),
         one::<StreamStatus>(),
         one::<StreamPhase>(),

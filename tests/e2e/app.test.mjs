@@ -28,6 +28,8 @@ const CAMERA_CANARY = "CANARY-cam-77e0b2";
 const PIN = "908172635441"; // 12 digits: a chance match in a log is one in a million
 /** The app's settings directory, searched for secrets at the end. */
 const configDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-config-"));
+/** The app's XDG config home: where starting at login writes its autostart entry. */
+const xdgConfig = join(configDir, "xdg");
 /** Page states seen during the run, searched for secrets at the end. */
 const pages = [];
 const keepPage = async () => pages.push(await wd.exec("return document.documentElement.outerHTML"));
@@ -74,7 +76,7 @@ before(async () => {
   notifications = new NotifyRecorder(recorderBin);
   await notifications.start();
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
-  driver = new TauriDriver(await freePort(), { MIMAMORI_CONFIG_DIR: configDir, RUST_LOG: "debug,rumqttd=off" });
+  driver = new TauriDriver(await freePort(), { MIMAMORI_CONFIG_DIR: configDir, XDG_CONFIG_HOME: xdgConfig, RUST_LOG: "debug,rumqttd=off" });
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);
@@ -323,6 +325,19 @@ test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="lang-en"]');
   await until("English labels", async () =>
     /Sites/.test(await wd.exec(`return document.querySelector('[data-testid="tab-sites"]').textContent`)));
+  await tap('[data-testid="tab-sites"]');
+});
+
+test("Settings: the app keeps running in the tray, and can start at login", async () => {
+  await tap('[data-testid="tab-settings"]');
+  const text = await until("the background section", () => wd.exec(`return document.querySelector('[data-testid="background"]')?.textContent ?? null`));
+  assert.match(text, /tray|トレイ/);
+  const entry = join(xdgConfig, "autostart", "app.mimamori.client.desktop");
+  await tap('[data-testid="start-at-login"]');
+  await until("the autostart entry", () => statSync(entry, { throwIfNoEntry: false })?.isFile());
+  assert.match(readFileSync(entry, "utf8"), /^Exec=".*mimamori-app" --background$/m);
+  await tap('[data-testid="start-at-login"]');
+  await until("the autostart entry gone", () => !statSync(entry, { throwIfNoEntry: false }));
   await tap('[data-testid="tab-sites"]');
 });
 

@@ -260,6 +260,8 @@
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },
     possible_gaps: () => [],
+    background_status: () => ({ tray: true, startAtLoginAvailable: true, startAtLogin: false }),
+    set_start_at_login: ({ enabled }) => ({ tray: true, startAtLoginAvailable: true, startAtLogin: Boolean(enabled) }),
     alert_picture: () => {
       throw { kind: 'NotFound', message: 'no pictures in the preview' };
     },

@@ -7,7 +7,7 @@ import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
 import { nextCamera } from './sites.js';
 import { CONFIRM_WINDOW, controlKey, guarded } from './control.js';
-import { api, toIpcError } from './api.js';
+import { api, backgroundStatus, setStartAtLogin, toIpcError } from './api.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -37,7 +37,18 @@ export function createActions(store, sync) {
     /** @param {Tab} tab */
     selectTab(tab) {
       store.set({ tab });
-      if (tab === 'settings') void sync.refreshStats();
+      if (tab === 'settings') {
+        void sync.refreshStats();
+        backgroundStatus().then((background) => store.set({ background }), () => {});
+      }
+    },
+    /** @param {boolean} enabled */
+    async setStartAtLogin(enabled) {
+      try {
+        store.set({ background: await setStartAtLogin(enabled) });
+      } catch (e) {
+        console.error('start at login', toIpcError(e));
+      }
     },
     /** @param {string} siteId */
     openSite(siteId) {

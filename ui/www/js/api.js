@@ -12,6 +12,7 @@
  * @typedef {import('./types.js').AlertView} AlertView
  * @typedef {import('./types.js').PossibleGap} PossibleGap
  * @typedef {import('./types.js').OpenAlert} OpenAlert
+ * @typedef {import('./types.js').BackgroundStatus} BackgroundStatus
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -250,6 +251,19 @@ export const pinStatus = () => call('pin_status');
  * @returns {Promise<null>}
  */
 export const confirmPin = (pin, first) => call('confirm_pin', { pin, first });
+
+/**
+ * How the app runs in the background: tray icon, start at login.
+ * @returns {Promise<BackgroundStatus>}
+ */
+export const backgroundStatus = () => call('background_status');
+
+/**
+ * Starts the app (hidden, in the tray) at login, or not.
+ * @param {boolean} enabled
+ * @returns {Promise<BackgroundStatus>}
+ */
+export const setStartAtLogin = (enabled) => call('set_start_at_login', { enabled });
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
 export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };

@@ -58,6 +58,7 @@
  * @property {import('./control.js').Sending | null} ackSending the last acknowledgement, its progress and outcome
  * @property {AlertView | null} banner a new alert shown on top while the app is in front
  * @property {import('./alerts.js').AlertFilter} alertFilter what the inbox shows
+ * @property {import('./types.js').BackgroundStatus | null} background tray and start at login, read with Settings
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

@@ -19,6 +19,7 @@
 /** @typedef {import('../../bindings/AlertView').AlertView} AlertView */
 /** @typedef {import('../../bindings/PossibleGap').PossibleGap} PossibleGap */
 /** @typedef {import('../../bindings/OpenAlert').OpenAlert} OpenAlert */
+/** @typedef {import('../../bindings/BackgroundStatus').BackgroundStatus} BackgroundStatus */
 /** @typedef {import('../../bindings/AlertKind').AlertKind} AlertKind */
 /** @typedef {import('../../bindings/ProfileSummary').ProfileSummary} ProfileSummary */
 /** @typedef {import('../../bindings/ProfileSite').ProfileSite} ProfileSite */

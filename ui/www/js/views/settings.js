@@ -54,7 +54,30 @@ export function settings(state, actions) {
       { testid: 'theme-dark', text: t('settings.dark'), pressed: state.theme === 'dark', choose: () => actions.setTheme('dark') },
       { testid: 'theme-light', text: t('settings.light'), pressed: state.theme === 'light', choose: () => actions.setTheme('light') },
     ]),
-  ];
+    background(state, actions),
+  ].filter((n) => n !== null);
+}
+
+/**
+ * Running in the background: what closing the window does, and starting at login.
+ * @param {State} state
+ * @param {Actions} actions
+ */
+function background(state, actions) {
+  const b = state.background;
+  if (b === null) return null;
+  return h('section', { class: 'setting', testid: 'background' },
+    h('h3', { class: 'section-title', text: t('settings.background') }),
+    h('p', { class: 'muted', text: t(b.tray ? 'settings.trayOn' : 'settings.trayOff') }),
+    b.startAtLoginAvailable
+      ? h('label', { class: 'check' },
+        h('input', {
+          testid: 'start-at-login',
+          attrs: { type: 'checkbox', checked: b.startAtLogin },
+          on: { change: (e) => void actions.setStartAtLogin(/** @type {HTMLInputElement} */ (e.target).checked) },
+        }),
+        h('span', { text: t('settings.startAtLogin') }))
+      : null);
 }
 
 /**
