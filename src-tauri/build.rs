@@ -25,6 +25,8 @@ fn main() {
         "confirm_pin",
         "background_status",
         "set_start_at_login",
+        "quiet_hours",
+        "set_quiet_hours",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

@@ -7,6 +7,7 @@ use crate::state::{AppState, MAX_WARM, PinStatus, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
 use mimamori_core::inbox::{AlertView, PossibleGap};
+use mimamori_core::notify::settings::{QuietHoursSetting, SettingsError};
 use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
@@ -104,6 +105,25 @@ pub fn set_start_at_login<R: tauri::Runtime>(
     background::set_start_at_login(&dir, &exe, enabled)
         .map_err(|e| IpcError::new(ErrorKind::Unavailable, format!("the autostart entry: {e}")))?;
     Ok(background::status(&app))
+}
+
+/// The quiet hours (minutes of the local day), if set.
+#[tauri::command]
+pub fn quiet_hours(state: State<'_, AppState>) -> Option<QuietHoursSetting> {
+    state.quiet_hours()
+}
+
+/// Sets or clears the quiet hours: non-critical alerts are not notified then.
+#[tauri::command]
+pub fn set_quiet_hours(
+    state: State<'_, AppState>,
+    quiet: Option<QuietHoursSetting>,
+) -> Result<Option<QuietHoursSetting>, IpcError> {
+    state.set_quiet_hours(quiet).map_err(|e| match e {
+        SettingsError::Invalid => IpcError::new(ErrorKind::InvalidInput, e.to_string()),
+        SettingsError::Io(_) => IpcError::new(ErrorKind::Unavailable, e.to_string()),
+    })?;
+    Ok(state.quiet_hours())
 }
 
 /// What sites reported they no longer have, newest first: the inbox's possible gaps.

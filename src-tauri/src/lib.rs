@@ -50,6 +50,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::confirm_pin,
             commands::background_status,
             commands::set_start_at_login,
+            commands::quiet_hours,
+            commands::set_quiet_hours,
         ])
         .setup(|app| {
             background::setup(app.handle());

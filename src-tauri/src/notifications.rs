@@ -71,8 +71,9 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
         loop {
             let bus = current.borrow_and_update().clone();
             let lang = Lang::from_env();
+            let quiet = state.watch_quiet();
             tokio::select! {
-                () = notify::run(bus, inbox.clone(), notifier.clone(), Policy::default(), lang, notify::system_clock()) => {
+                () = notify::run(bus, inbox.clone(), notifier.clone(), Policy::default(), lang, notify::system_clock(), quiet) => {
                     if current.changed().await.is_err() {
                         return;
                     }

@@ -11,6 +11,8 @@ use mimamori_core::bus::{Bus, BusConfig, BusState};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
+use mimamori_core::notify::policy::QuietHours;
+use mimamori_core::notify::settings::{self as notify_settings, QuietHoursSetting, SettingsError};
 use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
@@ -60,6 +62,8 @@ pub struct AppState {
     /// The app PIN, in the keychain (in memory for the demo); None without a keychain.
     pin: Option<Arc<DevicePin>>,
     pub demo: bool,
+    /// Quiet hours: non-critical alerts are not notified then.
+    quiet: watch::Sender<Option<QuietHours>>,
 }
 
 /// How long a command waits for the site's answer; it expires on the broker with it.
@@ -160,6 +164,11 @@ impl AppState {
             audit: std::sync::OnceLock::new(),
             pin,
             demo,
+            quiet: watch::channel(
+                notify_settings::load_quiet(&mimamori_core::profile::default_dir())
+                    .and_then(|q| q.check().ok()),
+            )
+            .0,
         }
     }
 
@@ -205,6 +214,23 @@ impl AppState {
     /// The newest alerts of this device; none without an inbox.
     pub fn alerts(&self, limit: usize) -> Result<Vec<AlertView>, InboxError> {
         self.inbox.as_ref().map_or(Ok(Vec::new()), |inbox| inbox.alerts(limit))
+    }
+
+    /// The quiet hours as they change (for the notifier).
+    pub fn watch_quiet(&self) -> watch::Receiver<Option<QuietHours>> {
+        self.quiet.subscribe()
+    }
+
+    pub fn quiet_hours(&self) -> Option<QuietHoursSetting> {
+        self.quiet.borrow().map(|q| QuietHoursSetting { from_minute: q.from_minute, to_minute: q.to_minute })
+    }
+
+    /// Sets (or clears) the quiet hours: kept on this device, applied from the next alert.
+    pub fn set_quiet_hours(&self, quiet: Option<QuietHoursSetting>) -> Result<(), SettingsError> {
+        let checked = quiet.map(QuietHoursSetting::check).transpose()?;
+        notify_settings::save_quiet(&mimamori_core::profile::default_dir(), quiet)?;
+        self.quiet.send_replace(checked);
+        Ok(())
     }
 
     /// This device's alert store, if it could be opened.

@@ -221,6 +221,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<mimamori_core::inbox::PossibleGap>(),
         one::<crate::notifications::OpenAlert>(),
         one::<crate::background::BackgroundStatus>(),
+        one::<mimamori_core::notify::settings::QuietHoursSetting>(),
         one::<AlertKind>(),
         one::<StreamStatus>(),
         one::<StreamPhase>(),
@@ -320,4 +321,16 @@ fn alert_pictures_and_acknowledgements_check_their_arguments() {
     assert_eq!(viewer.unwrap_err()["kind"], "PermissionDenied");
     let bad = invoke(&w, "acknowledge_alert", json!({"siteId": "hq", "alertId": "a 1"}));
     assert_eq!(bad.unwrap_err()["kind"], "InvalidInput");
+}
+
+#[test]
+fn quiet_hours_are_checked_before_anything_is_kept() {
+    let w = window(AppState::detached(fed_state(), None, None));
+    let same =
+        invoke(&w, "set_quiet_hours", json!({"quiet": {"fromMinute": 60, "toMinute": 60}})).unwrap_err();
+    assert_eq!(same["kind"], "InvalidInput");
+    let late =
+        invoke(&w, "set_quiet_hours", json!({"quiet": {"fromMinute": 1440, "toMinute": 60}})).unwrap_err();
+    assert_eq!(late["kind"], "InvalidInput");
+    assert!(invoke(&w, "set_quiet_hours", json!({"quiet": {"fromMinute": -1, "toMinute": 60}})).is_err());
 }

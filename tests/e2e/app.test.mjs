@@ -338,6 +338,12 @@ test("Settings: the app keeps running in the tray, and can start at login", asyn
   assert.match(readFileSync(entry, "utf8"), /^Exec=".*mimamori-app" --background$/m);
   await tap('[data-testid="start-at-login"]');
   await until("the autostart entry gone", () => !statSync(entry, { throwIfNoEntry: false }));
+  // Quiet hours, 22:00 to 06:00 by default, kept on the device.
+  await tap('[data-testid="quiet-on"]');
+  const kept = join(configDir, "notifications.json");
+  await until("the quiet hours kept", () => /"fromMinute": 1320[\s\S]*"toMinute": 360/.test(readFileSync(kept, { encoding: "utf8", flag: "r" })));
+  await tap('[data-testid="quiet-on"]');
+  await until("the quiet hours off", () => /"quiet": null/.test(readFileSync(kept, "utf8")));
   await tap('[data-testid="tab-sites"]');
 });
 

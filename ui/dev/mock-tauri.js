@@ -260,6 +260,8 @@
       throw { kind: 'Unavailable', message: 'no snapshots in the preview' };
     },
     possible_gaps: () => [],
+    quiet_hours: () => null,
+    set_quiet_hours: ({ quiet }) => quiet ?? null,
     background_status: () => ({ tray: true, startAtLoginAvailable: true, startAtLogin: false }),
     set_start_at_login: ({ enabled }) => ({ tray: true, startAtLoginAvailable: true, startAtLogin: Boolean(enabled) }),
     alert_picture: () => {

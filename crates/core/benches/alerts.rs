@@ -68,6 +68,7 @@ async fn run() -> Vec<Row> {
         every,
         Lang::En,
         notify::system_clock(),
+        tokio::sync::watch::channel(None).1,
     ));
     let mut changes = bus.state().subscribe();
     let a = announced.clone();

@@ -7,7 +7,7 @@ import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
 import { nextCamera } from './sites.js';
 import { CONFIRM_WINDOW, controlKey, guarded } from './control.js';
-import { api, backgroundStatus, setStartAtLogin, toIpcError } from './api.js';
+import { api, backgroundStatus, quietHours, setQuietHours, setStartAtLogin, toIpcError } from './api.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -40,6 +40,23 @@ export function createActions(store, sync) {
       if (tab === 'settings') {
         void sync.refreshStats();
         backgroundStatus().then((background) => store.set({ background }), () => {});
+        quietHours().then((set) => store.set({ quiet: { set, error: null } }), () => {});
+      }
+    },
+    /**
+     * Sets or clears the quiet hours ("HH:MM" each, or null to clear).
+     * @param {{ from: string, to: string } | null} times
+     */
+    async setQuietHours(times) {
+      const minute = (/** @type {string} */ hhmm) => {
+        const [h, m] = hhmm.split(':').map(Number);
+        return h * 60 + m;
+      };
+      try {
+        const set = await setQuietHours(times === null ? null : { fromMinute: minute(times.from), toMinute: minute(times.to) });
+        store.set({ quiet: { set, error: null } });
+      } catch (e) {
+        store.set({ quiet: { set: store.get().quiet?.set ?? null, error: toIpcError(e).message } });
       }
     },
     /** @param {boolean} enabled */

@@ -13,6 +13,7 @@
  * @typedef {import('./types.js').PossibleGap} PossibleGap
  * @typedef {import('./types.js').OpenAlert} OpenAlert
  * @typedef {import('./types.js').BackgroundStatus} BackgroundStatus
+ * @typedef {import('./types.js').QuietHoursSetting} QuietHoursSetting
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -264,6 +265,19 @@ export const backgroundStatus = () => call('background_status');
  * @returns {Promise<BackgroundStatus>}
  */
 export const setStartAtLogin = (enabled) => call('set_start_at_login', { enabled });
+
+/**
+ * The quiet hours (minutes of the local day), or null when none are set.
+ * @returns {Promise<QuietHoursSetting | null>}
+ */
+export const quietHours = () => call('quiet_hours');
+
+/**
+ * Sets (or, with null, clears) the quiet hours: non-critical alerts are not notified then.
+ * @param {QuietHoursSetting | null} quiet
+ * @returns {Promise<QuietHoursSetting | null>}
+ */
+export const setQuietHours = (quiet) => call('set_quiet_hours', { quiet });
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
 export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };

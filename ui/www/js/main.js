@@ -60,6 +60,7 @@ const store = createStore({
   banner: null,
   alertFilter: NO_FILTER,
   background: null,
+  quiet: null,
   enrolment: { busy: false, error: null, result: null },
   removal: null,
   tab: 'sites',
@@ -108,7 +109,7 @@ if (store.get().available) {
     region(cameraEl, cameraViewDeps, (s) => cameraView(s, actions, players)),
     region(welcomeEl, welcomeDeps, (s) => welcome(s, enrolForm.el, actions)),
     region(alertsPanel, alertsDeps, (s) => alerts(s, actions)),
-    region(settingsTopEl, (s) => [s.lang, s.theme, s.background], (s) => settings(s, actions)),
+    region(settingsTopEl, (s) => [s.lang, s.theme, s.background, s.quiet], (s) => settings(s, actions)),
     region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
     region(aboutEl, (s) => [s.info, s.stats, s.lang], (s) => about(s)),
     (s) => {

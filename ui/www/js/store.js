@@ -59,6 +59,7 @@
  * @property {AlertView | null} banner a new alert shown on top while the app is in front
  * @property {import('./alerts.js').AlertFilter} alertFilter what the inbox shows
  * @property {import('./types.js').BackgroundStatus | null} background tray and start at login, read with Settings
+ * @property {{ set: import('./types.js').QuietHoursSetting | null, error: string | null } | null} quiet the quiet hours, read with Settings
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

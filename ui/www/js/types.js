@@ -20,6 +20,7 @@
 /** @typedef {import('../../bindings/PossibleGap').PossibleGap} PossibleGap */
 /** @typedef {import('../../bindings/OpenAlert').OpenAlert} OpenAlert */
 /** @typedef {import('../../bindings/BackgroundStatus').BackgroundStatus} BackgroundStatus */
+/** @typedef {import('../../bindings/QuietHoursSetting').QuietHoursSetting} QuietHoursSetting */
 /** @typedef {import('../../bindings/AlertKind').AlertKind} AlertKind */
 /** @typedef {import('../../bindings/ProfileSummary').ProfileSummary} ProfileSummary */
 /** @typedef {import('../../bindings/ProfileSite').ProfileSite} ProfileSite */

@@ -8,6 +8,7 @@
 #[cfg(target_os = "linux")]
 pub mod dbus;
 pub mod policy;
+pub mod settings;
 
 use crate::bus::{BusChange, BusState};
 use crate::event::AlertKind;
@@ -148,12 +149,13 @@ fn picture(inbox: &Inbox, alert: &AlertView) -> Option<Picture> {
 /// (ms since the Unix epoch, minute of the day that quiet hours are given in).
 pub type Clock = Box<dyn Fn() -> (u64, u16) + Send>;
 
-/// The system clock, minutes of the day in UTC (quiet hours are not in the settings yet;
-/// when they are, they come with their time zone).
+/// The system clock, with the minute of the day in the device's own time zone (the one
+/// quiet hours are set in; daylight saving time included). UTC when the zone is unknown.
 pub fn system_clock() -> Clock {
     Box::new(|| {
         let now = crate::time::now_ms();
-        (now, ((now / 60_000) % (24 * 60)) as u16)
+        let minute = jiff::Zoned::now().time();
+        (now, u16::try_from(minute.hour()).unwrap_or(0) * 60 + u16::try_from(minute.minute()).unwrap_or(0))
     })
 }
 
@@ -179,6 +181,7 @@ pub async fn run(
     policy: Policy,
     lang: Lang,
     clock: Clock,
+    quiet: tokio::sync::watch::Receiver<Option<policy::QuietHours>>,
 ) {
     let mut changes = state.subscribe();
     let repeat = policy.repeat_ms.map(std::time::Duration::from_millis);
@@ -227,6 +230,7 @@ pub async fn run(
                     continue;
                 }
                 let (now, minute) = clock();
+                notices.set_quiet(*quiet.borrow());
                 let decision = notices.decide(&alert.site_id, alert.zone.as_deref(), alert.kind, now, minute);
                 let Decision::Show { incident, count, critical } = decision else {
                     tracing::debug!(site = %alert.site_id, alert = %alert.id, ?decision, "not notified");

@@ -102,6 +102,11 @@ impl Notices {
         Notices { policy, ..Notices::default() }
     }
 
+    /// Sets (or clears) the quiet hours from now on.
+    pub fn set_quiet(&mut self, quiet: Option<QuietHours>) {
+        self.policy.quiet = quiet;
+    }
+
     /// Decides for one alert of `site` that arrived at `now_ms`, local `minute_of_day`.
     pub fn decide(
         &mut self,

@@ -39,6 +39,7 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
         Policy { repeat_ms: Some(1500), ..Policy::default() },
         Lang::En,
         notify::system_clock(),
+        tokio::sync::watch::channel(None).1,
     ));
     until("the catalog (for the site's name)", 10, || {
         bus.state().view("hq").is_some_and(|v| v.summary.name.is_some())

@@ -55,7 +55,41 @@ export function settings(state, actions) {
       { testid: 'theme-light', text: t('settings.light'), pressed: state.theme === 'light', choose: () => actions.setTheme('light') },
     ]),
     background(state, actions),
+    quiet(state, actions),
   ].filter((n) => n !== null);
+}
+
+/** @param {number} minute of the day @returns {string} "HH:MM" */
+const hhmm = (minute) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/**
+ * Quiet hours: between two times of the local day only critical alerts (intrusion,
+ * fire, panic) are notified; the rest wait in the inbox.
+ * @param {State} state
+ * @param {Actions} actions
+ */
+function quiet(state, actions) {
+  const q = state.quiet;
+  if (q === null) return null;
+  const on = q.set !== null;
+  const from = h('input', { testid: 'quiet-from', attrs: { type: 'time', value: hhmm(q.set?.fromMinute ?? 22 * 60), disabled: !on, 'aria-label': t('settings.quietFrom') } });
+  const to = h('input', { testid: 'quiet-to', attrs: { type: 'time', value: hhmm(q.set?.toMinute ?? 6 * 60), disabled: !on, 'aria-label': t('settings.quietTo') } });
+  const value = (/** @type {HTMLElement} */ el) => /** @type {HTMLInputElement} */ (el).value;
+  const apply = () => void actions.setQuietHours({ from: value(from), to: value(to) });
+  from.addEventListener('change', apply);
+  to.addEventListener('change', apply);
+  return h('section', { class: 'setting', testid: 'quiet-hours' },
+    h('h3', { class: 'section-title', text: t('settings.quiet') }),
+    h('p', { class: 'muted', text: t('settings.quietHint') }),
+    h('label', { class: 'check' },
+      h('input', {
+        testid: 'quiet-on',
+        attrs: { type: 'checkbox', checked: on },
+        on: { change: (e) => void actions.setQuietHours(/** @type {HTMLInputElement} */ (e.target).checked ? { from: value(from), to: value(to) } : null) },
+      }),
+      h('span', { text: t('settings.quietOn') })),
+    h('div', { class: 'quiet-times' }, h('span', { text: t('settings.quietFrom') }), from, h('span', { text: t('settings.quietTo') }), to),
+    q.error ? h('p', { class: 'state tone-alarm', attrs: { role: 'alert' }, text: q.error }) : null);
 }
 
 /**
