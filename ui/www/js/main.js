@@ -25,6 +25,7 @@ import { welcome, welcomeDeps } from './views/welcome.js';
 import { noApp } from './views/no-app.js';
 import { banner, bannerDeps } from './views/banner.js';
 import { NO_FILTER, newAlerts } from './alerts.js';
+import { isCriticalAlert } from './labels.js';
 import { needsEnrolment } from './enrolment.js';
 
 /** @typedef {import('./store.js').State} State */
@@ -147,8 +148,33 @@ function announce(s) {
   seenAlerts = s.alerts;
   if (fresh.length === 0 || !document.hasFocus()) return;
   store.set({ banner: fresh[0] });
+  if (fresh.some((a) => isCriticalAlert(a.kind))) alarm();
   if (bannerTimer !== null) clearTimeout(bannerTimer);
   bannerTimer = setTimeout(() => store.set({ banner: null }), BANNER_MS);
+}
+
+/** @type {AudioContext | null} */
+let audio = null;
+/** Three short high tones: a critical alert (intrusion, fire, panic) while the app is in
+ * front. (When it is not, the OS notification asks the desktop for its alarm sound.) */
+function alarm() {
+  try {
+    audio ??= new AudioContext();
+    void audio.resume();
+    for (let i = 0; i < 3; i++) {
+      const start = audio.currentTime + i * 0.35;
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 1760;
+      gain.gain.setValueAtTime(0.2, start);
+      gain.gain.setValueAtTime(0, start + 0.2);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(start);
+      tone.stop(start + 0.25);
+    }
+  } catch {
+    // No audio device: the banner still shows.
+  }
 }
 
 /** What the user may do at the open site, read again whenever its view changes (catalog,
