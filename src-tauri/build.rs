@@ -27,6 +27,7 @@ fn main() {
         "set_start_at_login",
         "quiet_hours",
         "set_quiet_hours",
+        "audit_log",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

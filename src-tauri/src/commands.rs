@@ -3,7 +3,7 @@
 use crate::background::{self, BackgroundStatus};
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
-use crate::state::{AppState, MAX_WARM, PinStatus, SiteControls, StreamQuality};
+use crate::state::{AppState, AuditLogView, MAX_WARM, PinStatus, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
 use mimamori_core::inbox::{AlertView, PossibleGap};
@@ -105,6 +105,12 @@ pub fn set_start_at_login<R: tauri::Runtime>(
     background::set_start_at_login(&dir, &exe, enabled)
         .map_err(|e| IpcError::new(ErrorKind::Unavailable, format!("the autostart entry: {e}")))?;
     Ok(background::status(&app))
+}
+
+/// This device's audit log: whether its chain holds, and its newest records (at most 200).
+#[tauri::command]
+pub fn audit_log(state: State<'_, AppState>, limit: u32) -> AuditLogView {
+    state.audit_log(usize::try_from(limit.clamp(1, 200)).unwrap_or(200))
 }
 
 /// The quiet hours (minutes of the local day), if set.

@@ -52,6 +52,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::set_start_at_login,
             commands::quiet_hours,
             commands::set_quiet_hours,
+            commands::audit_log,
         ])
         .setup(|app| {
             background::setup(app.handle());

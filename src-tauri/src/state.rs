@@ -69,6 +69,47 @@ pub struct AppState {
 /// How long a command waits for the site's answer; it expires on the broker with it.
 pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The audit log for Settings: whether the chain verifies, and its newest records (none
+/// when it does not: a changed log is not shown as if it were true).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogView {
+    pub verified: bool,
+    pub problem: Option<String>,
+    pub total: u32,
+    pub records: Vec<AuditRecordView>,
+}
+
+/// One audit record (ids and words only, never a secret or an address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecordView {
+    #[ts(type = "number")]
+    pub time_ms: u64,
+    pub user: String,
+    pub what: String,
+    pub site: String,
+    pub target: String,
+    pub action: String,
+    pub outcome: String,
+    pub note: Option<String>,
+}
+
+impl From<mimamori_core::audit::Record> for AuditRecordView {
+    fn from(r: mimamori_core::audit::Record) -> Self {
+        AuditRecordView {
+            time_ms: r.time_ms,
+            user: r.user,
+            what: r.what,
+            site: r.site,
+            target: r.target,
+            action: r.action,
+            outcome: r.outcome,
+            note: r.note,
+        }
+    }
+}
+
 /// What a user may do at one site, for the UI to offer (the core checks again).
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -386,12 +427,36 @@ impl AppState {
     fn audit(&self) -> Result<Arc<Audit>, AuditError> {
         self.audit
             .get_or_init(|| {
-                let name = if self.demo { "demo-audit.log" } else { "audit.log" };
-                let dir = mimamori_core::profile::default_dir();
-                std::fs::create_dir_all(&dir).map_err(|e| AuditError::Io(e.to_string()))?;
-                Audit::open(dir.join(name)).map(Arc::new)
+                std::fs::create_dir_all(mimamori_core::profile::default_dir())
+                    .map_err(|e| AuditError::Io(e.to_string()))?;
+                Audit::open(self.audit_path()).map(Arc::new)
             })
             .clone()
+    }
+
+    /// Where this device's audit log is (the demo keeps its own).
+    pub fn audit_path(&self) -> std::path::PathBuf {
+        let name = if self.demo { "demo-audit.log" } else { "audit.log" };
+        mimamori_core::profile::default_dir().join(name)
+    }
+
+    /// The audit log as Settings shows it: whether its chain holds, and its newest records.
+    pub fn audit_log(&self, limit: usize) -> AuditLogView {
+        let path = self.audit_path();
+        if !path.exists() {
+            return AuditLogView { verified: true, problem: None, total: 0, records: Vec::new() };
+        }
+        match Audit::records(&path) {
+            Ok(all) => AuditLogView {
+                verified: true,
+                problem: None,
+                total: u32::try_from(all.len()).unwrap_or(u32::MAX),
+                records: all.into_iter().rev().take(limit).map(AuditRecordView::from).collect(),
+            },
+            Err(e) => {
+                AuditLogView { verified: false, problem: Some(e.to_string()), total: 0, records: Vec::new() }
+            }
+        }
     }
 
     pub fn pin_status(&self) -> Result<PinStatus, PinError> {

@@ -222,6 +222,8 @@ fn bindings() -> Vec<(String, String)> {
         one::<crate::notifications::OpenAlert>(),
         one::<crate::background::BackgroundStatus>(),
         one::<mimamori_core::notify::settings::QuietHoursSetting>(),
+        one::<crate::state::AuditLogView>(),
+        one::<crate::state::AuditRecordView>(),
         one::<AlertKind>(),
         one::<StreamStatus>(),
         one::<StreamPhase>(),

@@ -338,6 +338,11 @@ test("Settings: the app keeps running in the tray, and can start at login", asyn
   assert.match(readFileSync(entry, "utf8"), /^Exec=".*mimamori-app" --background$/m);
   await tap('[data-testid="start-at-login"]');
   await until("the autostart entry gone", () => !statSync(entry, { throwIfNoEntry: false }));
+  // The audit log: its chain holds, with the enrolment and the commands of this run.
+  const audit = await until("the audit log", () => wd.exec(`return document.querySelector('[data-testid="audit-verified"]')
+    && [...document.querySelectorAll('[data-testid="audit-record"]')].map(r => r.dataset.what)`));
+  assert.ok(audit.includes("enrol") && audit.includes("command") && audit.includes("outcome"), JSON.stringify(audit));
+  await wd.screenshot(join(out, "settings.png"));
   // Quiet hours, 22:00 to 06:00 by default, kept on the device.
   await tap('[data-testid="quiet-on"]');
   const kept = join(configDir, "notifications.json");

@@ -261,6 +261,7 @@
     },
     possible_gaps: () => [],
     quiet_hours: () => null,
+    audit_log: () => ({ verified: true, problem: null, total: 0, records: [] }),
     set_quiet_hours: ({ quiet }) => quiet ?? null,
     background_status: () => ({ tray: true, startAtLoginAvailable: true, startAtLogin: false }),
     set_start_at_login: ({ enabled }) => ({ tray: true, startAtLoginAvailable: true, startAtLogin: Boolean(enabled) }),

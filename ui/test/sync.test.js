@@ -186,7 +186,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null, banner: null, alertFilter: { site: '', kind: '', state: 'all' }, background: null, quiet: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null, banner: null, alertFilter: { site: '', kind: '', state: 'all' }, background: null, quiet: null, audit: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 

@@ -7,7 +7,7 @@ import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
 import { nextCamera } from './sites.js';
 import { CONFIRM_WINDOW, controlKey, guarded } from './control.js';
-import { api, backgroundStatus, quietHours, setQuietHours, setStartAtLogin, toIpcError } from './api.js';
+import { api, auditLog, backgroundStatus, quietHours, setQuietHours, setStartAtLogin, toIpcError } from './api.js';
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -41,6 +41,7 @@ export function createActions(store, sync) {
         void sync.refreshStats();
         backgroundStatus().then((background) => store.set({ background }), () => {});
         quietHours().then((set) => store.set({ quiet: { set, error: null } }), () => {});
+        auditLog(50).then((audit) => store.set({ audit }), () => {});
       }
     },
     /**

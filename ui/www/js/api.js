@@ -14,6 +14,7 @@
  * @typedef {import('./types.js').OpenAlert} OpenAlert
  * @typedef {import('./types.js').BackgroundStatus} BackgroundStatus
  * @typedef {import('./types.js').QuietHoursSetting} QuietHoursSetting
+ * @typedef {import('./types.js').AuditLogView} AuditLogView
  * @typedef {import('./types.js').BusChange} BusChange
  * @typedef {import('./types.js').IpcError} IpcError
  * @typedef {import('./types.js').ErrorKind} ErrorKind
@@ -278,6 +279,13 @@ export const quietHours = () => call('quiet_hours');
  * @returns {Promise<QuietHoursSetting | null>}
  */
 export const setQuietHours = (quiet) => call('set_quiet_hours', { quiet });
+
+/**
+ * This device's audit log: whether its chain holds, and its newest records.
+ * @param {number} limit 1–200
+ * @returns {Promise<AuditLogView>}
+ */
+export const auditLog = (limit) => call('audit_log', { limit });
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
 export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };

@@ -62,6 +62,7 @@ const store = createStore({
   alertFilter: NO_FILTER,
   background: null,
   quiet: null,
+  audit: null,
   enrolment: { busy: false, error: null, result: null },
   removal: null,
   tab: 'sites',
@@ -112,7 +113,7 @@ if (store.get().available) {
     region(alertsPanel, alertsDeps, (s) => alerts(s, actions)),
     region(settingsTopEl, (s) => [s.lang, s.theme, s.background, s.quiet], (s) => settings(s, actions)),
     region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
-    region(aboutEl, (s) => [s.info, s.stats, s.lang], (s) => about(s)),
+    region(aboutEl, (s) => [s.info, s.stats, s.lang, s.audit], (s) => about(s)),
     (s) => {
       // Which panel shows, and (on phones) whether the list or the open site fills it.
       const welcoming = needsEnrolment(s.info);

@@ -60,6 +60,7 @@
  * @property {import('./alerts.js').AlertFilter} alertFilter what the inbox shows
  * @property {import('./types.js').BackgroundStatus | null} background tray and start at login, read with Settings
  * @property {{ set: import('./types.js').QuietHoursSetting | null, error: string | null } | null} quiet the quiet hours, read with Settings
+ * @property {import('./types.js').AuditLogView | null} audit the audit log, read with Settings
  * @property {Enrolment} enrolment
  * @property {Removal | null} removal
  * @property {Tab} tab

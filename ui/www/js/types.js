@@ -21,6 +21,7 @@
 /** @typedef {import('../../bindings/OpenAlert').OpenAlert} OpenAlert */
 /** @typedef {import('../../bindings/BackgroundStatus').BackgroundStatus} BackgroundStatus */
 /** @typedef {import('../../bindings/QuietHoursSetting').QuietHoursSetting} QuietHoursSetting */
+/** @typedef {import('../../bindings/AuditLogView').AuditLogView} AuditLogView */
 /** @typedef {import('../../bindings/AlertKind').AlertKind} AlertKind */
 /** @typedef {import('../../bindings/ProfileSummary').ProfileSummary} ProfileSummary */
 /** @typedef {import('../../bindings/ProfileSite').ProfileSite} ProfileSite */

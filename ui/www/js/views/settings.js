@@ -4,6 +4,7 @@
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
+import { formatClock } from '../time.js';
 
 /**
  * @typedef {import('../store.js').State} State
@@ -115,6 +116,33 @@ function background(state, actions) {
 }
 
 /**
+ * The audit log: whether its chain holds, and what was done here lately (commands,
+ * acknowledgements, enrolments, removals), newest first.
+ * @param {State} state
+ */
+function auditSection(state) {
+  const a = state.audit;
+  if (a === null) return null;
+  const rows = a.records.map((r) => h('tr', { testid: 'audit-record', data: { what: r.what } },
+    h('td', { text: formatClock(r.timeMs) }),
+    h('td', { text: r.user }),
+    h('td', { text: r.what }),
+    h('td', { text: r.site }),
+    h('td', { text: `${r.target} ${r.action}` }),
+    h('td', { text: r.outcome }),
+    h('td', { text: r.note ?? '' })));
+  return h('section', { class: 'setting', testid: 'audit-log' },
+    h('h3', { class: 'section-title', text: t('settings.audit') }),
+    a.verified
+      ? h('p', { class: 'state tone-ok', testid: 'audit-verified', text: t('settings.auditVerified', { count: a.total }) })
+      : h('p', { class: 'state tone-alarm', testid: 'audit-broken', attrs: { role: 'alert' }, text: t('settings.auditBroken', { problem: a.problem ?? '' }) }),
+    rows.length > 0
+      ? h('div', { class: 'audit-scroll' }, h('table', { class: 'audit-table' }, h('tbody', {}, rows)))
+      : null,
+    h('p', { class: 'muted', text: t('settings.auditExport') }));
+}
+
+/**
  * The bottom of Settings: site messages received and refused, version, demo notice.
  * @param {State} state
  */
@@ -130,9 +158,10 @@ export function about(state) {
             ...(stats.lastRejection ? /** @type {[string, string][]} */ ([[t('settings.lastRejection'), stats.lastRejection]]) : []),
           ])
         : h('p', { class: 'muted', text: '…' })),
+    auditSection(state),
     h('section', { class: 'setting' },
       h('h3', { class: 'section-title', text: t('settings.about') }),
       facts([[t('settings.version'), info?.version ?? '…']]),
       info?.demo ? h('p', { class: 'demo-note', testid: 'demo-note', text: t('settings.demoNote') }) : null),
-  ];
+  ].filter((n) => n !== null);
 }
