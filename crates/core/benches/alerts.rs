@@ -144,43 +144,21 @@ async fn run() -> Vec<Row> {
     let (p50, p99) = (percentile(&mut core, 0.5), percentile(&mut core, 0.99));
     let (n50, n99) = (percentile(&mut notified, 0.5), percentile(&mut notified, 0.99));
     let (b50, b99) = (percentile(&mut base, 0.5), percentile(&mut base, 0.99));
+    // Each figure beside the bare subscriber's at the same percentile; p99 has the target.
+    let row = |what: &str, p: &str, value: f64, baseline: f64| Row {
+        name: format!("alert raised → {what}, {p} ({RATE}/s)"),
+        value,
+        baseline_name: format!("bare MQTT delivery {p}"),
+        baseline,
+        unit: "ms",
+        target: if p == "p99" { "≤ 50 ms".into() } else { "—".into() },
+        met: p != "p99" || value <= 50.0,
+    };
     vec![
-        Row {
-            name: format!("alert raised → stored + announced, p50 ({RATE}/s)"),
-            value: p50,
-            baseline_name: "bare MQTT delivery p50".into(),
-            baseline: b50,
-            unit: "ms",
-            target: "—".into(),
-            met: true,
-        },
-        Row {
-            name: format!("alert raised → stored + announced, p99 ({RATE}/s)"),
-            value: p99,
-            baseline_name: "bare MQTT delivery p99".into(),
-            baseline: b99,
-            unit: "ms",
-            target: "≤ 50 ms".into(),
-            met: p99 <= 50.0,
-        },
-        Row {
-            name: format!("alert raised → notification requested, p50 ({RATE}/s)"),
-            value: n50,
-            baseline_name: "bare MQTT delivery p50".into(),
-            baseline: b50,
-            unit: "ms",
-            target: "—".into(),
-            met: true,
-        },
-        Row {
-            name: format!("alert raised → notification requested, p99 ({RATE}/s)"),
-            value: n99,
-            baseline_name: "bare MQTT delivery p99".into(),
-            baseline: b99,
-            unit: "ms",
-            target: "≤ 50 ms".into(),
-            met: n99 <= 50.0,
-        },
+        row("stored + announced", "p50", p50, b50),
+        row("stored + announced", "p99", p99, b99),
+        row("notification requested", "p50", n50, b50),
+        row("notification requested", "p99", n99, b99),
     ]
 }
 
