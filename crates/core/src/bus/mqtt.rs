@@ -90,6 +90,19 @@ fn problem(err: &ConnectionError) -> ConnectionProblem {
     }
 }
 
+/// Hands a command's response to whoever waits for it.
+fn answer_command(state: &BusState, payload: &[u8]) {
+    match crate::control::decode_response(payload) {
+        Ok(r) => {
+            let id = r.request_id.clone();
+            if !state.answer(&id, Reply::Response(r)) {
+                tracing::debug!(request = %id, "a response nobody waits for (late or duplicate)");
+            }
+        }
+        Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
+    }
+}
+
 /// Only the topics this client reads: a site-wide `#` would also bring every user's
 /// commands and acknowledgements, which are none of this client's business.
 fn subscribe_all(client: &AsyncClient, sites: &[String]) {
@@ -219,24 +232,19 @@ pub(super) async fn run(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) if p.topic == responses.as_bytes() => {
                     let replay_site = replay::request_id_of(&p.payload).and_then(|id| recovery.answered(&id));
-                    if let (Some(site), Some(inbox)) = (replay_site, &inbox) {
-                        let link = Link { client: &client, inbox, user: &config.user, responses: &responses, sent: &unnumbered };
-                        match replay::decode_response(&p.payload) {
-                            Ok(replayed) => recovery.apply(&link, &state, &site, replayed),
-                            Err(err) => {
-                                tracing::warn!(%site, "a malformed replay response was ignored: {err}");
-                                recovery.check_soon(&site);
+                    match (replay_site, &inbox) {
+                        (Some(site), Some(inbox)) => {
+                            let link = Link { client: &client, inbox, user: &config.user, responses: &responses, sent: &unnumbered };
+                            match replay::decode_response(&p.payload) {
+                                Ok(replayed) => recovery.apply(&link, &state, &site, replayed),
+                                Err(err) => {
+                                    tracing::warn!(%site, "a malformed replay response was ignored: {err}");
+                                    recovery.check_soon(&site);
+                                }
                             }
                         }
-                    } else { match crate::control::decode_response(&p.payload) {
-                        Ok(r) => {
-                            let id = r.request_id.clone();
-                            if !state.answer(&id, Reply::Response(r)) {
-                                tracing::debug!(request = %id, "a response nobody waits for (late or duplicate)");
-                            }
-                        }
-                        Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
-                    } }
+                        _ => answer_command(&state, &p.payload),
+                    }
                     if let Err(err) = client.try_ack(&p) {
                         tracing::warn!("could not queue an acknowledgement: {err}");
                     }
