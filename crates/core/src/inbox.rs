@@ -94,6 +94,10 @@ CREATE TABLE IF NOT EXISTS alerts (
   epoch INTEGER NOT NULL, seq INTEGER NOT NULL, picture_problem TEXT,
   PRIMARY KEY (site, id));
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (time_ms DESC);
+CREATE TABLE IF NOT EXISTS pending_updates (
+  site TEXT NOT NULL, alert_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+  by_user TEXT NOT NULL, at_ms INTEGER NOT NULL, note TEXT,
+  PRIMARY KEY (site, alert_id, epoch, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads (
   site TEXT NOT NULL, epoch INTEGER NOT NULL, last_seq INTEGER NOT NULL,
   PRIMARY KEY (site, epoch)) WITHOUT ROWID;
@@ -210,16 +214,39 @@ impl Inbox {
                 Self::insert_alert(&tx, site, (int(event.epoch), int(event.seq)), a, received_ms)?;
             }
             EventBody::AlertUpdate(u) => {
-                // The first update acknowledges; later ones only add their note.
-                tx.execute(
-                    "UPDATE alerts SET acked_by = COALESCE(acked_by, ?3), acked_ms = COALESCE(acked_ms, ?4),
-                       note = COALESCE(?5, note) WHERE site = ?1 AND id = ?2",
-                    params![site, u.alert_id, u.by, int(u.at), u.note],
-                )?;
+                let applied =
+                    Self::apply_update(&tx, site, &u.alert_id, &u.by, int(u.at), u.note.as_deref())?;
+                if !applied {
+                    // Its alert has not arrived yet (replay can bring them in any order):
+                    // kept until it does.
+                    tx.execute(
+                        "INSERT OR IGNORE INTO pending_updates (site, alert_id, epoch, seq, by_user, at_ms, note)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![site, u.alert_id, int(event.epoch), int(event.seq), u.by, int(u.at), u.note],
+                    )?;
+                }
             }
         }
         tx.commit()?;
         Ok(Recorded::New)
+    }
+
+    /// Applies an alert update: the first acknowledges, later ones only add their note.
+    /// False when the alert is not stored.
+    fn apply_update(
+        tx: &rusqlite::Transaction<'_>,
+        site: &str,
+        alert_id: &str,
+        by: &str,
+        at: i64,
+        note: Option<&str>,
+    ) -> Result<bool, InboxError> {
+        let n = tx.execute(
+            "UPDATE alerts SET acked_by = COALESCE(acked_by, ?3), acked_ms = COALESCE(acked_ms, ?4),
+               note = COALESCE(?5, note) WHERE site = ?1 AND id = ?2",
+            params![site, alert_id, by, at, note],
+        )?;
+        Ok(n > 0)
     }
 
     /// Inserts an alert under its place in the stream (`epoch`, `seq`); answers whether it
@@ -264,6 +291,20 @@ impl Inbox {
                 problem
             ],
         )?;
+        if n > 0 {
+            // Updates that came before it, in the order of the stream.
+            let pending: Vec<(String, i64, Option<String>)> = tx
+                .prepare(
+                    "SELECT by_user, at_ms, note FROM pending_updates WHERE site = ?1 AND alert_id = ?2
+                     ORDER BY epoch, seq",
+                )?
+                .query_map(params![site, a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (by, at, note) in &pending {
+                Self::apply_update(tx, site, &a.id, by, *at, note.as_deref())?;
+            }
+            tx.execute("DELETE FROM pending_updates WHERE site = ?1 AND alert_id = ?2", params![site, a.id])?;
+        }
         Ok(n > 0)
     }
 
@@ -633,6 +674,15 @@ mod tests {
         let a = &inbox.alerts(10).unwrap()[0];
         assert_eq!((a.acknowledged_by.as_deref(), a.acknowledged_ms), (Some("aiko"), Some(102)));
         assert_eq!(a.note.as_deref(), Some("handled"));
+
+        // Replay may bring the updates before their alert: they wait for it.
+        let later = Inbox::in_memory().unwrap();
+        later.record("hq", &update(3, "ken", Some("handled")), 0).unwrap();
+        later.record("hq", &update(2, "aiko", Some("on my way")), 0).unwrap();
+        assert!(later.alerts(10).unwrap().is_empty());
+        later.record("hq", &alert(1, 1), 0).unwrap();
+        let a = &later.alerts(10).unwrap()[0];
+        assert_eq!((a.acknowledged_by.as_deref(), a.note.as_deref()), (Some("aiko"), Some("handled")));
     }
 
     #[test]
