@@ -89,7 +89,7 @@ function filters(list, state, actions) {
    * @param {[string, string][]} options value, text
    * @param {(value: string) => void} change
    */
-  const select = (testid, label, value, options, change) => h('label', { class: 'filter' },
+  const select = (testid, label, value, options, change) => h('label', { class: 'alert-filter' },
     h('span', { class: 'muted', text: label }),
     h('select', {
       testid,
