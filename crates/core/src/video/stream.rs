@@ -177,6 +177,14 @@ impl Viewer {
     }
 }
 
+/// Another viewer of the same stream: the stream stays open until both are dropped.
+impl Clone for Viewer {
+    fn clone(&self) -> Self {
+        *self.handle.shared.viewers.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Viewer { handle: self.handle.clone(), streams: self.streams.clone() }
+    }
+}
+
 impl Drop for Viewer {
     fn drop(&mut self) {
         let remaining = {
@@ -209,7 +217,10 @@ impl Inner {
         let idle = self.timing.idle_close;
         rt.spawn(async move {
             tokio::time::sleep(idle).await;
-            if *handle.shared.viewers.lock().unwrap_or_else(|p| p.into_inner()) == 0 {
+            // Only if idle all that time: a viewer may have come and gone meanwhile, and
+            // the timer of its leaving decides then.
+            let since = *handle.shared.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+            if since.is_some_and(|s| s.elapsed() >= idle) {
                 self.close(&handle);
             }
         });
@@ -521,6 +532,39 @@ mod tests {
         let mut running = streams.running();
         running.sort();
         assert_eq!(running, ["cam-2", "cam-3"], "the two idle longest closed at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_time_counts_from_the_last_viewer_leaving() {
+        let (streams, opener) = streams(vec![Ok(vec![params(), frame(true, 0)])], After::Ticking);
+        let idle = StreamTiming::default().idle_close;
+        let viewer = streams.watch("hq/cam-1/main", source);
+        wait_for(&mut viewer.handle().status(), StreamPhase::Live).await;
+        drop(viewer);
+        // Back shortly before the idle time ends, and gone again at once.
+        tokio::time::sleep(idle - Duration::from_secs(2)).await;
+        drop(streams.watch("hq/cam-1/main", || unreachable!("still running")));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(streams.running(), ["hq/cam-1/main"], "closed by the first leaving's timer");
+        tokio::time::sleep(idle).await;
+        assert!(streams.running().is_empty());
+        assert_eq!(opener.opened.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cloned_viewer_keeps_the_stream_open_until_it_is_dropped_too() {
+        let (streams, _) = streams(vec![Ok(vec![params(), frame(true, 0)])], After::Ticking);
+        let viewer = streams.watch("hq/cam-1/main", source);
+        let mut status = viewer.handle().status();
+        wait_for(&mut status, StreamPhase::Live).await;
+        let held = viewer.clone();
+        drop(viewer);
+        tokio::time::sleep(StreamTiming::default().idle_close * 2).await;
+        assert_eq!(streams.running(), ["hq/cam-1/main"]);
+        assert_eq!(status.borrow().phase, StreamPhase::Live);
+        drop(held);
+        tokio::time::sleep(StreamTiming::default().idle_close + Duration::from_secs(1)).await;
+        assert!(streams.running().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
