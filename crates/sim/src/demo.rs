@@ -12,12 +12,27 @@ use std::collections::BTreeMap;
 /// --cameras`); the in-process demo picks a free one.
 pub const CAMERA_PORT: u16 = 8554;
 
-/// Main and sub stream sizes and pace of every simulated camera: 2 s GOPs, as many cameras
-/// ship.
+/// Main and sub stream sizes and pace of every simulated camera.
 const MAIN: (usize, usize) = (640, 352);
 const SUB: (usize, usize) = (320, 176);
 const FPS: u32 = 15;
-const GOP: u32 = 30;
+
+/// Seconds from one key frame to the next in the simulated cameras: 2, as many cameras
+/// ship, unless `MIMAMORI_DEMO_GOP` says otherwise (1 to 10; the switch benchmark runs the
+/// demo at 1 s and 4 s).
+pub fn gop_seconds() -> u32 {
+    const DEFAULT: u32 = 2;
+    match std::env::var("MIMAMORI_DEMO_GOP") {
+        Err(_) => DEFAULT,
+        Ok(v) => match v.parse::<u32>() {
+            Ok(s) if (1..=10).contains(&s) => s,
+            _ => {
+                tracing::warn!("MIMAMORI_DEMO_GOP must be 1 to 10 seconds; using {DEFAULT}");
+                DEFAULT
+            }
+        },
+    }
+}
 
 struct Plan {
     id: &'static str,
@@ -91,6 +106,7 @@ pub fn site(id: &str) -> Option<SiteSpec> {
 /// The simulated camera streams of these sites (main and sub of each camera), to serve
 /// with [`crate::camera::CameraServer`].
 pub fn camera_streams(sites: &[SiteSpec]) -> Vec<StreamSpec> {
+    let gop = gop_seconds() * FPS;
     let mut out = vec![];
     for site in sites {
         for cam in &site.catalog.cameras {
@@ -101,7 +117,7 @@ pub fn camera_streams(sites: &[SiteSpec]) -> Vec<StreamSpec> {
                     width,
                     height,
                     fps: FPS,
-                    gop: GOP,
+                    gop,
                 });
             }
         }
