@@ -272,6 +272,13 @@ pub fn close_stream(players: State<'_, Players>, player_id: u32) -> bool {
     players.stop(player_id)
 }
 
+/// Stops sending a player's stream while the web view hides it; the stream stays open until
+/// `close_stream`, so that the player shows it again at once.
+#[tauri::command]
+pub fn suspend_stream(players: State<'_, Players>, player_id: u32) -> bool {
+    players.suspend(player_id)
+}
+
 /// A camera's snapshot as JPEG bytes (an `ArrayBuffer` in the web view), at tile size.
 #[tauri::command]
 pub async fn get_snapshot(

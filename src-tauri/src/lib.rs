@@ -41,6 +41,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::acknowledge_alert,
             commands::open_stream,
             commands::close_stream,
+            commands::suspend_stream,
             commands::get_snapshot,
             commands::warm_streams,
             commands::site_controls,

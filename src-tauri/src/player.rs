@@ -79,11 +79,22 @@ pub fn encode_status(status: &StreamStatus) -> Vec<u8> {
     out
 }
 
+/// Most suspended players kept at once: beyond it, the one suspended longest is closed.
+const MAX_SUSPENDED: usize = 32;
+
+/// A player: its task sending to the web view (none while suspended), and its hold on the
+/// stream, which keeps the stream open while the task is suspended.
+struct Player {
+    task: Option<tauri::async_runtime::JoinHandle<()>>,
+    _viewer: Viewer,
+    suspended_at: u64,
+}
+
 /// The players the web view has open, by id.
 #[derive(Default)]
 pub struct Players {
     next: AtomicU32,
-    running: Mutex<HashMap<u32, tauri::async_runtime::JoinHandle<()>>>,
+    running: Mutex<HashMap<u32, Player>>,
 }
 
 impl Players {
@@ -91,6 +102,7 @@ impl Players {
     /// the web view stops listening.
     pub fn start(&self, viewer: Viewer, channel: Channel<InvokeResponseBody>) -> u32 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let hold = viewer.clone();
         let task = tauri::async_runtime::spawn(async move {
             let mut feed = Mp4Feed::new(viewer.handle().subscribe());
             let mut status = viewer.handle().status();
@@ -122,13 +134,36 @@ impl Players {
                 }
             }
         });
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id, task);
+        let player = Player { task: Some(task), _viewer: hold, suspended_at: 0 };
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id, player);
         id
+    }
+
+    /// Stops sending a player's stream (the web view hides it) but keeps the stream open,
+    /// so that showing it again starts from the cached key frame of a live session.
+    pub fn suspend(&self, id: u32) -> bool {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(player) = running.get_mut(&id) else { return false };
+        if let Some(task) = player.task.take() {
+            task.abort();
+            player.suspended_at = now_ms();
+        }
+        let suspended = running.values().filter(|p| p.task.is_none()).count();
+        if suspended > MAX_SUSPENDED {
+            let oldest = running.iter().filter(|(_, p)| p.task.is_none()).min_by_key(|(_, p)| p.suspended_at);
+            if let Some(&oldest) = oldest.map(|(id, _)| id) {
+                running.remove(&oldest);
+            }
+        }
+        true
     }
 
     /// Stops a player; its stream closes after the idle time if nobody else watches.
     pub fn stop(&self, id: u32) -> bool {
-        let task = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-        task.map(|t| t.abort()).is_some()
+        let player = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        if let Some(task) = player.as_ref().and_then(|p| p.task.as_ref()) {
+            task.abort();
+        }
+        player.is_some()
     }
 }

@@ -146,6 +146,9 @@ function fakeApi() {
     closeStream: async () => {
       throw new Error('sync closed a stream');
     },
+    suspendStream: async () => {
+      throw new Error('sync suspended a stream');
+    },
     getSnapshot: async () => {
       throw new Error('sync read a snapshot');
     },

@@ -199,6 +199,14 @@ export async function openStream(siteId, cameraId, quality, onMessage) {
 export const closeStream = (playerId) => call('close_stream', { playerId });
 
 /**
+ * Stops sending a player's stream while it cannot be seen; the stream stays open until
+ * `closeStream`.
+ * @param {number} playerId
+ * @returns {Promise<boolean>}
+ */
+export const suspendStream = (playerId) => call('suspend_stream', { playerId });
+
+/**
  * A camera's current picture, as JPEG bytes at tile size (from its snapshot endpoint,
  * checked and re-encoded by the core).
  * @param {string} siteId
@@ -288,6 +296,6 @@ export const setQuietHours = (quiet) => call('set_quiet_hours', { quiet });
 export const auditLog = (limit) => call('audit_log', { limit });
 
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, suspendStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
 
 /** @typedef {typeof api} Api */

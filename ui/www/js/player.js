@@ -6,10 +6,13 @@
 //
 // Players live outside the re-rendered regions: a view asks `players.view(...)` for the
 // element of a camera and gets the same one every render, so re-rendering never restarts
-// video. Players whose element left the page are closed by `sweep()`.
+// video. Players whose element left the page are closed by `sweep()`; players the user
+// cannot see (under a camera full screen, in a hidden tab) stop their stream until they
+// show again: they would cost the page every frame.
 
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { createStill } from './still.js';
 
 /**
  * @typedef {import('./api.js').Api} Api
@@ -29,6 +32,8 @@ const MAX_LAG = 0.5;
 const KEEP = 10;
 /** Fragments waiting to be appended before the player drops to the next key frame. */
 const MAX_QUEUE = 90;
+/** Longest wait for the still before the media pipeline is attached anyway (ms). */
+const STILL_WAIT = 300;
 /** Wait before a player whose media pipeline failed starts afresh (ms). */
 const RESTART_DELAY = 500;
 /** How long a stream may take to play before its tile shows a snapshot, and how often the
@@ -116,12 +121,17 @@ export function createPlayers(api) {
       }
       return p.el;
     },
-    /** Closes players no longer on the page. */
+    /** Closes players no longer on the page; suspends those hidden on it and resumes
+     * those shown again. */
     sweep() {
       for (const [key, p] of players) {
         if (!p.el.isConnected) {
           p.close();
           players.delete(key);
+        } else if (shown(p.el)) {
+          p.resume();
+        } else {
+          p.suspend();
         }
       }
     },
@@ -131,6 +141,17 @@ export function createPlayers(api) {
       players.clear();
     },
   };
+}
+
+/**
+ * Whether an element on the page can be seen (not in a hidden subtree, not
+ * `visibility: hidden`).
+ * @param {HTMLElement} el
+ */
+function shown(el) {
+  return typeof el.checkVisibility === 'function'
+    ? el.checkVisibility({ visibilityProperty: true })
+    : el.closest('[hidden]') === null && getComputedStyle(el).visibility !== 'hidden';
 }
 
 /**
@@ -147,7 +168,22 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   const stateEl = h('span', { class: 'stream-state', testid: 'stream-state' });
   // The camera's snapshot, behind the state text, while the stream does not play.
   const snapshotEl = /** @type {HTMLImageElement} */ (h('img', { class: 'snapshot', testid: 'snapshot', attrs: { alt: '', hidden: true } }));
-  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, snapshotEl, stateEl);
+  // The cached key frame, drawn at once before the video's pipeline starts (still.js).
+  const still = createStill((at) => {
+    if (at !== null) pictured(at, 'still');
+    attach();
+  });
+  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, still.el, snapshotEl, stateEl);
+
+  /** Notes when this attempt's first picture reached the screen, and how (read by the
+   * switch benchmark, tests/bench/switch.mjs).
+   * @param {number} at
+   * @param {'still' | 'video'} by */
+  function pictured(at, by) {
+    if (el.dataset.pictureAt !== undefined) return;
+    el.dataset.pictureAt = String(at);
+    el.dataset.pictureBy = by;
+  }
   /** @type {ReturnType<typeof setTimeout> | null} */
   let snapshotTimer = null;
 
@@ -155,7 +191,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
    * once the stream plays. One timer at most: a fetch, or the wait before the next. */
   function snapshots() {
     const playing = status?.phase === 'live' && video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
-    if (playing || closed || !hasSnapshot) {
+    if (playing || closed || suspended || !hasSnapshot) {
       if (snapshotTimer !== null) clearTimeout(snapshotTimer);
       snapshotTimer = null;
       snapshotEl.hidden = true;
@@ -194,6 +230,12 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   /** @type {number | null} */
   let playerId = null;
   let closed = false;
+  /** Hidden from the user: nothing is sent until shown again. */
+  let suspended = false;
+  /** The suspended player in the core, which keeps the stream open until the player
+   * shows again (or closes). */
+  /** @type {number | null} */
+  let heldId = null;
   /** @type {SourceBuffer | null} */
   let sb = null;
   /** @type {string | null} */
@@ -222,10 +264,16 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     status = null;
     stateEl.textContent = t('stream.unsupported');
     el.dataset.phase = 'unsupported';
-    return { el, close() {} };
+    return { el, close() {}, suspend() {}, resume() {} };
   }
   /** @type {MediaSource} */
   let source;
+  /** Whether this attempt's media source is attached. */
+  let attached = false;
+  /** Messages of this attempt that came before its media source opened (null once open):
+   * the stream is asked for at once, and its first messages feed the still meanwhile. */
+  /** @type {Message[] | null} */
+  let early = [];
   /** Which attempt the channel messages belong to: a restarted player ignores the old one. */
   let generation = 0;
 
@@ -237,9 +285,16 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   function start() {
     const mine = ++generation;
     presented = false;
+    still.reset();
+    delete el.dataset.pictureAt;
+    delete el.dataset.pictureBy;
     if (frameCallbacks) {
-      video.requestVideoFrameCallback(() => {
-        if (mine === generation) presented = true;
+      video.requestVideoFrameCallback((now) => {
+        if (mine === generation) {
+          presented = true;
+          pictured(now, 'video');
+          still.hide();
+        }
         pump();
       });
     }
@@ -249,44 +304,84 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     waitKey = false;
     delete el.dataset.liveFrom;
     delete el.dataset.liveKeyAt;
+    early = [];
+    attached = false;
+    // The media pipeline is attached once the still is on screen: building it holds up
+    // the page's rendering. Without stills, or if the still takes too long, at once.
+    if (still.supported) setTimeout(() => mine === generation && attach(), STILL_WAIT);
+    else attach();
+    api.openStream(siteId, cameraId, quality, (buffer) => {
+      if (mine !== generation) return;
+      const m = parseMessage(buffer);
+      still.take(m);
+      if (early === null) onMessage(m);
+      else if (early.length < MAX_QUEUE || m.kind !== 'media') early.push(m);
+      // Too much before the source opened: the media waits for the next key frame.
+      else early = early.filter((e) => e.kind !== 'media');
+    }).then(
+      (id) => {
+        if (closed || mine !== generation) {
+          // Suspended meanwhile: this player holds the stream in place of the older one.
+          if (!closed && suspended) {
+            release();
+            heldId = id;
+            void api.suspendStream(id).catch(() => {});
+          } else {
+            void api.closeStream(id).catch(() => {});
+          }
+          return;
+        }
+        playerId = id;
+        release();
+      },
+      (e) => {
+        stateEl.textContent = e.message;
+        stateEl.hidden = false;
+        el.dataset.phase = 'failed';
+      },
+    );
+  }
+
+  /** Lets go of the stream held while suspended (the new player holds it now). */
+  function release() {
+    if (heldId !== null) void api.closeStream(heldId).catch(() => {});
+    heldId = null;
+  }
+
+  /** Attaches a new media source to the video (once per attempt); the messages that came
+   * before it opened are then played. */
+  function attach() {
+    if (attached || closed) return;
+    attached = true;
+    const mine = generation;
     source = new MS();
     if (video.src.startsWith('blob:')) URL.revokeObjectURL(video.src);
     video.src = URL.createObjectURL(source);
     source.addEventListener('sourceopen', () => {
-      api.openStream(siteId, cameraId, quality, (buffer) => {
-        if (mine === generation) onMessage(buffer);
-      }).then(
-        (id) => {
-          playerId = id;
-          if (closed || mine !== generation) void api.closeStream(id).catch(() => {});
-        },
-        (e) => {
-          stateEl.textContent = e.message;
-          stateEl.hidden = false;
-          el.dataset.phase = 'failed';
-        },
-      );
+      if (mine !== generation) return;
+      const waiting = early ?? [];
+      early = null;
+      waiting.forEach(onMessage);
     }, { once: true });
   }
 
   // The engine's media pipeline can fail on its own (WebKitGTK: "Failed to push buffer"
   // after a seek during an append): start afresh; the core's GOP cache makes it quick.
   video.addEventListener('error', () => {
-    if (closed) return;
+    if (closed || suspended) return;
     el.dataset.restarts = String(Number(el.dataset.restarts ?? 0) + 1);
     if (playerId !== null) void api.closeStream(playerId).catch(() => {});
     playerId = null;
     generation += 1;
     setTimeout(() => {
-      if (!closed) start();
+      if (!closed && !suspended) start();
     }, RESTART_DELAY);
   });
   start();
 
-  /** @param {ArrayBuffer} buffer */
-  function onMessage(buffer) {
+  /** @param {Message} m */
+  function onMessage(m) {
     if (closed) return;
-    const m = parseMessage(buffer);
     if (m.kind === 'status') {
       status = m.status;
       show();
@@ -372,12 +467,33 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
 
   return {
     el,
+    /** Stops the stream while the player cannot be seen; the video keeps its last frame. */
+    suspend() {
+      if (suspended || closed) return;
+      suspended = true;
+      generation += 1;
+      queue = [];
+      early = null;
+      if (playerId !== null) {
+        release();
+        heldId = playerId;
+        void api.suspendStream(playerId).catch(() => {});
+      }
+      playerId = null;
+    },
+    /** Shown again: a new attempt, starting from the cached key frame. */
+    resume() {
+      if (!suspended || closed) return;
+      suspended = false;
+      start();
+    },
     close() {
       closed = true;
       if (snapshotTimer !== null) clearTimeout(snapshotTimer);
       if (snapshotEl.src) URL.revokeObjectURL(snapshotEl.src);
       queue = [];
       if (playerId !== null) void api.closeStream(playerId).catch(() => {});
+      release();
       if (video.src.startsWith('blob:')) URL.revokeObjectURL(video.src);
       video.removeAttribute('src');
       video.load();
