@@ -230,6 +230,14 @@ store.subscribe(() => {
     render();
   });
 });
+// A camera chosen full screen starts its stream at once, not at the next frame's render
+// (which finds the same player then).
+store.subscribe(() => {
+  const s = store.get();
+  if (s.openCameraId === null || s.openSiteId === null || s.site?.id !== s.openSiteId) return;
+  const camera = s.site.cameras.find((c) => c.id === s.openCameraId);
+  if (camera !== undefined) players.view(s.openSiteId, camera.id, 'main', camera.hasSnapshot);
+});
 render();
 if (store.get().available) {
   void sync.start();
