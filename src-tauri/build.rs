@@ -16,6 +16,7 @@ fn main() {
         "acknowledge_alert",
         "open_stream",
         "close_stream",
+        "suspend_stream",
         "get_snapshot",
         "warm_streams",
         "site_controls",

@@ -336,3 +336,22 @@ fn quiet_hours_are_checked_before_anything_is_kept() {
     assert_eq!(late["kind"], "InvalidInput");
     assert!(invoke(&w, "set_quiet_hours", json!({"quiet": {"fromMinute": -1, "toMinute": 60}})).is_err());
 }
+
+/// Every command the app registers is declared in build.rs and granted to the window:
+/// a command missing from either is refused at run time, and the web view only sees an
+/// error it may well ignore.
+#[test]
+fn every_registered_command_is_declared_and_granted() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(dir.join(path)).unwrap();
+    let (lib, build, capability) = (read("src/lib.rs"), read("build.rs"), read("capabilities/main.json"));
+    let handler = lib.split("generate_handler![").nth(1).and_then(|s| s.split(']').next()).unwrap();
+    let registered: Vec<&str> =
+        handler.split(',').filter_map(|c| c.trim().strip_prefix("commands::")).collect();
+    assert!(registered.len() > 20, "read the handler list: {registered:?}");
+    for command in registered {
+        assert!(build.contains(&format!("\"{command}\"")), "{command} is not declared in build.rs");
+        let permission = format!("\"allow-{}\"", command.replace('_', "-"));
+        assert!(capability.contains(&permission), "{command} is not granted in capabilities/main.json");
+    }
+}
