@@ -1,7 +1,7 @@
 fn main() {
     // Declaring the app's commands makes Tauri generate one `allow-<command>` permission
     // each; capabilities/main.json then grants exactly those the window uses.
-    let commands = &[
+    let mut commands = vec![
         "list_sites",
         "get_site",
         "connection_status",
@@ -30,8 +30,13 @@ fn main() {
         "set_quiet_hours",
         "audit_log",
     ];
+    // The transport probe (src/probe.rs) exists only in benchmark builds.
+    if std::env::var_os("CARGO_FEATURE_TRANSPORT_PROBE").is_some() {
+        commands.extend(["transport_channel", "transport_fetch"]);
+    }
     tauri_build::try_build(
-        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(commands.leak())),
     )
     .expect("tauri build step");
 }

@@ -7,6 +7,8 @@ pub mod commands;
 pub mod error;
 pub mod notifications;
 pub mod player;
+#[cfg(feature = "transport-probe")]
+mod probe;
 pub mod state;
 
 #[cfg(test)]
@@ -54,8 +56,14 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::quiet_hours,
             commands::set_quiet_hours,
             commands::audit_log,
+            #[cfg(feature = "transport-probe")]
+            probe::transport_channel,
+            #[cfg(feature = "transport-probe")]
+            probe::transport_fetch,
         ])
         .setup(|app| {
+            #[cfg(feature = "transport-probe")]
+            probe::grant(app.handle())?;
             background::setup(app.handle());
             notifications::start(app.handle());
             let handle = app.handle().clone();
