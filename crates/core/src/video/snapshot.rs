@@ -4,13 +4,14 @@
 //! JPEG or a [`SnapshotError`]; nothing from the camera reaches the web view unchecked.
 //!
 //! The HTTP client is deliberately tiny (one GET, HTTP/1.1, `Connection: close`, plain
-//! `http` with Basic authentication): snapshot endpoints are simple, and a general client
-//! would bring far more than it needs. Digest authentication and `https` are not yet
-//! supported and say so.
+//! `http`): snapshot endpoints are simple, and a general client would bring far more than
+//! it needs. Credentials are sent only when the camera asks (a 401 with its challenges),
+//! with the strongest scheme it offers: Digest (RFC 7616, as most IP cameras want) before
+//! Basic, so a password never goes out in clear text to a camera that does not need it.
+//! `https` is not supported yet and says so.
 
 use super::Credentials;
 use crate::Secret;
-use base64::Engine;
 use std::io::Cursor;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -76,24 +77,57 @@ async fn get(source: &SnapshotSource) -> Result<Vec<u8>, SnapshotError> {
         "https" => return Err(SnapshotError::Unsupported("https")),
         _ => return Err(SnapshotError::Unsupported("this address scheme")),
     }
-    let host = url.host_str().ok_or(SnapshotError::Unreachable)?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let mut conn = TcpStream::connect((host, port)).await.map_err(|_| SnapshotError::Unreachable)?;
     let mut target = url.path().to_owned();
     if let Some(q) = url.query() {
         target.push('?');
         target.push_str(q);
     }
+    let first = parse_http(&exchange(url, &target, None).await?)?;
+    let (401, Some(credentials)) = (first.status, &source.credentials) else {
+        return first.into_body();
+    };
+    let authorization = answer_challenge(&first, &target, credentials)?;
+    parse_http(&exchange(url, &target, Some(&authorization)).await?)?.into_body()
+}
+
+/// The `Authorization` value answering a 401's challenges with the strongest scheme the
+/// camera offers (Digest before Basic).
+fn answer_challenge(
+    response: &HttpResponse,
+    target: &str,
+    credentials: &Credentials,
+) -> Result<String, SnapshotError> {
+    let mut builder = http_auth::PasswordClient::builder();
+    for challenges in response.headers("www-authenticate") {
+        builder = builder.challenges(challenges);
+    }
+    let mut client =
+        builder.build().map_err(|_| SnapshotError::Unsupported("this camera's authentication scheme"))?;
+    client
+        .respond(&http_auth::PasswordParams {
+            username: &credentials.username,
+            password: credentials.password.expose(),
+            uri: target,
+            method: "GET",
+            body: Some(&[]),
+        })
+        .map_err(|_| SnapshotError::Unsupported("this camera's authentication scheme"))
+}
+
+/// One GET on a new connection: the raw response, within bounds.
+async fn exchange(
+    url: &url::Url,
+    target: &str,
+    authorization: Option<&str>,
+) -> Result<Vec<u8>, SnapshotError> {
+    let host = url.host_str().ok_or(SnapshotError::Unreachable)?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut conn = TcpStream::connect((host, port)).await.map_err(|_| SnapshotError::Unreachable)?;
     let mut request = format!(
         "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mimamori\r\nAccept: image/jpeg\r\nConnection: close\r\n"
     );
-    if let Some(c) = &source.credentials {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            c.username,
-            c.password.expose()
-        ));
-        request.push_str(&format!("Authorization: Basic {token}\r\n"));
+    if let Some(value) = authorization {
+        request.push_str(&format!("Authorization: {value}\r\n"));
     }
     request.push_str("\r\n");
     conn.write_all(request.as_bytes()).await.map_err(|_| SnapshotError::Unreachable)?;
@@ -101,48 +135,73 @@ async fn get(source: &SnapshotSource) -> Result<Vec<u8>, SnapshotError> {
     // One byte over the limits tells "too large" from "exactly at the limit".
     let limit = (MAX_HEAD + MAX_BODY + 1) as u64;
     (&mut conn).take(limit).read_to_end(&mut response).await.map_err(|_| SnapshotError::Unreachable)?;
-    parse_response(&response)
+    Ok(response)
+}
+
+/// An HTTP/1.x response: status, header lines and body (de-chunked, within bounds).
+pub struct HttpResponse {
+    pub status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The values of every header line called `name`.
+    fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.head.split("\r\n").skip(1).filter_map(move |l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The body of a successful response; the status as an error otherwise.
+    fn into_body(self) -> Result<Vec<u8>, SnapshotError> {
+        match self.status {
+            200..=299 => Ok(self.body),
+            401 | 403 => Err(SnapshotError::Unauthorized),
+            404 => Err(SnapshotError::NotFound),
+            other => Err(SnapshotError::Http(other)),
+        }
+    }
 }
 
 /// The body of an HTTP/1.x response, after checking its status.
 pub fn parse_response(response: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+    parse_http(response)?.into_body()
+}
+
+/// Reads an HTTP/1.x response.
+pub fn parse_http(response: &[u8]) -> Result<HttpResponse, SnapshotError> {
     let head_end =
         response.windows(4).take(MAX_HEAD).position(|w| w == b"\r\n\r\n").ok_or(SnapshotError::Malformed)?;
-    let head = std::str::from_utf8(&response[..head_end]).map_err(|_| SnapshotError::Malformed)?;
+    let head = std::str::from_utf8(&response[..head_end]).map_err(|_| SnapshotError::Malformed)?.to_owned();
     let body = &response[head_end + 4..];
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
+    let status: u16 = head
+        .split("\r\n")
         .next()
         .and_then(|l| l.strip_prefix("HTTP/1."))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or(SnapshotError::Malformed)?;
-    match status {
-        200..=299 => {}
-        401 | 403 => return Err(SnapshotError::Unauthorized),
-        404 => return Err(SnapshotError::NotFound),
-        other => return Err(SnapshotError::Http(other)),
-    }
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    };
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        return dechunk(body);
-    }
-    match header("content-length") {
-        Some(len) => {
-            let len: usize = len.parse().map_err(|_| SnapshotError::Malformed)?;
-            if len > MAX_BODY {
-                return Err(SnapshotError::TooLarge);
+    let mut response = HttpResponse { status, head, body: vec![] };
+    let chunked = response.headers("transfer-encoding").any(|v| v.eq_ignore_ascii_case("chunked"));
+    let length = response.headers("content-length").next().map(str::to_owned);
+    response.body = if chunked {
+        dechunk(body)?
+    } else {
+        match length {
+            Some(len) => {
+                let len: usize = len.parse().map_err(|_| SnapshotError::Malformed)?;
+                if len > MAX_BODY {
+                    return Err(SnapshotError::TooLarge);
+                }
+                body.get(..len).map(<[u8]>::to_vec).ok_or(SnapshotError::Malformed)?
             }
-            body.get(..len).map(<[u8]>::to_vec).ok_or(SnapshotError::Malformed)
+            None if body.len() > MAX_BODY => return Err(SnapshotError::TooLarge),
+            None => body.to_vec(),
         }
-        None if body.len() > MAX_BODY => Err(SnapshotError::TooLarge),
-        None => Ok(body.to_vec()),
-    }
+    };
+    Ok(response)
 }
 
 /// Decodes a chunked body (RFC 9112 §7.1), within [`MAX_BODY`].
