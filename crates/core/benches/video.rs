@@ -7,6 +7,10 @@
 //!   `ffmpeg -c copy` on the same streams. The cameras run in a child process, so their
 //!   encoding is not counted.
 //!
+//! With `--soak SECONDS`, only the 16 streams run, that long, and the RSS of this process is
+//! sampled every 10 s: memory over hours (`--soak 3600` for an hour), against the RSS after
+//! a 30 s warm-up.
+//!
 //! Prints a table (figure, baseline, ratio, target) and, with `--json FILE`, writes it.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark program: this is its output
@@ -18,17 +22,20 @@ use common::Row;
 use mimamori_core::Secret;
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::stream::StreamTiming;
-use mimamori_core::video::{Mp4Feed, Segment, StreamSource, Streams, Transport};
+use mimamori_core::video::{Mp4Feed, Segment, StreamSource, Streams, Transport, Viewer};
 use mimamori_sim::camera::{CameraServer, StreamSpec};
 use mimamori_sim::gst::GstRtspServer;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs per measured case (medians are reported).
 const RUNS: usize = 9;
 const STREAMS: usize = 16;
 const LOAD_SECONDS: u64 = 20;
+/// Time the soak lets the streams settle before its baseline RSS.
+const SOAK_WARM_UP: Duration = Duration::from_secs(30);
 
 fn median(mut v: Vec<f64>) -> f64 {
     common::percentile(&mut v, 0.5)
@@ -167,10 +174,9 @@ fn cpu_and_rss(pid: u32) -> (f64, f64) {
     (cpu, rss_kb / 1024.0)
 }
 
-/// 16 streams: this process remuxing them all to fMP4, against 16 `ffmpeg -c copy`.
-async fn sixteen_streams(rows: &mut Vec<Row>) {
-    // The cameras in a child process (this program, re-run as a server), so their
-    // encoding is not counted against the client.
+/// The load's cameras in a child process (this program, re-run as a server), so their
+/// encoding is not counted against the client; with the URLs of its streams.
+fn start_load_server() -> (std::process::Child, Vec<String>) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         l.local_addr().expect("addr").port()
@@ -185,13 +191,15 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
         let mut line = String::new();
         std::io::BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("ready");
     }
-    let urls: Vec<String> = (0..STREAMS).map(|i| format!("rtsp://127.0.0.1:{port}/load/{i}")).collect();
+    (server, (0..STREAMS).map(|i| format!("rtsp://127.0.0.1:{port}/load/{i}")).collect())
+}
 
-    // Mimamori: one worker and one fMP4 viewer per stream, in this process.
-    let me = std::process::id();
+/// Mimamori's side of the load: one worker and one fMP4 viewer per stream, in this
+/// process; with the count of fragments made.
+fn watch_all(urls: &[String]) -> (Streams, Vec<Viewer>, Arc<AtomicU64>) {
     let timing = StreamTiming { idle_close: Duration::ZERO, ..StreamTiming::default() };
     let streams = Streams::new(Arc::new(RtspOpener), timing);
-    let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let frames = Arc::new(AtomicU64::new(0));
     let mut viewers = vec![];
     for (i, url) in urls.iter().enumerate() {
         let viewer = streams.watch(&format!("load/{i}"), || source(url));
@@ -202,17 +210,25 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
             while let Some(s) = feed.next().await {
                 if let Segment::Media { data, .. } = s {
                     std::hint::black_box(data);
-                    frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    frames.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
     }
+    (streams, viewers, frames)
+}
+
+/// 16 streams: this process remuxing them all to fMP4, against 16 `ffmpeg -c copy`.
+async fn sixteen_streams(rows: &mut Vec<Row>) {
+    let (mut server, urls) = start_load_server();
+    let me = std::process::id();
+    let (_streams, viewers, frames) = watch_all(&urls);
     tokio::time::sleep(Duration::from_secs(3)).await; // every stream live
     let (cpu0, _) = cpu_and_rss(me);
-    let f0 = frames.load(std::sync::atomic::Ordering::Relaxed);
+    let f0 = frames.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(LOAD_SECONDS)).await;
     let (cpu1, ours_rss) = cpu_and_rss(me);
-    let ours_frames = frames.load(std::sync::atomic::Ordering::Relaxed) - f0;
+    let ours_frames = frames.load(Ordering::Relaxed) - f0;
     let ours_cpu = (cpu1 - cpu0) / LOAD_SECONDS as f64 * 100.0;
     drop(viewers);
 
@@ -276,6 +292,45 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
     });
 }
 
+/// The 16 streams for `seconds`: RSS every 10 s, and at the end against after the warm-up.
+async fn soak(rows: &mut Vec<Row>, seconds: u64) {
+    let (mut server, urls) = start_load_server();
+    let me = std::process::id();
+    let (_streams, viewers, frames) = watch_all(&urls);
+    tokio::time::sleep(SOAK_WARM_UP).await;
+    let (_, settled) = cpu_and_rss(me);
+    let f0 = frames.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let mut peak = settled;
+    eprintln!("after {} s: RSS {settled:.1} MB", SOAK_WARM_UP.as_secs());
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(
+            Duration::from_secs(10).min(Duration::from_secs(seconds).saturating_sub(started.elapsed())),
+        )
+        .await;
+        let (_, rss) = cpu_and_rss(me);
+        peak = peak.max(rss);
+        let made = frames.load(Ordering::Relaxed) - f0;
+        eprintln!("{:>6.0} s: RSS {rss:.1} MB, {made} fragments", started.elapsed().as_secs_f64());
+    }
+    let (_, end) = cpu_and_rss(me);
+    let made = frames.load(Ordering::Relaxed) - f0;
+    let expected = (STREAMS as u64) * 15 * seconds;
+    eprintln!("soak: {made} fragments in {seconds} s ({expected} expected), peak RSS {peak:.1} MB");
+    drop(viewers);
+    let _ = server.kill();
+    let _ = server.wait();
+    rows.push(Row {
+        name: format!("{STREAMS} streams for {seconds} s, RSS at the end"),
+        value: end,
+        baseline_name: "RSS after the warm-up".into(),
+        baseline: settled,
+        unit: "MB",
+        target: "≤ 1.1× (flat)".into(),
+        met: end <= settled * 1.1,
+    });
+}
+
 /// Child mode: serve the load streams until killed.
 fn serve(port: u16) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -292,9 +347,18 @@ fn main() {
         return serve(port.parse().expect("port"));
     }
     let json = common::json_path();
+    let args: Vec<String> = std::env::args().collect();
+    let soak_seconds = args.iter().position(|a| a == "--soak").map(|i| {
+        args.get(i + 1).and_then(|s| s.parse::<u64>().ok()).filter(|s| *s > 0).expect("--soak SECONDS")
+    });
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let rows = rt.block_on(async {
         let mut rows = vec![];
+        if let Some(seconds) = soak_seconds {
+            eprintln!("{STREAMS} streams for {seconds} s after a {} s warm-up…", SOAK_WARM_UP.as_secs());
+            soak(&mut rows, seconds).await;
+            return rows;
+        }
         eprintln!("cold open on GStreamer cameras already streaming ({RUNS} runs each)…");
         let gst = GstRtspServer::start(&["h264-1s", "h264-4s"], None);
         tokio::time::sleep(Duration::from_secs(2)).await;
