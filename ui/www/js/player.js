@@ -471,6 +471,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     suspend() {
       if (suspended || closed) return;
       suspended = true;
+      el.dataset.suspended = 'true';
       generation += 1;
       queue = [];
       early = null;
@@ -485,6 +486,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     resume() {
       if (!suspended || closed) return;
       suspended = false;
+      delete el.dataset.suspended;
       start();
     },
     close() {
