@@ -8,6 +8,7 @@ pub mod control;
 pub mod demo;
 pub mod gst;
 pub mod mosquitto;
+pub mod netns;
 #[cfg(target_os = "linux")]
 pub mod notifications;
 pub mod site;

@@ -44,6 +44,10 @@ pub struct Mosquitto {
     pub port: u16,
     /// A plain loopback listener, for simulated sites; the same as `port` without TLS.
     pub plain_port: u16,
+    /// Where it listens: loopback, or the inside of a test network (`netns.rs`).
+    host: String,
+    /// The namespace it runs in, if any.
+    namespace: Option<String>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -71,6 +75,16 @@ impl Mosquitto {
         Mosquitto::build(&users, "", ACL, None, true)
     }
 
+    /// The standard test broker, persistent, inside a test network: clients on this host
+    /// reach it over the link that network can damage.
+    pub fn in_network(net: &crate::netns::TestNet) -> Mosquitto {
+        let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
+        let mut m = Mosquitto::configure(&users, "", ACL, None, true, &net.ns_ip);
+        m.namespace = Some(net.name.clone());
+        m.restart();
+        m
+    }
+
     /// A broker with these (user, password) pairs and this ACL.
     pub fn with_users(users: &[(&str, &str)], acl: &str) -> Mosquitto {
         Mosquitto::build(users, "", acl, None, false)
@@ -94,6 +108,20 @@ impl Mosquitto {
         tls: Option<(&str, &str)>,
         persistent: bool,
     ) -> Mosquitto {
+        let mut m = Mosquitto::configure(users, passwd_text, acl, tls, persistent, "127.0.0.1");
+        m.restart();
+        m
+    }
+
+    /// Writes the broker's directory and configuration; it is not started yet.
+    fn configure(
+        users: &[(&str, &str)],
+        passwd_text: &str,
+        acl: &str,
+        tls: Option<(&str, &str)>,
+        persistent: bool,
+        host: &str,
+    ) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mimamori-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -116,7 +144,7 @@ impl Mosquitto {
                 // certfile and keyfile belong to the listener above them; the plain one
                 // below is for simulated sites.
                 format!(
-                    "certfile {}\nkeyfile {}\nlistener {plain_port} 127.0.0.1\n",
+                    "certfile {}\nkeyfile {}\nlistener {plain_port} {host}\n",
                     dir.join("server.crt").display(),
                     dir.join("server.key").display()
                 )
@@ -131,20 +159,18 @@ impl Mosquitto {
             "persistence false\n".to_owned()
         };
         let conf = format!(
-            "listener {port} 127.0.0.1\n{tls_lines}allow_anonymous false\npassword_file {p}\nacl_file {a}\n\
+            "listener {port} {host}\n{tls_lines}allow_anonymous false\npassword_file {p}\nacl_file {a}\n\
              {persistence}log_dest stderr\nlog_type all\n",
             p = passwd.display(),
             a = dir.join("acl").display(),
         );
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        let mut m = Mosquitto { port, plain_port, dir, child: None };
-        m.restart();
-        m
+        Mosquitto { port, plain_port, host: host.to_owned(), namespace: None, dir, child: None }
     }
 
-    /// The plain loopback listener, for simulated sites and plain-MQTT tests.
+    /// The plain listener, for simulated sites and plain-MQTT tests.
     pub fn address(&self) -> BrokerAddress {
-        BrokerAddress::plain("127.0.0.1", self.plain_port)
+        BrokerAddress::plain(&self.host, self.plain_port)
     }
 
     /// Kills the broker (SIGKILL: nothing saved, no goodbye to clients).
@@ -164,7 +190,15 @@ impl Mosquitto {
     /// Starts it again on the same port and waits until it accepts connections.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new("mosquitto")
+        let mut command = match &self.namespace {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "mosquitto"]);
+                c
+            }
+            None => Command::new("mosquitto"),
+        };
+        let child = command
             .arg("-c")
             .arg(self.dir.join("mosquitto.conf"))
             .stdout(Stdio::null())
@@ -180,7 +214,7 @@ impl Mosquitto {
             .expect("mosquitto (install with scripts/install-deps --test)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect((self.host.as_str(), self.port)).is_err() {
             assert!(Instant::now() < deadline, "mosquitto did not start on port {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -7,6 +7,7 @@ mod acl;
 mod alerts;
 mod bus;
 mod control;
+mod faults;
 mod hostile;
 #[cfg(target_os = "linux")]
 mod notify;
