@@ -244,3 +244,35 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     until("the 10 alerts of the full disk", 60, move || count.event_count("hq").unwrap() == 20).await;
     nothing_lost(&inbox, 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_link_delivers_alerts_with_their_pictures() {
+    let Some(net) = network() else { return };
+    let broker = Mosquitto::in_network(&net);
+    let hq = site(&broker);
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = client(&broker, &inbox);
+    connected(&bus).await;
+    // 128 kbit/s out of the broker, for alerts with a picture each.
+    net.fault(Fault::Rate(128));
+    let picture = mimamori_sim::camera::scene::still("hq/entrance", 320, 176, 15, 0);
+    let started = std::time::Instant::now();
+    for i in 0..8 {
+        hq.raise(SimAlert {
+            kind: AlertKind::Intrusion,
+            zone: Some("lobby".into()),
+            title: format!("正面玄関 侵入検知 {i}"),
+            cameras: vec!["entrance".into()],
+            snapshot: Some(picture.clone()),
+        });
+    }
+    let count = inbox.clone();
+    until("8 alerts through the slow link", 90, move || count.event_count("hq").unwrap() == 8).await;
+    // The link was slow indeed: the pictures alone (base64 in JSON) need this long.
+    let least = Duration::from_secs_f64((8 * picture.len() * 4 / 3 * 8) as f64 / 128_000.0);
+    assert!(started.elapsed() >= least.mul_f64(0.8), "{:?} for {} bytes of pictures", started.elapsed(), 8 * picture.len());
+    nothing_lost(&inbox, 8);
+    for alert in inbox.alerts(10).unwrap() {
+        assert!(alert.has_snapshot && alert.picture_problem.is_none(), "{alert:?}");
+    }
+}
