@@ -147,18 +147,18 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
 fn print_outcome(outcome: &Outcome, timeout: u64) {
     match outcome {
         Outcome::Done { state } => {
-            println!("done{}", state.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())
+            out!("done{}", state.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())
         }
-        Outcome::Denied { by, message } => println!(
+        Outcome::Denied { by, message } => out!(
             "denied by the {by:?}{}",
             message.as_ref().map(|m| format!(": {m}")).unwrap_or_default().to_lowercase()
         ),
         Outcome::Failed { message } => {
-            println!("failed{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())
+            out!("failed{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())
         }
-        Outcome::Expired => println!("expired: the site received it too late and did not execute it"),
+        Outcome::Expired => out!("expired: the site received it too late and did not execute it"),
         Outcome::Unconfirmed => {
-            println!("unconfirmed: no answer within {timeout} s (it has expired and cannot happen later)")
+            out!("unconfirmed: no answer within {timeout} s (it has expired and cannot happen later)")
         }
     }
 }
@@ -179,20 +179,20 @@ pub async fn arm(args: ArmArgs, arm: bool) -> anyhow::Result<()> {
 pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let path = audit_path(args.demo);
     if !path.exists() {
-        println!("no audit log yet ({})", path.display());
+        out!("no audit log yet ({})", path.display());
         return Ok(());
     }
     let records: Vec<Record> =
         Audit::records(&path).context("the audit log does not verify: it was changed")?;
     if args.verify {
-        println!("the audit log verifies: {} records, chain intact", records.len());
+        out!("the audit log verifies: {} records, chain intact", records.len());
     } else if args.json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
+        out!("{}", serde_json::to_string_pretty(&records)?);
     } else if args.csv {
-        println!("time_ms,user,what,site,target,action,request_id,outcome,note");
+        out!("time_ms,user,what,site,target,action,request_id,outcome,note");
         let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         for r in &records {
-            println!(
+            out!(
                 "{},{},{},{},{},{},{},{},{}",
                 r.time_ms,
                 field(&r.user),
@@ -207,7 +207,7 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
         }
     } else {
         for r in &records {
-            println!(
+            out!(
                 "{}  {:<8} {:<7} {} {} {}  {}  {}",
                 r.time_ms,
                 r.user,

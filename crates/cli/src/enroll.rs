@@ -80,7 +80,7 @@ pub fn broker(command: BrokerCommand) -> anyhow::Result<()> {
         BrokerCommand::Passwd { user } => {
             let password = std::env::var(PASSWORD_VAR)
                 .with_context(|| format!("set {PASSWORD_VAR} to the user's broker password"))?;
-            println!("{}", mimamori_core::admin::mosquitto_password_line(&user, &Secret::new(password))?);
+            out!("{}", mimamori_core::admin::mosquitto_password_line(&user, &Secret::new(password))?);
         }
     }
     Ok(())
@@ -199,14 +199,14 @@ pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
             if json {
                 let out =
                     serde_json::json!({ "code": code, "link": link, "pin": pin, "expiresMs": expires_ms });
-                println!("{out}");
+                out!("{out}");
             } else {
-                println!("Enrolment code for {} (expires in {expires_hours} h):\n{code}\n", enrolment.user);
-                println!("Link:\n{link}\n");
+                out!("Enrolment code for {} (expires in {expires_hours} h):\n{code}\n", enrolment.user);
+                out!("Link:\n{link}\n");
                 if qr {
-                    println!("{}", qr_code(&link)?);
+                    out!("{}", qr_code(&link)?);
                 }
-                println!("PIN — hand it over by another channel than the code:\n{pin}");
+                out!("PIN — hand it over by another channel than the code:\n{pin}");
             }
             Ok(())
         }
@@ -216,9 +216,9 @@ pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
             enrol::Sealed::parse(&code)?;
             let pin = read_pin()?;
             let profile = profiles()?.enrol(&code, &pin, now_ms())?;
-            println!("Enrolled as {} ({}), profile {}:", profile.user, profile.label, profile.id);
+            out!("Enrolled as {} ({}), profile {}:", profile.user, profile.label, profile.id);
             for site in &profile.sites {
-                println!("  {} ({})  {:?}", site.name, site.id, site.role);
+                out!("  {} ({})  {:?}", site.name, site.id, site.role);
             }
             Ok(())
         }
@@ -232,12 +232,12 @@ pub fn profiles_command(command: ProfilesCommand) -> anyhow::Result<()> {
             for p in profiles.list()? {
                 let sites: Vec<String> =
                     p.sites.iter().map(|s| format!("{}:{:?}", s.id, s.role).to_lowercase()).collect();
-                println!("{}  {}  {}  {}", p.id, p.user, p.label, sites.join(" "));
+                out!("{}  {}  {}  {}", p.id, p.user, p.label, sites.join(" "));
             }
         }
         ProfilesCommand::Remove { id } => {
             profiles.remove(&id)?;
-            println!("Removed profile {id} and its secrets.");
+            out!("Removed profile {id} and its secrets.");
         }
     }
     Ok(())

@@ -15,6 +15,26 @@ use mimamori_sim::demo::Demo;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Prints a line on standard output. A reader that went away (`mimamori watch | head`)
+/// ends the program quietly rather than with a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::output_failed(&e);
+        }
+    }};
+}
+
+/// Standard output failed: quietly when its reader left, else with the reason.
+fn output_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("mimamori: cannot write the output: {e}");
+    std::process::exit(1);
+}
+
 mod control;
 mod enroll;
 mod probe;
@@ -169,7 +189,7 @@ fn link_text(link: SiteLink) -> &'static str {
 fn print_site(view: &SiteView) {
     let s = &view.summary;
     let armed = s.armed.map_or("-".to_owned(), |a| format!("{a:?}").to_lowercase());
-    println!(
+    out!(
         "{} ({})  {}  armed: {}  {} cameras  {} outputs",
         s.name.as_deref().unwrap_or("(no catalog yet)"),
         s.id,
@@ -180,12 +200,12 @@ fn print_site(view: &SiteView) {
     );
     for c in &view.cameras {
         let health = c.health.map_or("-".to_owned(), |h| format!("{h:?}").to_lowercase());
-        println!("  camera  {:<14} {}  [{}] {}", c.id, c.name, c.zone_name.as_deref().unwrap_or("-"), health);
+        out!("  camera  {:<14} {}  [{}] {}", c.id, c.name, c.zone_name.as_deref().unwrap_or("-"), health);
     }
     for o in &view.outputs {
         let state = o.state.map_or("-".to_owned(), |v| format!("{v:?}").to_lowercase());
         let by = o.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
-        println!("  output  {:<14} {}  {:?}: {state}{by}", o.id, o.name, o.kind);
+        out!("  output  {:<14} {}  {:?}: {state}{by}", o.id, o.name, o.kind);
     }
 }
 
@@ -215,11 +235,11 @@ async fn sites(source: Source, json: bool, wait: u64) -> anyhow::Result<()> {
     settle(&state, Duration::from_secs(wait)).await;
     let views: Vec<SiteView> = state.site_ids().iter().filter_map(|id| state.view(id)).collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        out!("{}", serde_json::to_string_pretty(&views)?);
     } else {
         let conn = state.connection();
         if conn.phase != ConnectionPhase::Connected {
-            println!("broker: {:?} ({:?})", conn.phase, conn.problem);
+            out!("broker: {:?} ({:?})", conn.phase, conn.problem);
         }
         for v in &views {
             print_site(v);
@@ -247,14 +267,14 @@ async fn watch(source: Source, alerts_only: bool) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             change = changes.recv() => match change {
                 Ok(BusChange::Connection(_) | BusChange::Site { .. }) if alerts_only => {}
-                Ok(BusChange::Connection(c)) => println!("broker  {:?}{}", c.phase, c.problem.map(|p| format!(" ({p:?})")).unwrap_or_default()),
+                Ok(BusChange::Connection(c)) => out!("broker  {:?}{}", c.phase, c.problem.map(|p| format!(" ({p:?})")).unwrap_or_default()),
                 Ok(BusChange::Site { site_id }) => {
                     if let Some(v) = state.view(&site_id) {
                         let s = &v.summary;
                         let outputs: Vec<String> = v.outputs.iter()
                             .map(|o| format!("{}={}", o.id, o.state.map_or("-".into(), |x| format!("{x:?}").to_lowercase())))
                             .collect();
-                        println!("site    {} {}  {}  {} cameras  {}", s.id, s.name.as_deref().unwrap_or("?"), link_text(s.link), s.camera_count, outputs.join(" "));
+                        out!("site    {} {}  {}  {} cameras  {}", s.id, s.name.as_deref().unwrap_or("?"), link_text(s.link), s.camera_count, outputs.join(" "));
                     }
                 }
                 Ok(BusChange::Inbox { .. }) => {
@@ -264,19 +284,19 @@ async fn watch(source: Source, alerts_only: bool) -> anyhow::Result<()> {
                         .collect();
                     fresh.reverse();
                     for a in fresh {
-                        println!("alert   {} {}  {}  {}", a.site_id, a.kind.as_str(), a.title, a.id);
+                        out!("alert   {} {}  {}  {}", a.site_id, a.kind.as_str(), a.title, a.id);
                     }
                     for a in session.inbox.alerts(50)? {
                         if let Some(by) = &a.acknowledged_by
                             && acked.insert((a.site_id.clone(), a.id.clone()))
                         {
                             let note = a.note.as_deref().map(|n| format!("  {n}")).unwrap_or_default();
-                            println!("ack     {} {}  by {by}{note}", a.site_id, a.id);
+                            out!("ack     {} {}  by {by}{note}", a.site_id, a.id);
                         }
                     }
                 }
-                Ok(BusChange::Resync) => println!("(resync)"),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("(skipped {n} changes)"),
+                Ok(BusChange::Resync) => out!("(resync)"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => out!("(skipped {n} changes)"),
                 Err(_) => break,
             }
         }
@@ -289,18 +309,19 @@ fn alerts(limit: usize, json: bool) -> anyhow::Result<()> {
     let inbox = Inbox::open_default()?;
     let alerts = inbox.alerts(limit)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&alerts)?);
+        out!("{}", serde_json::to_string_pretty(&alerts)?);
         return Ok(());
     }
     for a in alerts {
         let acked = a.acknowledged_by.map(|by| format!("  acknowledged by {by}")).unwrap_or_default();
-        println!("{}  {}  {:<14} {}  {}{acked}", a.time_ms, a.site_id, a.kind.as_str(), a.title, a.id);
+        out!("{}  {}  {:<14} {}  {}{acked}", a.time_ms, a.site_id, a.kind.as_str(), a.title, a.id);
     }
     for g in inbox.possible_gaps()? {
         let to = g.to_seq.map_or("the end of that run".to_owned(), |t| t.to_string());
-        println!(
+        out!(
             "possible gap  {}  events {} to {to} could not be recovered from the site",
-            g.site_id, g.from_seq
+            g.site_id,
+            g.from_seq
         );
     }
     Ok(())
@@ -308,7 +329,7 @@ fn alerts(limit: usize, json: bool) -> anyhow::Result<()> {
 
 async fn demo(port: u16) -> anyhow::Result<()> {
     let demo = Demo::start(port)?;
-    println!(
+    out!(
         "demo broker on mqtt://{}:{} with sites {}; Ctrl-C stops",
         demo.broker.host,
         demo.broker.port,

@@ -148,15 +148,15 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
 
 fn print_report(r: &ProbeReport, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        out!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());
     }
-    println!("codec        {}", r.codec);
-    println!("size         {}x{}", r.width, r.height);
-    println!("first frame  {} ms", r.first_frame_ms);
+    out!("codec        {}", r.codec);
+    out!("size         {}x{}", r.width, r.height);
+    out!("first frame  {} ms", r.first_frame_ms);
     match (r.gop_frames, r.gop_ms) {
-        (Some(frames), Some(ms)) => println!("GOP          {frames} frames, {ms} ms"),
-        _ => println!("GOP          longer than the probe waited"),
+        (Some(frames), Some(ms)) => out!("GOP          {frames} frames, {ms} ms"),
+        _ => out!("GOP          longer than the probe waited"),
     }
     Ok(())
 }

@@ -47,12 +47,6 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let snapshot = fetch(&source).await?;
     std::fs::write(&args.output, &snapshot.jpeg)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
-        "{}  {}x{}  {} bytes",
-        args.output.display(),
-        snapshot.width,
-        snapshot.height,
-        snapshot.jpeg.len()
-    );
+    out!("{}  {}x{}  {} bytes", args.output.display(), snapshot.width, snapshot.height, snapshot.jpeg.len());
     Ok(())
 }
