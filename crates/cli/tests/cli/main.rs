@@ -2,4 +2,5 @@
 //! in a private D-Bus session) and a real Mosquitto.
 
 mod alerts;
+mod clock;
 mod enroll;
