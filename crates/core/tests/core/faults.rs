@@ -270,7 +270,12 @@ async fn a_slow_link_delivers_alerts_with_their_pictures() {
     until("8 alerts through the slow link", 90, move || count.event_count("hq").unwrap() == 8).await;
     // The link was slow indeed: the pictures alone (base64 in JSON) need this long.
     let least = Duration::from_secs_f64((8 * picture.len() * 4 / 3 * 8) as f64 / 128_000.0);
-    assert!(started.elapsed() >= least.mul_f64(0.8), "{:?} for {} bytes of pictures", started.elapsed(), 8 * picture.len());
+    assert!(
+        started.elapsed() >= least.mul_f64(0.8),
+        "{:?} for {} bytes of pictures",
+        started.elapsed(),
+        8 * picture.len()
+    );
     nothing_lost(&inbox, 8);
     for alert in inbox.alerts(10).unwrap() {
         assert!(alert.has_snapshot && alert.picture_problem.is_none(), "{alert:?}");
