@@ -15,4 +15,9 @@ attempt: number, problem: ConnectionProblem | null,
  * TLS to the broker. Plain connections exist only on loopback (demo, tests) and are
  * shown as such.
  */
-encrypted: boolean, };
+encrypted: boolean, 
+/**
+ * The last event that arrived could not be saved on this device (storage full or not
+ * writable): it waits on the broker, unacknowledged, until the device can save it.
+ */
+cannotStore: boolean, };

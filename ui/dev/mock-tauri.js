@@ -143,8 +143,8 @@
   const usedCodes = new Set();
 
   /** @type {ConnectionStatus} */
-  let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null, encrypted: true };
-  if (!demo && profileId === null) connection = { phase: 'stopped', sinceMs: now, attempt: 0, problem: null, encrypted: false };
+  let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null, encrypted: true, cannotStore: false };
+  if (!demo && profileId === null) connection = { phase: 'stopped', sinceMs: now, attempt: 0, problem: null, encrypted: false, cannotStore: false };
   /** @type {Set<(event: TauriEvent<BusChange>) => void>} */
   const handlers = new Set();
   /** @param {BusChange} payload */
@@ -153,9 +153,9 @@
   const wanted = query.get('conn') ?? 'connected';
   setTimeout(() => {
     if (!demo && profileId === null) return;
-    if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable', encrypted: true };
-    else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized', encrypted: true };
-    else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true };
+    if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable', encrypted: true, cannotStore: false };
+    else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized', encrypted: true, cannotStore: false };
+    else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true, cannotStore: false };
     emit({ type: 'connection', ...connection });
   }, 800);
 
@@ -203,8 +203,8 @@
   /** After enrol or remove_profile, the core switches the connection and sends resync. */
   const switched = () => {
     connection = profileId === null
-      ? { phase: 'stopped', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: false }
-      : { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true };
+      ? { phase: 'stopped', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: false, cannotStore: false }
+      : { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true, cannotStore: false };
     setTimeout(() => emit({ type: 'resync' }), 50);
   };
 

@@ -16,7 +16,7 @@ const clock = { now, timeZone: 'UTC' };
  * @param {number} attempt
  * @param {import('../www/js/types.js').ConnectionProblem | null} problem
  */
-const status = (phase, attempt = 0, problem = null) => ({ phase, sinceMs: since, attempt, problem, encrypted: true });
+const status = (phase, attempt = 0, problem = null) => ({ phase, sinceMs: since, attempt, problem, encrypted: true, cannotStore: false });
 
 test('connected', () => {
   assert.deepEqual(connectionBar(status('connected'), en, clock), { phase: 'connected', tone: 'ok', text: 'Connected' });
@@ -26,6 +26,19 @@ test('a plain connection says it is not encrypted', () => {
   const plain = { ...status('connected'), encrypted: false };
   assert.equal(connectionBar(plain, en, clock).text, 'Connected · not encrypted (local test connection)');
   assert.match(connectionBar(plain, ja, clock).text, /暗号化なし/);
+});
+
+test('alerts this device cannot save are said above all else, connected or not', () => {
+  const full = { ...status('connected'), cannotStore: true };
+  assert.deepEqual(connectionBar(full, en, clock), {
+    phase: 'connected',
+    tone: 'alarm',
+    text: 'Connected · alerts cannot be saved on this device (storage full?) — they wait on the server until it can',
+  });
+  assert.match(connectionBar(full, ja, clock).text, /保存できません/);
+  const down = connectionBar({ ...status('reconnecting', 2, 'unreachable'), cannotStore: true }, en, clock);
+  assert.equal(down.tone, 'alarm');
+  assert.match(down.text, /^Reconnecting .* · alerts cannot be saved/);
 });
 
 test('connecting', () => {

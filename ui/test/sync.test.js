@@ -64,7 +64,7 @@ function fakeApi() {
     /** @type {SiteSummary[]} */
     sites: [summary('b'), summary('a')],
     /** @type {import('../www/js/types.js').ConnectionStatus} */
-    connection: { phase: 'connected', sinceMs: 5, attempt: 0, problem: null, encrypted: true },
+    connection: { phase: 'connected', sinceMs: 5, attempt: 0, problem: null, encrypted: true, cannotStore: false },
     /** @type {import('../www/js/types.js').AppInfo} */
     info: { version: '1.2.3', demo: true, profileId: null },
     /** @type {ProfileSummary[]} */
@@ -307,8 +307,8 @@ test('a connection event is applied as it comes, and beats an older read', async
   const sync = createSync(fake.api, store);
   const slow = fake.hold('connectionStatus');
   const reading = sync.handle({ type: 'resync' });
-  await sync.handle({ type: 'connection', phase: 'reconnecting', sinceMs: 9, attempt: 2, problem: 'closed', encrypted: true });
-  assert.deepEqual(store.get().connection, { phase: 'reconnecting', sinceMs: 9, attempt: 2, problem: 'closed', encrypted: true });
+  await sync.handle({ type: 'connection', phase: 'reconnecting', sinceMs: 9, attempt: 2, problem: 'closed', encrypted: true, cannotStore: false });
+  assert.deepEqual(store.get().connection, { phase: 'reconnecting', sinceMs: 9, attempt: 2, problem: 'closed', encrypted: true, cannotStore: false });
   slow.resolve(undefined); // answers with the older "connected"
   await reading;
   assert.equal(store.get().connection?.phase, 'reconnecting');

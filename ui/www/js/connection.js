@@ -25,6 +25,22 @@ export function connectionBar(status, t, { available = true, enrolled = true, ..
   if (!available) return { phase: 'unavailable', tone: 'alarm', text: t('conn.unavailable') };
   if (status === null) return { phase: 'unknown', tone: 'neutral', text: t('conn.unknown') };
   if (!enrolled && status.phase !== 'connected') return { phase: status.phase, tone: 'neutral', text: t('conn.notEnrolled') };
+  const bar = linkBar(status, t, clock);
+  // Alerts this device cannot save wait on the server: say so above all else.
+  if (status.cannotStore && bar.phase !== 'unknown') {
+    return { phase: bar.phase, tone: 'alarm', text: `${bar.text} · ${t('conn.cannotStore')}` };
+  }
+  return bar;
+}
+
+/**
+ * The link part of the bar.
+ * @param {ConnectionStatus} status
+ * @param {Translate} t
+ * @param {import('./time.js').ClockOptions} clock
+ * @returns {Bar}
+ */
+function linkBar(status, t, clock) {
   const time = formatClock(status.sinceMs, clock);
   /** @type {{ tone: Tone, text: string }} */
   let bar;

@@ -37,6 +37,7 @@ export const en = {
   'problem.protocol': 'protocol error',
   'problem.certificate': 'the server certificate is not the enrolled one',
   'conn.plain': 'not encrypted (local test connection)',
+  'conn.cannotStore': 'alerts cannot be saved on this device (storage full?) — they wait on the server until it can',
 
   'link.unknown': 'Unknown',
   'link.online': 'Online',
@@ -277,6 +278,7 @@ export const ja = {
   'problem.protocol': 'プロトコルエラー',
   'problem.certificate': 'サーバー証明書が登録されたものと一致しません',
   'conn.plain': '暗号化なし（ローカルのテスト接続）',
+  'conn.cannotStore': 'この端末にアラートを保存できません（空き容量不足？）— 保存できるまでサーバーで待機します',
 
   'link.unknown': '不明',
   'link.online': 'オンライン',

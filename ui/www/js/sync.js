@@ -139,8 +139,8 @@ export function createSync(api, store) {
       }
       case 'connection': {
         connectionEvents += 1;
-        const { phase, sinceMs, attempt, problem, encrypted } = change;
-        store.set({ connection: { phase, sinceMs, attempt, problem, encrypted } });
+        const { phase, sinceMs, attempt, problem, encrypted, cannotStore } = change;
+        store.set({ connection: { phase, sinceMs, attempt, problem, encrypted, cannotStore } });
         return;
       }
       case 'resync':

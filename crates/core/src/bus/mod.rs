@@ -259,6 +259,9 @@ pub struct ConnectionStatus {
     /// TLS to the broker. Plain connections exist only on loopback (demo, tests) and are
     /// shown as such.
     pub encrypted: bool,
+    /// The last event that arrived could not be saved on this device (storage full or not
+    /// writable): it waits on the broker, unacknowledged, until the device can save it.
+    pub cannot_store: bool,
 }
 
 /// Counters for diagnostics: what arrived and what was refused.
@@ -334,6 +337,7 @@ impl BusState {
                     attempt: 0,
                     problem: None,
                     encrypted: false,
+                    cannot_store: false,
                 }),
                 stats: Mutex::new(BusStats::default()),
                 changes,
@@ -381,16 +385,33 @@ impl BusState {
         }
     }
 
-    /// Tells listeners that a site's alerts changed.
+    /// Tells listeners that a site's alerts changed: the store takes writes again.
     pub(crate) fn inbox_changed(&self, site_id: String) {
+        self.set_cannot_store(false);
         let _ = self.inner.changes.send(BusChange::Inbox { site_id });
     }
 
-    /// Counts an event that could not be committed (and so was not acknowledged).
+    /// Counts an event that could not be committed (and so was not acknowledged), and
+    /// tells the user until the store takes writes again.
     pub(crate) fn count_unstored(&self, err: &crate::inbox::InboxError) {
-        let mut stats = lock(&self.inner.stats);
-        stats.unstored += 1;
-        stats.last_rejection = Some(err.to_string());
+        {
+            let mut stats = lock(&self.inner.stats);
+            stats.unstored += 1;
+            stats.last_rejection = Some(err.to_string());
+        }
+        self.set_cannot_store(true);
+    }
+
+    fn set_cannot_store(&self, cannot: bool) {
+        let status = {
+            let mut c = lock(&self.inner.connection);
+            if c.cannot_store == cannot {
+                return;
+            }
+            c.cannot_store = cannot;
+            c.clone()
+        };
+        let _ = self.inner.changes.send(BusChange::Connection(status));
     }
 
     pub(crate) fn count_replayed(&self, n: u64) {

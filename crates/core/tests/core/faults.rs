@@ -227,6 +227,8 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     raise(&hq, 10, 10).await;
     let state = bus.state().clone();
     until("alerts the disk cannot take counted", 20, move || state.stats().unstored > 0).await;
+    // The user is told (the connection bar says it above all else).
+    assert!(bus.state().connection().cannot_store);
     // What it holds, it still shows.
     assert_eq!(inbox.alerts(100).unwrap().len(), 10);
     // A command it cannot write to the audit log first is not sent.
@@ -243,6 +245,7 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     let count = inbox.clone();
     until("the 10 alerts of the full disk", 60, move || count.event_count("hq").unwrap() == 20).await;
     nothing_lost(&inbox, 20);
+    assert!(!bus.state().connection().cannot_store, "the warning goes once alerts are saved again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
