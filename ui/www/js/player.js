@@ -168,11 +168,13 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   const stateEl = h('span', { class: 'stream-state', testid: 'stream-state' });
   // The camera's snapshot, behind the state text, while the stream does not play.
   const snapshotEl = /** @type {HTMLImageElement} */ (h('img', { class: 'snapshot', testid: 'snapshot', attrs: { alt: '', hidden: true } }));
-  // The cached key frame, drawn at once before the video's pipeline starts (still.js).
+  // The cached key frame, drawn at once before the video's pipeline starts (still.js), for
+  // the camera chosen full screen; tiles start their pipelines at once, as a grid's worth
+  // of decoders starting together (a site opened, a tab shown again) would hold up the page.
   const still = createStill((at) => {
     if (at !== null) pictured(at, 'still');
     attach();
-  });
+  }, quality === 'main');
   const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, still.el, snapshotEl, stateEl);
 
   /** Notes when this attempt's first picture reached the screen, and how (read by the

@@ -92,15 +92,18 @@ export function firstSample(media) {
 /**
  * The still of one player: a canvas, hidden until a key frame is drawn on it. Once per
  * attempt, `settled` is called with the time of the frame in which the picture reached
- * the screen, or with null when there is no still (nothing to decode, or it failed).
+ * the screen, or with null when there is no still (nothing to decode, it failed, or
+ * `decodes` is off).
  * @param {(paintedAt: number | null) => void} settled
+ * @param {boolean} decodes whether to decode key frames (WebCodecs) at all: each costs a
+ *   decoder, worth it for the camera the user just chose, not for every tile of a grid
  */
-export function createStill(settled) {
+export function createStill(settled, decodes) {
   const canvas = /** @type {HTMLCanvasElement} */ (document.createElement('canvas'));
   canvas.className = 'still';
   canvas.hidden = true;
   canvas.setAttribute('aria-hidden', 'true');
-  const supported = typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
+  const supported = decodes && typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
   /** @type {{ codec: string, description: Uint8Array } | null} */
   let config = null;
   /** Whether this attempt has had its key frame (drawn or not): one try per attempt. */
