@@ -267,14 +267,17 @@ pub async fn warm_streams(state: State<'_, AppState>, streams: Vec<CameraStream>
     Ok(())
 }
 
-#[tauri::command]
+/// Ends a player. Off the main thread (`async`): letting go of the player's hold on its
+/// stream starts the stream's idle timer, which needs the async runtime, and nothing here
+/// may hold up the window.
+#[tauri::command(async)]
 pub fn close_stream(players: State<'_, Players>, player_id: u32) -> bool {
     players.stop(player_id)
 }
 
 /// Stops sending a player's stream while the web view hides it; the stream stays open until
 /// `close_stream`, so that the player shows it again at once.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn suspend_stream(players: State<'_, Players>, player_id: u32) -> bool {
     players.suspend(player_id)
 }
