@@ -9,9 +9,9 @@
 //! Needs root (CI runs as root). Elsewhere the cases say why they cannot run and pass
 //! without checking anything; under CI (`CI` set) or as root they must run.
 
-use super::alerts::{connected, until};
+use super::alerts::{client, connected, until};
 use mimamori_core::Secret;
-use mimamori_core::bus::{Bus, BusConfig, ConnectionPhase};
+use mimamori_core::bus::{Bus, ConnectionPhase};
 use mimamori_core::event::AlertKind;
 use mimamori_core::inbox::Inbox;
 use mimamori_core::site::SiteLink;
@@ -89,11 +89,37 @@ fn site(broker: &Mosquitto) -> SimSite {
     SimSite::start(spec, config)
 }
 
-fn client(broker: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
-    let mut config = BusConfig::new(broker.address(), "fault-phone", "viewer-hq", vec!["hq".into()]);
-    config.password = Some(Secret::new(PASSWORD.to_owned()));
-    config.keep_alive = Duration::from_secs(5);
-    Bus::start_with_inbox(config, Some(inbox.clone()))
+/// One case on a damaged link: the broker in its own network, the site hq and a
+/// connected client with its inbox, both on this host.
+struct OnLink {
+    net: TestNet,
+    hq: SimSite,
+    inbox: Arc<Inbox>,
+    bus: Bus,
+    _broker: Mosquitto,
+}
+
+impl OnLink {
+    /// None where the case cannot run (see [`may_skip`]).
+    async fn start() -> Option<OnLink> {
+        let net = network()?;
+        let broker = Mosquitto::in_network(&net);
+        let hq = site(&broker);
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let bus = client(&broker, &inbox);
+        connected(&bus).await;
+        Some(OnLink { net, hq, inbox, bus, _broker: broker })
+    }
+
+    /// Waits until `n` of the site's events are stored.
+    async fn stored(&self, what: &str, n: u64, secs: u64) {
+        stored(&self.inbox, what, n, secs).await;
+    }
+}
+
+async fn stored(inbox: &Arc<Inbox>, what: &str, n: u64, secs: u64) {
+    let inbox = inbox.clone();
+    until(what, secs, move || inbox.event_count("hq").unwrap() == n).await;
 }
 
 async fn raise(site: &SimSite, from: usize, n: usize) {
@@ -122,35 +148,24 @@ fn nothing_lost(inbox: &Inbox, expected: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_losing_one_packet_in_five_still_delivers_every_alert() {
-    let Some(net) = network() else { return };
-    let broker = Mosquitto::in_network(&net);
-    let hq = site(&broker);
-    let inbox = Arc::new(Inbox::in_memory().unwrap());
-    let bus = client(&broker, &inbox);
-    connected(&bus).await;
-    net.fault(Fault::Loss(20));
-    raise(&hq, 0, 100).await;
-    let count = inbox.clone();
-    until("100 alerts over the lossy link", 120, move || count.event_count("hq").unwrap() == 100).await;
-    nothing_lost(&inbox, 100);
+    let Some(c) = OnLink::start().await else { return };
+    c.net.fault(Fault::Loss(20));
+    raise(&c.hq, 0, 100).await;
+    c.stored("100 alerts over the lossy link", 100, 120).await;
+    nothing_lost(&c.inbox, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_link_shows_reconnecting_blames_no_site_and_loses_nothing() {
-    let Some(net) = network() else { return };
-    let broker = Mosquitto::in_network(&net);
-    let hq = site(&broker);
-    let inbox = Arc::new(Inbox::in_memory().unwrap());
-    let bus = client(&broker, &inbox);
-    connected(&bus).await;
+    let Some(c) = OnLink::start().await else { return };
+    let (bus, inbox) = (&c.bus, &c.inbox);
     let state = bus.state().clone();
-    until("hq online", 20, || link(&bus) == SiteLink::Online).await;
-    raise(&hq, 0, 10).await;
-    let count = inbox.clone();
-    until("10 alerts", 20, move || count.event_count("hq").unwrap() == 10).await;
+    until("hq online", 20, || link(bus) == SiteLink::Online).await;
+    raise(&c.hq, 0, 10).await;
+    c.stored("10 alerts", 10, 20).await;
 
-    net.fault(Fault::Blackhole);
-    raise(&hq, 10, 20).await;
+    c.net.fault(Fault::Blackhole);
+    raise(&c.hq, 10, 20).await;
     // What the user sees: the connection lost within two keep-alives, with the reason.
     let watch = state.clone();
     until("the connection seen as lost", 30, move || {
@@ -163,33 +178,27 @@ async fn a_silent_link_shows_reconnecting_blames_no_site_and_loses_nothing() {
     let status = state.connection();
     assert_eq!(status.phase, ConnectionPhase::Reconnecting, "still trying while the link is dead");
     assert!(status.problem.is_some(), "says why: {status:?}");
-    assert_ne!(link(&bus), SiteLink::Lost);
+    assert_ne!(link(bus), SiteLink::Lost);
     let local =
         inbox.alerts(100).unwrap().into_iter().filter(|a| inbox.is_local("hq", &a.id).unwrap()).count();
     assert_eq!(local, 0, "no link-failure alert for the device's own silence");
 
-    net.heal();
+    c.net.heal();
     let watch = state.clone();
     until("connected again", 60, move || watch.connection().phase == ConnectionPhase::Connected).await;
-    let count = inbox.clone();
-    until("the 20 alerts of the silent minute", 60, move || count.event_count("hq").unwrap() == 30).await;
-    until("hq online again", 30, || link(&bus) == SiteLink::Online).await;
-    nothing_lost(&inbox, 30);
+    c.stored("the 20 alerts of the silent minute", 30, 60).await;
+    until("hq online again", 30, || link(bus) == SiteLink::Online).await;
+    nothing_lost(inbox, 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusing_link_is_reported_at_once_and_retried_until_it_heals() {
-    let Some(net) = network() else { return };
-    let broker = Mosquitto::in_network(&net);
-    let hq = site(&broker);
-    let inbox = Arc::new(Inbox::in_memory().unwrap());
-    let bus = client(&broker, &inbox);
-    connected(&bus).await;
-    let state = bus.state().clone();
+    let Some(c) = OnLink::start().await else { return };
+    let state = c.bus.state().clone();
 
-    net.fault(Fault::Reject);
+    c.net.fault(Fault::Reject);
     // The next packet either way meets a reset: the site's alerts, the client's ping.
-    raise(&hq, 0, 5).await;
+    raise(&c.hq, 0, 5).await;
     let watch = state.clone();
     until("the refusal seen", 15, move || watch.connection().phase == ConnectionPhase::Reconnecting).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -197,12 +206,11 @@ async fn a_refusing_link_is_reported_at_once_and_retried_until_it_heals() {
     assert_eq!(status.phase, ConnectionPhase::Reconnecting);
     assert!(status.problem.is_some(), "says why: {status:?}");
 
-    net.heal();
+    c.net.heal();
     let watch = state.clone();
     until("connected again", 60, move || watch.connection().phase == ConnectionPhase::Connected).await;
-    let count = inbox.clone();
-    until("the 5 alerts", 60, move || count.event_count("hq").unwrap() == 5).await;
-    nothing_lost(&inbox, 5);
+    c.stored("the 5 alerts", 5, 60).await;
+    nothing_lost(&c.inbox, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,8 +228,7 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     let state = bus.state().clone();
     until("hq's outputs known", 20, move || state.view("hq").is_some_and(|v| !v.outputs.is_empty())).await;
     raise(&hq, 0, 10).await;
-    let count = inbox.clone();
-    until("10 alerts", 20, move || count.event_count("hq").unwrap() == 10).await;
+    stored(&inbox, "10 alerts", 10, 20).await;
 
     let filler = disk.fill();
     raise(&hq, 10, 10).await;
@@ -242,26 +249,20 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
 
     // Room again: what the site sent meanwhile comes back (redelivered or replayed).
     std::fs::remove_file(filler).unwrap();
-    let count = inbox.clone();
-    until("the 10 alerts of the full disk", 60, move || count.event_count("hq").unwrap() == 20).await;
+    stored(&inbox, "the 10 alerts of the full disk", 20, 60).await;
     nothing_lost(&inbox, 20);
     assert!(!bus.state().connection().cannot_store, "the warning goes once alerts are saved again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_link_delivers_alerts_with_their_pictures() {
-    let Some(net) = network() else { return };
-    let broker = Mosquitto::in_network(&net);
-    let hq = site(&broker);
-    let inbox = Arc::new(Inbox::in_memory().unwrap());
-    let bus = client(&broker, &inbox);
-    connected(&bus).await;
+    let Some(c) = OnLink::start().await else { return };
     // 128 kbit/s out of the broker, for alerts with a picture each.
-    net.fault(Fault::Rate(128));
+    c.net.fault(Fault::Rate(128));
     let picture = mimamori_sim::camera::scene::still("hq/entrance", 320, 176, 15, 0);
     let started = std::time::Instant::now();
     for i in 0..8 {
-        hq.raise(SimAlert {
+        c.hq.raise(SimAlert {
             kind: AlertKind::Intrusion,
             zone: Some("lobby".into()),
             title: format!("正面玄関 侵入検知 {i}"),
@@ -269,8 +270,7 @@ async fn a_slow_link_delivers_alerts_with_their_pictures() {
             snapshot: Some(picture.clone()),
         });
     }
-    let count = inbox.clone();
-    until("8 alerts through the slow link", 90, move || count.event_count("hq").unwrap() == 8).await;
+    c.stored("8 alerts through the slow link", 8, 90).await;
     // The link was slow indeed: the pictures alone (base64 in JSON) need this long.
     let least = Duration::from_secs_f64((8 * picture.len() * 4 / 3 * 8) as f64 / 128_000.0);
     assert!(
@@ -279,8 +279,8 @@ async fn a_slow_link_delivers_alerts_with_their_pictures() {
         started.elapsed(),
         8 * picture.len()
     );
-    nothing_lost(&inbox, 8);
-    for alert in inbox.alerts(10).unwrap() {
+    nothing_lost(&c.inbox, 8);
+    for alert in c.inbox.alerts(10).unwrap() {
         assert!(alert.has_snapshot && alert.picture_problem.is_none(), "{alert:?}");
     }
 }
