@@ -135,7 +135,11 @@ impl Players {
             }
         });
         let player = Player { task: Some(task), _viewer: hold, suspended_at: 0 };
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id, player);
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        // Players whose web view stopped listening (a reload) ended by themselves: let go
+        // of their streams.
+        running.retain(|_, p| p.task.as_ref().is_none_or(|t| !t.inner().is_finished()));
+        running.insert(id, player);
         id
     }
 
