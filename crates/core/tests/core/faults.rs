@@ -284,3 +284,100 @@ async fn a_slow_link_delivers_alerts_with_their_pictures() {
         assert!(alert.has_snapshot && alert.picture_problem.is_none(), "{alert:?}");
     }
 }
+
+/// A TCP proxy on loopback that delays every byte by `delay` each way, as a slow mobile
+/// link would (this kernel has no `netem`). Needs no root. Returns its port.
+async fn delaying_proxy(to: u16, delay: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One direction: chunks stamped when read, written once their time has come; order
+    // is kept and throughput is not cut, only latency added.
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        delay: Duration,
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = from.read(&mut buf).await {
+                if n == 0 || tx.send((tokio::time::Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    }
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else { continue };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pipe(client_read, server_write, delay));
+            tokio::spawn(pipe(server_read, client_write, delay));
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledgements() {
+    use mimamori_core::audit::Audit;
+    use mimamori_core::bus::{BrokerAddress, BusConfig};
+    use mimamori_core::control::{self, Outcome};
+    use mimamori_core::enrol::Role;
+    let broker = Mosquitto::start();
+    let hq = site(&broker);
+    // The phone on a slow mobile link: 500 ms each way.
+    let port = delaying_proxy(broker.port, Duration::from_millis(500)).await;
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let mut config =
+        BusConfig::new(BrokerAddress::plain("127.0.0.1", port), "slow-phone", "manager", vec!["hq".into()]);
+    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    config.keep_alive = Duration::from_secs(5);
+    let bus = Bus::start_with_inbox(config, Some(inbox.clone()));
+    let state = bus.state().clone();
+    until("connected through the slow link", 20, move || {
+        state.connection().phase == ConnectionPhase::Connected
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the subscription, a round trip later
+    raise(&hq, 0, 20).await;
+    stored(&inbox, "20 alerts through the slow link", 20, 30).await;
+    nothing_lost(&inbox, 20);
+    // An acknowledgement is done once the broker took it: a round trip, well within its time.
+    let path = std::env::temp_dir().join(format!("mimamori-slow-audit-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = Audit::open(&path).unwrap();
+    let id = inbox.alerts(1).unwrap()[0].id.clone();
+    let ack = control::Ack { site: "hq".into(), alert_id: id, note: None };
+    let started = std::time::Instant::now();
+    let done = control::acknowledge(
+        bus.state(),
+        &audit,
+        Some(&inbox),
+        "manager",
+        Role::Operator,
+        ack,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(matches!(done, Ok(Outcome::Done { .. })), "{done:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the link was slow indeed: {:?}",
+        started.elapsed()
+    );
+    // Five seconds of keep-alive on a one-second round trip: the link is never taken for dead.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(bus.state().connection().phase, ConnectionPhase::Connected);
+    assert_eq!(bus.state().connection().attempt, 0);
+    let _ = std::fs::remove_file(&path);
+}
