@@ -10,6 +10,7 @@
 //!   answers with raw bytes in the response of a fetch to the `ipc:` scheme — the shape of
 //!   a long-poll transport, one round trip per message.
 
+use crate::error::{ErrorKind, IpcError};
 use tauri::ipc::{Channel, InvokeResponseBody, Response};
 
 /// Largest message the probe sends (bytes).
@@ -23,24 +24,33 @@ pub fn transport_channel(
     size: usize,
     count: usize,
     channel: Channel<InvokeResponseBody>,
-) -> Result<(), String> {
-    if !(8..=MAX_SIZE).contains(&size) || count > MAX_COUNT {
-        return Err(format!("size 8..={MAX_SIZE}, count ≤ {MAX_COUNT}"));
+) -> Result<(), IpcError> {
+    check_size(size)?;
+    if count > MAX_COUNT {
+        return Err(IpcError::new(ErrorKind::InvalidInput, format!("count must be at most {MAX_COUNT}")));
     }
     for i in 0..count {
         let mut message = vec![0u8; size];
         message[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        channel.send(InvokeResponseBody::Raw(message)).map_err(|e| e.to_string())?;
+        channel
+            .send(InvokeResponseBody::Raw(message))
+            .map_err(|e| IpcError::new(ErrorKind::Unavailable, format!("the page stopped listening: {e}")))?;
     }
     Ok(())
 }
 
+fn check_size(size: usize) -> Result<(), IpcError> {
+    if (8..=MAX_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(IpcError::new(ErrorKind::InvalidInput, format!("size must be 8 to {MAX_SIZE} bytes")))
+    }
+}
+
 /// One message of `size` bytes as the raw response of the fetch that asked for it.
 #[tauri::command]
-pub fn transport_fetch(size: usize) -> Result<Response, String> {
-    if !(8..=MAX_SIZE).contains(&size) {
-        return Err(format!("size 8..={MAX_SIZE}"));
-    }
+pub fn transport_fetch(size: usize) -> Result<Response, IpcError> {
+    check_size(size)?;
     Ok(Response::new(vec![0u8; size]))
 }
 
