@@ -191,8 +191,9 @@ pub fn site_controls(state: State<'_, AppState>, site_id: String) -> Result<Site
     Ok(state.controls(&site_id))
 }
 
-/// Whether the app PIN is set and freshly proven.
-#[tauri::command]
+/// Whether the app PIN is set and freshly proven. It asks the keychain: not on the window's
+/// thread.
+#[tauri::command(async)]
 pub fn pin_status(state: State<'_, AppState>) -> Result<PinStatus, IpcError> {
     Ok(state.pin_status()?)
 }

@@ -154,7 +154,7 @@ test("a tap opens the site's camera grid with its outputs", async () => {
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
   const grid = await until("warehouse grid", () =>
     wd.exec(`const p = document.querySelector('[data-testid="site-page"][data-site-id="warehouse"]');
-      return p && { tiles: p.querySelectorAll('[data-testid="camera-tile"]').length,
+      return p?.querySelector('[data-testid="camera-tile"]') && { tiles: p.querySelectorAll('[data-testid="camera-tile"]').length,
         outputs: [...p.querySelectorAll('[data-testid="output-row"]')].map(o => o.getAttribute('data-state')),
         text: p.textContent }`));
   assert.equal(grid.tiles, 8);

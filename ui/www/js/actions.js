@@ -33,13 +33,17 @@ function byTestId(testid, id) {
  * @param {Sync} sync
  */
 export function createActions(store, sync) {
+  /** Changes to starting at login made here, to tell a stale status from a fresh one. */
+  let backgroundChanges = 0;
   return {
     /** @param {Tab} tab */
     selectTab(tab) {
       store.set({ tab });
       if (tab === 'settings') {
         void sync.refreshStats();
-        backgroundStatus().then((background) => store.set({ background }), () => {});
+        const asked = backgroundChanges;
+        // A change made while this was on its way is newer than what it says.
+        backgroundStatus().then((background) => asked === backgroundChanges && store.set({ background }), () => {});
         quietHours().then((set) => store.set({ quiet: { set, error: null } }), () => {});
         auditLog(50).then((audit) => store.set({ audit }), () => {});
       }
@@ -62,6 +66,7 @@ export function createActions(store, sync) {
     },
     /** @param {boolean} enabled */
     async setStartAtLogin(enabled) {
+      backgroundChanges++;
       try {
         store.set({ background: await setStartAtLogin(enabled) });
       } catch (e) {
@@ -185,7 +190,11 @@ export function createActions(store, sync) {
         // First tap: ask for the confirming step (and the app PIN unless freshly given).
         store.set({ confirming: key, pin: null });
         focusAfterRender(() => byTestId('control-pin') ?? byTestId('control-confirm'));
-        api.pinStatus().then((pin) => store.set({ pin }), () => store.set({ pin: null }));
+        api.pinStatus().then(
+          (pin) => store.set({ pin }),
+          // The keychain cannot say: the step cannot be confirmed, and says why.
+          (e) => store.set({ pin: null, sending: { key, busy: false, outcome: null, error: toIpcError(e) } }),
+        );
         setTimeout(() => {
           if (store.get().confirming === key) store.set({ confirming: null });
         }, CONFIRM_WINDOW);

@@ -8,7 +8,7 @@ import { createStore } from './store.js';
 import { createSync } from './sync.js';
 import { createActions } from './actions.js';
 import { installKeys } from './keys.js';
-import { region, applyPendingFocus } from './render.js';
+import { region, applyPendingFocus, holdRegionsDuringPress } from './render.js';
 import { h } from './dom.js';
 import { createConnectionBar } from './views/connection-bar.js';
 import { header } from './views/header.js';
@@ -222,14 +222,16 @@ function render() {
 }
 
 let scheduled = false;
-store.subscribe(() => {
+function scheduleRender() {
   if (scheduled) return;
   scheduled = true;
   requestAnimationFrame(() => {
     scheduled = false;
     render();
   });
-});
+}
+store.subscribe(scheduleRender);
+holdRegionsDuringPress(scheduleRender);
 // A camera chosen full screen starts its stream at once, not at the next frame's render
 // (which finds the same player then).
 store.subscribe(() => {

@@ -18,12 +18,45 @@ export function region(container, deps, render) {
   return (state) => {
     const next = deps(state);
     if (last !== null && next.length === last.length && next.every((v, i) => Object.is(v, last?.[i]))) return;
+    // Not under a press: the click would be lost with the node it began on. The render
+    // after the press catches up.
+    if (pressed !== null && container.contains(pressed)) return;
     last = next;
     const focused = focusedWithin(container);
     const nodes = render(state);
     container.replaceChildren(...(Array.isArray(nodes) ? nodes : [nodes]));
     if (focused) restore(container, focused);
   };
+}
+
+/** Where a pointer is pressed and not yet released (a tap in progress). */
+let pressed = /** @type {Node | null} */ (null);
+/** A press held longer than this (a long press, or a release the page never saw) no longer
+ * holds back updates. */
+const PRESS_HOLD_MS = 1500;
+
+/**
+ * Holds back the rebuild of a region while a pointer is pressed inside it, so that an
+ * update arriving mid-tap (an alert, a status change) cannot swallow the tap; `rerender`
+ * runs once the press ends, after its click.
+ * @param {() => void} rerender
+ */
+export function holdRegionsDuringPress(rerender) {
+  let timer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  const release = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    if (pressed === null) return;
+    pressed = null;
+    setTimeout(rerender, 0); // after the click the release brings
+  };
+  document.addEventListener('pointerdown', (e) => {
+    pressed = e.target instanceof Node ? e.target : null;
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(release, PRESS_HOLD_MS);
+  }, true);
+  document.addEventListener('pointerup', release, true);
+  document.addEventListener('pointercancel', release, true);
 }
 
 /**
