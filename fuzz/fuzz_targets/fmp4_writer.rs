@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             data: Bytes::copy_from_slice(body),
             key: header & 1 == 1,
             timestamp: i64::from(header) * 3000 - 1000,
-            received_ms: u64::from(data[9]),
+            wall_ms: u64::from(data[9]),
         };
         let duration = u32::from(data[10]) * 100;
         let _ = fragment(sequence, &frame, decode_time, duration);

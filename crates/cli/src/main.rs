@@ -35,6 +35,7 @@ fn output_failed(e: &std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+mod clip;
 mod control;
 mod enroll;
 mod probe;
@@ -108,6 +109,8 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Save a camera's current picture as a JPEG file.
     Snapshot(snapshot::SnapshotArgs),
+    /// Save the next seconds of a camera as an MP4 file.
+    Clip(clip::ClipArgs),
     /// Switch an output of a site: on, off, pulse:N, lock, unlock (checked against your
     /// role, written to the audit log first).
     Output(control::OutputArgs),
@@ -382,6 +385,7 @@ fn run() -> anyhow::Result<()> {
             Command::Demo { port } => demo(port).await,
             Command::Probe(args) => probe::run(args).await,
             Command::Snapshot(args) => snapshot::run(args).await,
+            Command::Clip(args) => clip::run(args).await,
             Command::Output(args) => control::output(args).await,
             Command::Arm(args) => control::arm(args, true).await,
             Command::Disarm(args) => control::arm(args, false).await,

@@ -116,7 +116,7 @@ pub async fn camera(
 }
 
 /// The stream of an enrolled (or demo) camera.
-async fn camera_source(
+pub async fn camera_source(
     name: &str,
     sub: bool,
     source: &Source,

@@ -2,5 +2,6 @@
 //! in a private D-Bus session) and a real Mosquitto.
 
 mod alerts;
+mod clip;
 mod clock;
 mod enroll;

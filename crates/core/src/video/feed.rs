@@ -3,17 +3,15 @@
 //! The track time is continuous across reconnects and parameter changes, so a player's
 //! buffer never jumps back.
 
-use super::fmp4::{self, Fmp4Error};
+use super::fmp4::{self, DEFAULT_DURATION, Fmp4Error, MAX_DURATION};
 use super::stream::{Live, Subscription};
 use super::{Frame, VideoParams};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-/// Frame length assumed before a stream's frame rate is known (1/15 s at 90 kHz).
-const DEFAULT_DURATION: u32 = 6_000;
-/// Longest frame duration believed; a longer gap (a reconnect) is not a frame's length.
-const MAX_DURATION: u32 = 90_000;
+/// A frame this far (10 s) after the last one, or before it, is from another session.
+const SESSION_GAP: u64 = 900_000;
 
 /// One piece of the MP4 byte stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +98,15 @@ impl Mp4Feed {
             return Ok(());
         }
         self.need_key = false;
+        // Frames remembered across a reconnect: the next session's clock starts afresh.
+        if let (Some(base), Some((t, _))) = (self.base, self.last) {
+            let track = frame.timestamp.checked_sub(base).and_then(|d| u64::try_from(d).ok());
+            if track.is_none_or(|d| {
+                self.offset.saturating_add(d) < t || self.offset.saturating_add(d) > t + SESSION_GAP
+            }) {
+                self.rebase();
+            }
+        }
         let base = *self.base.get_or_insert(frame.timestamp);
         // A camera's clock may jump anywhere: never overflow, never go below the session start.
         let since_base = frame.timestamp.checked_sub(base).and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
@@ -123,7 +130,7 @@ impl Mp4Feed {
             data,
             key: frame.key,
             live,
-            time_ms: frame.received_ms,
+            time_ms: frame.wall_ms,
             decode_time,
         });
         Ok(())
@@ -205,7 +212,7 @@ mod tests {
     }
 
     fn frame(key: bool, timestamp: i64) -> Arc<Frame> {
-        Arc::new(Frame { data: Bytes::from_static(b"\0\0\0\x01\x65"), key, timestamp, received_ms: 1 })
+        Arc::new(Frame { data: Bytes::from_static(b"\0\0\0\x01\x65"), key, timestamp, wall_ms: 1 })
     }
 
     fn times(segments: &[Segment]) -> Vec<(bool, u64)> {
@@ -263,6 +270,16 @@ mod tests {
         assert!(matches!(&s[4], Segment::Init { mime, .. } if mime.contains("avc1.640028")));
     }
 
+    #[tokio::test]
+    async fn frames_remembered_across_a_reconnect_keep_the_timeline_going_forward() {
+        let (_tx, rx) = broadcast::channel(16);
+        let cached = vec![frame(true, 1000), frame(false, 4000), frame(true, 0), frame(false, 3000)];
+        let mut feed = Mp4Feed::new(Subscription { params: Some(params("avc1.42c01e")), cached, live: rx });
+        let s = take(&mut feed, 5).await;
+        // The second session's clock restarts at 0: it goes on after the first.
+        assert_eq!(times(&s), [(true, 0), (false, 3000), (true, 9000), (false, 12000)]);
+    }
+
     /// Whatever a camera sends (timestamps anywhere, parameters changing, frames of any
     /// size), the feed never panics, and every fragment it makes is well formed.
     #[tokio::test]
@@ -281,7 +298,7 @@ mod tests {
                             _ => rng.i64(-1000..1_000_000),
                         };
                         let data = Bytes::from(vec![1; rng.usize(0..64)]);
-                        Live::Frame(Arc::new(Frame { data, key: rng.bool(), timestamp, received_ms: 0 }))
+                        Live::Frame(Arc::new(Frame { data, key: rng.bool(), timestamp, wall_ms: 0 }))
                     }
                 };
                 tx.send(item).unwrap();

@@ -17,6 +17,11 @@ use super::{Frame, VideoParams};
 /// Timescale of every track: RTP's 90 kHz video clock, so timestamps need no conversion.
 pub const TIMESCALE: u32 = 90_000;
 
+/// Frame length assumed before a stream's frame rate is known (1/15 s at 90 kHz).
+pub(crate) const DEFAULT_DURATION: u32 = 6_000;
+/// Longest frame duration believed; a longer gap (a reconnect) is not a frame's length.
+pub(crate) const MAX_DURATION: u32 = 90_000;
+
 /// Largest frame accepted, as a bound on what one fragment may allocate.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 
@@ -64,10 +69,9 @@ fn u64be(o: &mut Vec<u8>, v: u64) {
 /// The identity transform of `mvhd`/`tkhd`.
 const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
-/// The init segment (`ftyp` + `moov`) for one video track with these parameters.
-pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
+/// The parameters' sample entry, checked: a box whose size matches, and a sane picture.
+fn checked_entry(params: &VideoParams) -> Result<&[u8], Fmp4Error> {
     let entry = &params.sample_entry;
-    // A sample entry is itself a box: its size must match and its type be a codec's.
     if entry.len() < 8 || u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize != entry.len()
     {
         return Err(Fmp4Error::BadSampleEntry);
@@ -76,20 +80,67 @@ pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
     if width == 0 || height == 0 || width > 16384 || height > 16384 {
         return Err(Fmp4Error::BadDimensions(width, height));
     }
-    let mut out = Vec::with_capacity(entry.len() + 700);
-    mp4_box(&mut out, b"ftyp", |o| {
-        o.extend_from_slice(b"iso5");
+    Ok(entry)
+}
+
+fn ftyp(out: &mut Vec<u8>, brands: &[&[u8; 4]]) {
+    mp4_box(out, b"ftyp", |o| {
+        o.extend_from_slice(brands[0]);
         u32be(o, 512);
-        for brand in [b"iso5", b"iso6", b"mp41"] {
-            o.extend_from_slice(brand);
-        }
+        brands.iter().for_each(|b| o.extend_from_slice(*b));
     });
-    mp4_box(&mut out, b"moov", |o| {
+}
+
+/// The sample tables of a whole (not fragmented) file: one chunk of every sample.
+pub(crate) struct SampleTables<'a> {
+    /// Each sample's length in [`TIMESCALE`] units.
+    pub durations: &'a [u32],
+    pub sizes: &'a [u32],
+    /// 1-based numbers of the key frames.
+    pub keys: &'a [u32],
+    /// Where the chunk starts in the file.
+    pub chunk_offset: u64,
+}
+
+/// The init segment (`ftyp` + `moov`) for one video track with these parameters.
+pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
+    let entry = checked_entry(params)?;
+    let mut out = Vec::with_capacity(entry.len() + 700);
+    ftyp(&mut out, &[b"iso5", b"iso6", b"mp41"]);
+    moov(&mut out, params, entry, None);
+    Ok(out)
+}
+
+/// The `ftyp` of a whole MP4 file, for [`super::clip`].
+pub(crate) fn file_header(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
+    checked_entry(params)?;
+    let mut out = Vec::new();
+    ftyp(&mut out, &[b"isom", b"iso2", b"mp41"]);
+    Ok(out)
+}
+
+/// The `moov` of a whole MP4 file with these samples, for [`super::clip`].
+pub(crate) fn file_moov(params: &VideoParams, tables: &SampleTables<'_>) -> Result<Vec<u8>, Fmp4Error> {
+    let entry = checked_entry(params)?;
+    let mut out = Vec::with_capacity(entry.len() + 700 + tables.sizes.len() * 8);
+    moov(&mut out, params, entry, Some(tables));
+    Ok(out)
+}
+
+/// `moov` for one video track: with the samples' tables (a whole file), or with empty
+/// tables and `mvex` (fragments follow).
+fn moov(out: &mut Vec<u8>, params: &VideoParams, entry: &[u8], tables: Option<&SampleTables<'_>>) {
+    let (width, height) = (params.width, params.height);
+    // Durations in 32 bits: a clip is far shorter than the 13 hours that allow.
+    let duration = tables.map_or(0, |t| {
+        u32::try_from(t.durations.iter().map(|&d| u64::from(d)).sum::<u64>()).unwrap_or(u32::MAX)
+    });
+    mp4_box(out, b"moov", |o| {
         full_box(o, b"mvhd", 0, 0, |o| {
             u32be(o, 0); // creation time
             u32be(o, 0); // modification time
             u32be(o, TIMESCALE);
-            u32be(o, 0); // duration: unknown, live
+            u32be(o, duration); // 0 when live: unknown
             u32be(o, 0x0001_0000); // rate 1.0
             u16be(o, 0x0100); // volume 1.0
             o.extend_from_slice(&[0; 10]);
@@ -104,7 +155,7 @@ pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
                 u32be(o, 0);
                 u32be(o, 1); // track id
                 u32be(o, 0);
-                u32be(o, 0); // duration
+                u32be(o, duration);
                 o.extend_from_slice(&[0; 8]);
                 u16be(o, 0); // layer
                 u16be(o, 0); // alternate group
@@ -119,7 +170,7 @@ pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
                     u32be(o, 0);
                     u32be(o, 0);
                     u32be(o, TIMESCALE);
-                    u32be(o, 0);
+                    u32be(o, duration);
                     u16be(o, 0x55c4); // language "und"
                     u16be(o, 0);
                 });
@@ -142,26 +193,70 @@ pub fn init_segment(params: &VideoParams) -> Result<Vec<u8>, Fmp4Error> {
                             u32be(o, 1);
                             o.extend_from_slice(entry);
                         });
-                        // Empty tables: every sample is in the fragments.
-                        full_box(o, b"stts", 0, 0, |o| u32be(o, 0));
-                        full_box(o, b"stsc", 0, 0, |o| u32be(o, 0));
-                        full_box(o, b"stsz", 0, 0, |o| u64be(o, 0));
-                        full_box(o, b"stco", 0, 0, |o| u32be(o, 0));
+                        match tables {
+                            Some(t) => sample_tables(o, t),
+                            None => {
+                                // Empty tables: every sample is in the fragments.
+                                full_box(o, b"stts", 0, 0, |o| u32be(o, 0));
+                                full_box(o, b"stsc", 0, 0, |o| u32be(o, 0));
+                                full_box(o, b"stsz", 0, 0, |o| u64be(o, 0));
+                                full_box(o, b"stco", 0, 0, |o| u32be(o, 0));
+                            }
+                        }
                     });
                 });
             });
         });
-        mp4_box(o, b"mvex", |o| {
-            full_box(o, b"trex", 0, 0, |o| {
-                u32be(o, 1); // track id
-                u32be(o, 1); // sample description index
-                u32be(o, 0); // default duration
-                u32be(o, 0); // default size
-                u32be(o, 0); // default flags
+        if tables.is_none() {
+            mp4_box(o, b"mvex", |o| {
+                full_box(o, b"trex", 0, 0, |o| {
+                    u32be(o, 1); // track id
+                    u32be(o, 1); // sample description index
+                    u32be(o, 0); // default duration
+                    u32be(o, 0); // default size
+                    u32be(o, 0); // default flags
+                });
             });
-        });
+        }
     });
-    Ok(out)
+}
+
+/// `stts` (durations, run-length), `stss` (key frames), `stsc` + `co64` (one chunk) and
+/// `stsz` (sizes).
+fn sample_tables(o: &mut Vec<u8>, t: &SampleTables<'_>) {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &d in t.durations {
+        match runs.last_mut() {
+            Some((count, duration)) if *duration == d => *count += 1,
+            _ => runs.push((1, d)),
+        }
+    }
+    full_box(o, b"stts", 0, 0, |o| {
+        u32be(o, runs.len() as u32);
+        for (count, duration) in &runs {
+            u32be(o, *count);
+            u32be(o, *duration);
+        }
+    });
+    full_box(o, b"stss", 0, 0, |o| {
+        u32be(o, t.keys.len() as u32);
+        t.keys.iter().for_each(|&k| u32be(o, k));
+    });
+    full_box(o, b"stsc", 0, 0, |o| {
+        u32be(o, 1);
+        u32be(o, 1); // first chunk
+        u32be(o, t.sizes.len() as u32); // samples per chunk
+        u32be(o, 1); // sample description
+    });
+    full_box(o, b"stsz", 0, 0, |o| {
+        u32be(o, 0); // sizes differ
+        u32be(o, t.sizes.len() as u32);
+        t.sizes.iter().for_each(|&s| u32be(o, s));
+    });
+    full_box(o, b"co64", 0, 0, |o| {
+        u32be(o, 1);
+        u64be(o, t.chunk_offset);
+    });
 }
 
 /// Sample flags (ISO 14496-12 §8.8.3.1): a key frame depends on nothing; any other frame
@@ -232,7 +327,7 @@ mod tests {
     }
 
     fn frame(key: bool, len: usize) -> Frame {
-        Frame { data: Bytes::from(vec![7; len]), key, timestamp: 0, received_ms: 0 }
+        Frame { data: Bytes::from(vec![7; len]), key, timestamp: 0, wall_ms: 0 }
     }
 
     #[test]
@@ -279,7 +374,7 @@ mod tests {
                 data: Bytes::from(vec![0; rng.usize(0..32)]),
                 key: rng.bool(),
                 timestamp: rng.i64(..),
-                received_ms: 0,
+                wall_ms: 0,
             };
             if let Ok(frag) = fragment(rng.u32(..), &f, rng.u64(..), rng.u32(..)) {
                 assert_eq!(boxes(&frag).map(|b| b.len()), Some(2));

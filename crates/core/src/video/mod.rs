@@ -1,12 +1,14 @@
 //! Live video: one worker per camera stream, shared by every view of it. A `retina` RTSP
-//! session feeds a ring holding the current GOP (so a new viewer starts at once from the
-//! cached key frame) and a broadcast of new frames; `feed` turns a subscription into
+//! session feeds the stream's memory (the last minute in whole GOPs: a new viewer starts
+//! at once from the cached key frame, a replay from any remembered moment) and a broadcast
+//! of new frames; `feed` turns a subscription into
 //! fragmented MP4 for the web view. Camera URLs and credentials stay in here: the web view
 //! names a stream by an opaque id. See `docs/video.md`.
 
+pub mod clip;
 pub mod feed;
 pub mod fmp4;
-pub mod gop;
+pub mod memory;
 pub mod probe;
 pub mod rtsp;
 pub mod snapshot;
@@ -31,8 +33,11 @@ pub struct Frame {
     pub key: bool,
     /// Presentation time on the stream's 90 kHz clock, counted from the session start.
     pub timestamp: i64,
-    /// Wall-clock receive time, milliseconds since the Unix epoch.
-    pub received_ms: u64,
+    /// When the picture was taken, milliseconds since the Unix epoch: from the camera's
+    /// clock (RTCP sender reports) when it agrees with ours, otherwise the receive time of
+    /// the session's first frame carried forward on the stream's own clock. Either way
+    /// steady from frame to frame, and comparable across the cameras of a site.
+    pub wall_ms: u64,
 }
 
 /// What a decoder needs before the first frame: codec, size and the MP4 sample entry

@@ -1,8 +1,9 @@
 //! One worker per camera stream, shared by every viewer: it keeps the session open,
-//! reconnects with backoff when the camera drops, reports its state, holds the current GOP
-//! and broadcasts new frames. A stream nobody watches closes after an idle time.
+//! reconnects with backoff when the camera drops, reports its state, remembers the last
+//! seconds (see [`super::memory`]) and broadcasts new frames. A stream nobody watches
+//! closes after an idle time.
 
-use super::gop::Gop;
+use super::memory::{Budget, Memory, MemoryLimits};
 use super::{Frame, Item, Opener, StreamProblem, StreamSource, VideoParams};
 use crate::bus::Backoff;
 use crate::time::now_ms;
@@ -101,7 +102,8 @@ pub enum Live {
 const BROADCAST_DEPTH: usize = 256;
 
 struct Shared {
-    gop: Mutex<Gop>,
+    memory: Arc<Mutex<Memory>>,
+    budget: Arc<Budget>,
     live: broadcast::Sender<Live>,
     status: watch::Sender<StreamStatus>,
     viewers: Mutex<usize>,
@@ -111,15 +113,22 @@ struct Shared {
 }
 
 impl Shared {
-    /// Hands a change to the ring and the viewers under one lock, so a new viewer's start
-    /// (ring snapshot + subscription) neither misses nor repeats a frame.
+    /// Hands a change to the memory and the viewers under one lock, so a new viewer's
+    /// start (memory snapshot + subscription) neither misses nor repeats a frame.
     fn publish(&self, live: Live) {
-        let mut gop = self.gop.lock().unwrap_or_else(|p| p.into_inner());
-        match &live {
-            Live::Params(p) => gop.set_params(p.clone()),
-            Live::Frame(f) => gop.push(f.clone()),
+        {
+            let mut memory = self.memory();
+            match &live {
+                Live::Params(p) => memory.set_params(p.clone()),
+                Live::Frame(f) => memory.push(f.clone()),
+            }
+            let _ = self.live.send(live);
         }
-        let _ = self.live.send(live);
+        self.budget.enforce();
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn set_status(&self, f: impl FnOnce(&mut StreamStatus)) {
@@ -134,7 +143,8 @@ pub struct StreamHandle {
     shared: Arc<Shared>,
 }
 
-/// A viewer's start: the parameters and cached GOP, then what follows.
+/// A viewer's start: the parameters and remembered frames (from a key frame), then what
+/// follows.
 pub struct Subscription {
     pub params: Option<Arc<VideoParams>>,
     pub cached: Vec<Arc<Frame>>,
@@ -150,18 +160,35 @@ impl StreamHandle {
         self.shared.status.subscribe()
     }
 
+    /// Live from the current GOP's key frame.
     pub fn subscribe(&self) -> Subscription {
-        let gop = self.shared.gop.lock().unwrap_or_else(|p| p.into_inner());
+        let memory = self.shared.memory();
         Subscription {
-            params: gop.params().cloned(),
-            cached: gop.frames().to_vec(),
+            params: memory.params().cloned(),
+            cached: memory.current_gop().to_vec(),
             live: self.shared.live.subscribe(),
         }
     }
 
-    /// Bytes held in the GOP ring, for memory accounting.
+    /// From memory: the frames from the key frame at or before `from_ms` (wall clock; the
+    /// oldest remembered if memory does not reach so far), then live.
+    pub fn recall(&self, from_ms: u64) -> Subscription {
+        let memory = self.shared.memory();
+        Subscription {
+            params: memory.params().cloned(),
+            cached: memory.since(from_ms),
+            live: self.shared.live.subscribe(),
+        }
+    }
+
+    /// Wall-clock times of the oldest and newest remembered frames.
+    pub fn remembered(&self) -> Option<(u64, u64)> {
+        self.shared.memory().span_ms()
+    }
+
+    /// Bytes this stream remembers.
     pub fn cached_bytes(&self) -> usize {
-        self.shared.gop.lock().map(|g| g.bytes()).unwrap_or(0)
+        self.shared.memory().bytes()
     }
 }
 
@@ -203,6 +230,7 @@ impl Drop for Viewer {
 struct Inner {
     opener: Arc<dyn Opener>,
     timing: StreamTiming,
+    budget: Arc<Budget>,
     running: Mutex<HashMap<String, StreamHandle>>,
 }
 
@@ -269,7 +297,23 @@ pub struct Streams {
 
 impl Streams {
     pub fn new(opener: Arc<dyn Opener>, timing: StreamTiming) -> Self {
-        Streams { inner: Arc::new(Inner { opener, timing, running: Mutex::new(HashMap::new()) }) }
+        Self::with_memory(opener, timing, MemoryLimits::default())
+    }
+
+    /// Streams that remember as `limits` say.
+    pub fn with_memory(opener: Arc<dyn Opener>, timing: StreamTiming, limits: MemoryLimits) -> Self {
+        let budget = Budget::new(limits);
+        Streams { inner: Arc::new(Inner { opener, timing, budget, running: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// Bytes all streams remember together (at most the budget, plus each stream's
+    /// current GOP).
+    pub fn memory_used(&self) -> usize {
+        self.inner.budget.used()
+    }
+
+    pub fn memory_limits(&self) -> MemoryLimits {
+        self.inner.budget.limits()
     }
 
     /// Watches stream `id`, starting its worker with `source()` if it is not running.
@@ -278,7 +322,7 @@ impl Streams {
         let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
         let handle = running
             .entry(id.to_string())
-            .or_insert_with(|| spawn(id.to_string(), source(), self.inner.opener.clone(), self.inner.timing))
+            .or_insert_with(|| spawn(id.to_string(), source(), &self.inner))
             .clone();
         *handle.shared.viewers.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         *handle.shared.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -296,10 +340,12 @@ impl Streams {
     }
 }
 
-fn spawn(id: String, source: StreamSource, opener: Arc<dyn Opener>, timing: StreamTiming) -> StreamHandle {
+fn spawn(id: String, source: StreamSource, inner: &Inner) -> StreamHandle {
+    let (opener, timing) = (inner.opener.clone(), inner.timing);
     let (live, _) = broadcast::channel(BROADCAST_DEPTH);
     let shared = Arc::new(Shared {
-        gop: Mutex::new(Gop::default()),
+        memory: Memory::new(&inner.budget),
+        budget: inner.budget.clone(),
         live,
         status: watch::channel(StreamStatus::new(StreamPhase::Connecting)).0,
         viewers: Mutex::new(0),
@@ -363,7 +409,8 @@ async fn run(id: &str, source: &StreamSource, opener: &dyn Opener, timing: Strea
                 }
             },
         };
-        shared.gop.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        // What was seen stays remembered; a new viewer waits for the next key frame.
+        shared.memory().interrupt();
         let delay = backoff.next_delay();
         tracing::info!(stream = %id, %problem, retry_in_ms = delay.as_millis() as u64, "stream down");
         shared.set_status(|s| {
@@ -437,7 +484,8 @@ mod tests {
     }
 
     fn frame(key: bool, ts: i64) -> Item {
-        Item::Frame(Frame { data: Bytes::from_static(b"\0\0\0\x01\x65"), key, timestamp: ts, received_ms: 0 })
+        let wall_ms = u64::try_from(ts / 90).unwrap_or(0);
+        Item::Frame(Frame { data: Bytes::from_static(b"\0\0\0\x01\x65"), key, timestamp: ts, wall_ms })
     }
 
     fn streams(sessions: Vec<Result<Vec<Item>, StreamProblem>>, after: After) -> (Streams, Arc<Scripted>) {
@@ -492,8 +540,10 @@ mod tests {
         wait_for(&mut status, StreamPhase::Live).await;
         let failed = wait_for(&mut status, StreamPhase::Failed).await;
         assert_eq!(failed.problem, Some(StreamProblem::Stalled));
-        // The cached GOP of a dead session is not offered to new viewers.
+        // The cached GOP of a dead session is not offered to new viewers as live, but it is
+        // still remembered.
         assert!(viewer.handle().subscribe().cached.is_empty());
+        assert_eq!(viewer.handle().recall(0).cached.len(), 1);
         wait_for(&mut status, StreamPhase::Live).await;
         assert_eq!(opener.opened.load(Ordering::SeqCst), 2);
     }
@@ -565,6 +615,49 @@ mod tests {
         drop(held);
         tokio::time::sleep(StreamTiming::default().idle_close + Duration::from_secs(1)).await;
         assert!(streams.running().is_empty());
+    }
+
+    /// Sixteen cameras watched for an hour: 30 kB frames at 5 fps with a 2 s GOP (about
+    /// 1.2 Mbit/s each) against a 16 MB budget. Memory fills up to the budget and stays
+    /// there; every camera keeps its current GOP and the newest seconds it can.
+    #[tokio::test(start_paused = true)]
+    async fn sixteen_cameras_for_hours_stay_within_the_memory_budget() {
+        struct Camera;
+        impl Opener for Camera {
+            fn open(&self, _: &StreamSource) -> BoxFuture<'static, Result<Items, StreamProblem>> {
+                let frames = futures_util::stream::unfold(0i64, |n| async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let ts = n * 18_000;
+                    let data = Bytes::from(vec![0; 30_000]);
+                    let wall_ms = u64::try_from(ts / 90).unwrap_or(0);
+                    Some((Ok(Item::Frame(Frame { data, key: n % 10 == 0, timestamp: ts, wall_ms })), n + 1))
+                });
+                Box::pin(async move { Ok(futures_util::stream::iter([Ok(params())]).chain(frames).boxed()) })
+            }
+        }
+        let limits = MemoryLimits { length: Duration::from_secs(60), budget_bytes: 16 << 20 };
+        let streams = Streams::with_memory(Arc::new(Camera), StreamTiming::default(), limits);
+        let viewers: Vec<Viewer> = (0..16).map(|i| streams.watch(&format!("cam-{i}"), source)).collect();
+        // Each camera's current GOP (at most 10 frames) may come on top of the budget.
+        let bound = limits.budget_bytes + 16 * 10 * 30_000;
+        let mut peak_later = 0;
+        for minute in 1..=60 {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let used = streams.memory_used();
+            assert!(used <= bound, "minute {minute}: {used} bytes");
+            if minute > 30 {
+                peak_later = peak_later.max(used);
+            }
+        }
+        assert!(peak_later >= limits.budget_bytes * 9 / 10, "the budget is used: {peak_later}");
+        for v in &viewers {
+            let (oldest, newest) = v.handle().remembered().unwrap();
+            assert!(newest - oldest >= 2_000, "{}: at least a GOP remembered", v.handle().id());
+            assert!(!v.handle().subscribe().cached.is_empty());
+        }
+        drop(viewers);
+        tokio::time::sleep(StreamTiming::default().idle_close * 2).await;
+        assert_eq!(streams.memory_used(), 0, "closed streams give their memory back");
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,6 +6,7 @@
 mod acl;
 mod alerts;
 mod bus;
+mod clips;
 mod control;
 mod faults;
 mod hostile;
