@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until as waitFor } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -50,8 +50,33 @@ const siteCards = () =>
   wd.exec(`return [...document.querySelectorAll('[data-testid="site-card"]')]
     .map(e => ({ id: e.getAttribute('data-site-id'), link: e.getAttribute('data-link'), text: e.textContent }))`);
 const phase = () => wd.exec(`return document.querySelector('[data-testid="connection-bar"]')?.getAttribute('data-phase') ?? null`);
-/** Clicks once the element exists and can be clicked (views render asynchronously). */
-const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 10000);
+/** Polls `fn` until it returns a truthy value; when it never does, the error says which
+ * taps the page saw last. */
+const until = (what, fn, timeoutMs) => waitFor(what, fn, timeoutMs).catch(async (e) => {
+  const events = wd ? await wd.exec("return (window.__events ?? []).slice(-12).join(', ')").catch(() => "?") : "?";
+  throw new Error(`${e.message}; the page's last events: ${events}`);
+});
+
+/** Clicks once the element exists and can be clicked (views render asynchronously); when
+ * it never can, says what the page showed. */
+const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 10000).catch(async (e) => {
+  const shown = !wd ? "?" : await wd.exec(`const app = document.getElementById('app');
+    return JSON.stringify({ ...app.dataset, camera: document.querySelector('[data-testid="camera-view"]')?.dataset.cameraId ?? null,
+      focus: document.activeElement?.dataset?.testid ?? document.activeElement?.tagName })`).catch(() => "?");
+  const shot = join(out, `failed-tap-${Date.now()}.png`);
+  await wd?.screenshot(shot).catch(() => {});
+  throw new Error(`${e.message}; the page: ${shown} (${shot})`);
+});
+/** Taps `css` until `done()` holds: for targets in a list that new alerts push down, where
+ * a tap aimed at a row can land on the one before it. */
+async function tapUntil(css, what, done, timeoutMs = 20000) {
+  return until(what, async () => {
+    if (await done()) return true;
+    await wd.click(css).catch(() => {});
+    await sleep(500);
+    return done();
+  }, timeoutMs);
+}
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
 before(async () => {
@@ -80,7 +105,17 @@ before(async () => {
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);
+  await recordEvents();
 });
+
+/** Records the page's last pointer and click events (what a failed tap did, for its error). */
+const recordEvents = () => wd.exec(`for (const type of ['pointerdown', 'pointerup', 'click']) {
+    document.addEventListener(type, (e) => {
+      const t = e.target instanceof Element ? e.target.closest('[data-testid]') : null;
+      (window.__events ??= []).push(\`\${type} \${t?.dataset.testid ?? e.target?.nodeName} \${Math.round(performance.now())}\`);
+      if (window.__events.length > 300) window.__events.splice(0, 150);
+    }, true);
+  }`);
 
 after(async () => {
   await wd?.close();
@@ -320,8 +355,7 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   const lockThere = '[data-testid="camera-outputs"] [data-output-id="door"] [data-testid="control"][data-action="lock"]';
   await until("the door's controls under the back door's camera", () => wd.exec(`return document.querySelector('[data-testid="camera-view"]')?.dataset.cameraId === 'back-door'
     && !!document.querySelector(arguments[0])`, lockThere), 20000);
-  await tap(lockThere);
-  await until("locked from the camera view", () => wd.exec(`return document.querySelector('[data-testid="camera-outputs"] [data-output-id="door"]')?.dataset.state === 'locked'`));
+  await tapUntil(lockThere, "locked from the camera view", () => wd.exec(`return document.querySelector('[data-testid="camera-outputs"] [data-output-id="door"]')?.dataset.state === 'locked'`));
   await wd.screenshot(join(out, "camera-controls.png"));
   await tap('[data-testid="camera-close"]');
   await until("the camera view closed", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
@@ -382,6 +416,8 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
   await wd.screenshot(join(out, "alerts.png"));
   await keepPage();
   // Filters: one site only, then all again.
+  // (An earlier test may have left the inbox scrolled down.)
+  await wd.exec(`document.querySelector('[data-testid="filter-site"]').scrollIntoView({ block: 'center' })`);
   await tap('[data-testid="filter-site"] option[value="shop"]');
   await until("only shop's alerts", () => wd.exec(`const r = [...document.querySelectorAll('[data-testid="alert-row"]')];
     return r.length > 0 && r.every(e => e.dataset.siteId === 'shop')`));
@@ -419,8 +455,7 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
         .map(r => r.dataset.alertId)[0] ?? null`, [...seen]);
     }, 40000);
     const row = `[data-testid="alert-row"][data-alert-id="${id}"]`;
-    await tap(`${row} [data-testid="alert-ack"]`);
-    await until("the note field", () => wd.exec(`return !!document.querySelector('[data-testid="ack-note"]')`));
+    await tapUntil(`${row} [data-testid="alert-ack"]`, "the note field", () => wd.exec(`return !!document.querySelector(arguments[0] + ' [data-testid="ack-note"]')`, row));
     await wd.type('[data-testid="ack-note"]', "警備員が確認に向かいます <b>");
     await tap('[data-testid="ack-send"]');
     await until("acknowledged here by manager, with the note as text", () => wd.exec(`const r = document.querySelector(arguments[0]);
