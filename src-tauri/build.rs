@@ -29,6 +29,10 @@ fn main() {
         "quiet_hours",
         "set_quiet_hours",
         "audit_log",
+        "start_clip",
+        "stop_clip",
+        "list_clips",
+        "delete_clip",
     ];
     // The transport probe (src/probe.rs) exists only in benchmark builds.
     if std::env::var_os("CARGO_FEATURE_TRANSPORT_PROBE").is_some() {

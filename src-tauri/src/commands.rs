@@ -1,6 +1,7 @@
 //! The IPC commands: each converts its arguments, asks the core, converts the error.
 
 use crate::background::{self, BackgroundStatus};
+use crate::clips::Recordings;
 use crate::error::{ErrorKind, IpcError};
 use crate::player::Players;
 use crate::state::{AppState, AuditLogView, MAX_WARM, PinStatus, SiteControls, StreamQuality};
@@ -11,6 +12,7 @@ use mimamori_core::notify::settings::{QuietHoursSetting, SettingsError};
 use mimamori_core::profile::ProfileSummary;
 use mimamori_core::protocol::check_id;
 use mimamori_core::site::{SiteSummary, SiteView};
+use mimamori_core::video::clip::{ClipInfo, ClipSubject};
 use serde::Serialize;
 use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -167,8 +169,9 @@ pub async fn acknowledge_alert(
     Ok(state.acknowledge(control::Ack { site: site_id, alert_id, note }).await?)
 }
 
-/// Starts sending a camera's live video to `channel` (see `player.rs` for the messages);
-/// answers with the player id for `close_stream`.
+/// Starts sending a camera's video to `channel` (see `player.rs` for the messages): live,
+/// or from its memory at `from_ms` (wall clock) on. Answers with the player id for
+/// `close_stream`.
 #[tauri::command]
 pub async fn open_stream(
     state: State<'_, AppState>,
@@ -177,11 +180,63 @@ pub async fn open_stream(
     camera_id: String,
     quality: StreamQuality,
     channel: Channel<InvokeResponseBody>,
+    from_ms: Option<u64>,
 ) -> Result<u32, IpcError> {
     check_id("site id", &site_id)?;
     check_id("camera id", &camera_id)?;
     let viewer = state.watch_camera(&site_id, &camera_id, quality).await?;
-    Ok(players.start(viewer, channel))
+    Ok(players.start(viewer, channel, from_ms))
+}
+
+/// Starts saving a clip of a camera's main stream: from `from_ms` (wall clock; as far back
+/// as the camera's memory reaches) until `stop_clip` or the clip limit. Returns its id.
+#[tauri::command]
+pub async fn start_clip(
+    state: State<'_, AppState>,
+    recordings: State<'_, Recordings>,
+    site_id: String,
+    camera_id: String,
+    from_ms: u64,
+) -> Result<String, IpcError> {
+    check_id("site id", &site_id)?;
+    check_id("camera id", &camera_id)?;
+    let camera_name = state.bus().camera_entry(&site_id, &camera_id).map(|c| c.name).unwrap_or_default();
+    let viewer = state.watch_camera(&site_id, &camera_id, StreamQuality::Main).await?;
+    let subject = ClipSubject { site_id, camera_id, camera_name };
+    Ok(recordings.start(subject, viewer, from_ms)?)
+}
+
+/// Stops a recording; answers with the saved clip once its file is complete.
+#[tauri::command]
+pub async fn stop_clip(
+    state: State<'_, AppState>,
+    recordings: State<'_, Recordings>,
+    clip_id: String,
+) -> Result<ClipInfo, IpcError> {
+    let clip = recordings.stop(&clip_id).await?;
+    state.audit_clip(&clip.site_id, &clip.camera_id, "save", &clip.id);
+    Ok(clip)
+}
+
+/// The saved clips, newest first.
+#[tauri::command(async)]
+pub fn list_clips(recordings: State<'_, Recordings>) -> Result<Vec<ClipInfo>, IpcError> {
+    Ok(recordings.list()?)
+}
+
+/// Deletes a saved clip.
+#[tauri::command(async)]
+pub fn delete_clip(
+    state: State<'_, AppState>,
+    recordings: State<'_, Recordings>,
+    clip_id: String,
+) -> Result<(), IpcError> {
+    let clip = recordings.list()?.into_iter().find(|c| c.id == clip_id);
+    recordings.delete(&clip_id)?;
+    if let Some(c) = clip {
+        state.audit_clip(&c.site_id, &c.camera_id, "delete", &c.id);
+    }
+    Ok(())
 }
 
 /// What this device's user may do at a site (outputs and arming), for the UI to offer.

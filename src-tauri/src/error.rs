@@ -98,3 +98,15 @@ impl From<mimamori_core::pin::PinError> for IpcError {
         IpcError::new(kind, e.to_string())
     }
 }
+
+impl From<mimamori_core::video::clip::ClipError> for IpcError {
+    fn from(e: mimamori_core::video::clip::ClipError) -> Self {
+        use mimamori_core::video::clip::ClipError as C;
+        let kind = match &e {
+            C::NotFound => ErrorKind::NotFound,
+            C::Busy(_) => ErrorKind::PermissionDenied,
+            C::NoVideo | C::Format(_) | C::Io(_) => ErrorKind::Unavailable,
+        };
+        IpcError::new(kind, e.to_string())
+    }
+}

@@ -3,6 +3,7 @@
 //! IPC types are generated into `ui/bindings/` (checked by `tests.rs`).
 
 pub mod background;
+pub mod clips;
 pub mod commands;
 pub mod error;
 pub mod notifications;
@@ -17,6 +18,7 @@ mod tests;
 use mimamori_core::bus::{BusChange, BusConfig};
 use mimamori_core::profile::{Profiles, default_dir};
 use mimamori_core::vault::KeychainStore;
+use mimamori_core::video::clip::{self, ClipLibrary};
 use state::AppState;
 use std::sync::Arc;
 use tauri::{Emitter, Manager, Runtime};
@@ -56,6 +58,10 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::quiet_hours,
             commands::set_quiet_hours,
             commands::audit_log,
+            commands::start_clip,
+            commands::stop_clip,
+            commands::list_clips,
+            commands::delete_clip,
             #[cfg(feature = "transport-probe")]
             probe::transport_channel,
             #[cfg(feature = "transport-probe")]
@@ -109,6 +115,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
         })
         .manage(state)
         .manage(player::Players::default())
+        .manage(clips::Recordings::new(ClipLibrary::new(clip::default_dir())))
         .manage(background::Tray::default())
 }
 

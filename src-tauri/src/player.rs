@@ -4,9 +4,10 @@
 //!
 //! Message layout (the web view's `player.js` reads it; `docs/video.md` explains it):
 //! byte 0 kind (1 init, 2 media, 3 status), byte 1 flags (bit 0 key frame, bit 1 live),
-//! bytes 2..10 wall-clock time in ms (big-endian), then for init a 16-bit MIME length and
-//! the MIME type before the init segment, for media one or more fragments, for status its
-//! JSON. Fragments that are ready together (the cached GOP of a new player, or frames
+//! bytes 2..10 wall-clock time in ms, bytes 10..18 the media time of that moment in
+//! 90 kHz ticks (both big-endian; for media, the last frame's), then for init a 16-bit
+//! MIME length and the MIME type before the init segment, for media one or more fragments,
+//! for status its JSON. Fragments that are ready together (the cached GOP of a new player, or frames
 //! that queued while the web view was busy) go as one message: each channel message costs
 //! the web view a round trip.
 
@@ -21,11 +22,15 @@ pub const INIT: u8 = 1;
 pub const MEDIA: u8 = 2;
 pub const STATUS: u8 = 3;
 
-fn header(kind: u8, flags: u8, time_ms: u64, capacity: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(10 + capacity);
+/// Bytes before a message's body.
+const HEADER: usize = 18;
+
+fn header(kind: u8, flags: u8, time_ms: u64, media_time: u64, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + capacity);
     out.push(kind);
     out.push(flags);
     out.extend_from_slice(&time_ms.to_be_bytes());
+    out.extend_from_slice(&media_time.to_be_bytes());
     out
 }
 
@@ -38,21 +43,22 @@ const MAX_BATCH: usize = 4 << 20;
 pub fn encode_batch(first: Segment, feed: &mut Mp4Feed) -> (Vec<u8>, Option<Segment>) {
     match first {
         Segment::Init { data, mime, .. } => {
-            let mut out = header(INIT, 0, now_ms(), 2 + mime.len() + data.len());
+            let mut out = header(INIT, 0, now_ms(), 0, 2 + mime.len() + data.len());
             out.extend_from_slice(&(mime.len() as u16).to_be_bytes());
             out.extend_from_slice(mime.as_bytes());
             out.extend_from_slice(&data);
             (out, None)
         }
-        Segment::Media { data, key, live, time_ms, .. } => {
-            let mut out = header(MEDIA, u8::from(key) | (u8::from(live) << 1), time_ms, data.len());
+        Segment::Media { data, key, live, time_ms, decode_time } => {
+            let flags = u8::from(key) | (u8::from(live) << 1);
+            let mut out = header(MEDIA, flags, time_ms, decode_time, data.len());
             out.extend_from_slice(&data);
-            let mut last = (live, time_ms);
+            let mut last = (live, time_ms, decode_time);
             while out.len() < MAX_BATCH {
                 match feed.try_next() {
-                    Some(Segment::Media { data, live, time_ms, .. }) => {
+                    Some(Segment::Media { data, live, time_ms, decode_time, .. }) => {
                         out.extend_from_slice(&data);
-                        last = (live, time_ms);
+                        last = (live, time_ms, decode_time);
                     }
                     other => {
                         finish(&mut out, last);
@@ -66,15 +72,16 @@ pub fn encode_batch(first: Segment, feed: &mut Mp4Feed) -> (Vec<u8>, Option<Segm
     }
 }
 
-/// A batch is live if its last frame is, and carries that frame's time.
-fn finish(out: &mut [u8], (live, time_ms): (bool, u64)) {
+/// A batch is live if its last frame is, and carries that frame's times.
+fn finish(out: &mut [u8], (live, time_ms, media_time): (bool, u64, u64)) {
     out[1] = (out[1] & 1) | (u8::from(live) << 1);
     out[2..10].copy_from_slice(&time_ms.to_be_bytes());
+    out[10..HEADER].copy_from_slice(&media_time.to_be_bytes());
 }
 
 pub fn encode_status(status: &StreamStatus) -> Vec<u8> {
     let json = serde_json::to_vec(status).unwrap_or_default();
-    let mut out = header(STATUS, 0, status.since_ms, json.len());
+    let mut out = header(STATUS, 0, status.since_ms, 0, json.len());
     out.extend_from_slice(&json);
     out
 }
@@ -98,13 +105,17 @@ pub struct Players {
 }
 
 impl Players {
-    /// Starts sending `viewer`'s stream to `channel`; the player ends when closed or when
-    /// the web view stops listening.
-    pub fn start(&self, viewer: Viewer, channel: Channel<InvokeResponseBody>) -> u32 {
+    /// Starts sending `viewer`'s stream to `channel`: live, or from memory at `from_ms`
+    /// (wall clock) on. The player ends when closed or when the web view stops listening.
+    pub fn start(&self, viewer: Viewer, channel: Channel<InvokeResponseBody>, from_ms: Option<u64>) -> u32 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let hold = viewer.clone();
         let task = tauri::async_runtime::spawn(async move {
-            let mut feed = Mp4Feed::new(viewer.handle().subscribe());
+            let start = match from_ms {
+                Some(t) => viewer.handle().recall(t),
+                None => viewer.handle().subscribe(),
+            };
+            let mut feed = Mp4Feed::new(start);
             let mut status = viewer.handle().status();
             let send = |bytes: Vec<u8>| channel.send(InvokeResponseBody::Raw(bytes)).is_ok();
             if !send(encode_status(&status.borrow_and_update())) {

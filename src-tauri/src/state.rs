@@ -434,6 +434,16 @@ impl AppState {
             .clone()
     }
 
+    /// Notes in the audit log that this user saved (`save`) or deleted (`delete`) a clip.
+    /// A clip is not undone for want of a log: a failure to write it is logged loudly.
+    pub fn audit_clip(&self, site: &str, camera: &str, action: &str, clip_id: &str) {
+        let user = self.identity(site).map(|(user, _)| user).unwrap_or_default();
+        let written = self.audit().and_then(|a| a.clip(&user, site, camera, action, clip_id, now_ms()));
+        if let Err(e) = written {
+            tracing::error!(site, camera, action, "the clip could not be written to the audit log: {e}");
+        }
+    }
+
     /// Where this device's audit log is (the demo keeps its own).
     pub fn audit_path(&self) -> std::path::PathBuf {
         let name = if self.demo { "demo-audit.log" } else { "audit.log" };

@@ -235,6 +235,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<crate::state::PinStatus>(),
         one::<mimamori_core::control::Outcome>(),
         one::<mimamori_core::control::DeniedBy>(),
+        one::<mimamori_core::video::clip::ClipInfo>(),
     ]
 }
 

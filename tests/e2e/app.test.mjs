@@ -30,6 +30,8 @@ const PIN = "908172635441"; // 12 digits: a chance match in a log is one in a mi
 const configDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-config-"));
 /** The app's XDG config home: where starting at login writes its autostart entry. */
 const xdgConfig = join(configDir, "xdg");
+/** Where the app saves clips: searched for secrets with the settings. */
+const clipsDir = join(configDir, "clips");
 /** Page states seen during the run, searched for secrets at the end. */
 const pages = [];
 const keepPage = async () => pages.push(await wd.exec("return document.documentElement.outerHTML"));
@@ -101,7 +103,9 @@ before(async () => {
   notifications = new NotifyRecorder(recorderBin);
   await notifications.start();
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
-  driver = new TauriDriver(await freePort(), { MIMAMORI_CONFIG_DIR: configDir, XDG_CONFIG_HOME: xdgConfig, RUST_LOG: "debug,rumqttd=off" });
+  driver = new TauriDriver(await freePort(), {
+    MIMAMORI_CONFIG_DIR: configDir, MIMAMORI_CLIPS_DIR: clipsDir, XDG_CONFIG_HOME: xdgConfig, RUST_LOG: "debug,rumqttd=off",
+  });
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);
@@ -365,6 +369,130 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
+/** The camera shown full screen: its picture, and when the frame on screen was taken. */
+const fullScreen = () => wd.exec(`const p = document.querySelector('[data-testid="camera-view"] [data-testid="player"]');
+  if (!p) return null;
+  const v = p.querySelector('video');
+  const mark = p.querySelector('[data-testid="replay-alert"]');
+  return { camera: p.dataset.cameraId, ready: v.readyState, time: v.currentTime, shownMs: Number(p.dataset.shownMs ?? 0),
+    replay: p.dataset.replay ?? 'live', label: p.querySelector('[data-testid="replay-time"]')?.textContent ?? '',
+    markMs: mark && !mark.hidden ? Number(mark.dataset.atMs) : null, now: Date.now() }`);
+
+/** Opens a warehouse camera full screen and waits for its live picture. */
+async function openLive(camera) {
+  await tap('[data-testid="tab-sites"]');
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+  await tap(`[data-testid="camera-tile"][data-camera-id="${camera}"]`);
+  return until(`${camera} live full screen`, async () => {
+    const p = await fullScreen();
+    return p?.camera === camera && p.ready >= 2 && p.shownMs > 0 && p.now - p.shownMs < 2000 && p;
+  }, 20000);
+}
+
+/** Closes the camera view if it is open (after a failure too: later tests need the page). */
+async function closeCameraView() {
+  if (await wd.exec(`return !!document.querySelector('[data-testid="camera-view"]')`)) await tap('[data-testid="camera-close"]');
+}
+
+/** What ffprobe reads of a file: container, duration, whether the first frame is a key frame. */
+function ffprobe(path) {
+  const text = execFileSync("ffprobe", ["-v", "error", "-of", "default=nw=1", "-select_streams", "v:0", "-read_intervals", "%+#1",
+    "-show_entries", "format=format_name,duration:frame=key_frame", path]).toString();
+  const field = (k) => text.split("\n").find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1);
+  return { format: field("format_name"), duration: Number(field("duration")), firstKey: field("key_frame") === "1" };
+}
+
+test("a camera goes back in time: 10 s back it shows the frame of 10 s ago, then live again, and saves a clip", async () => {
+  try {
+    await openLive("dock-2");
+    // The camera remembers while it is watched.
+    await sleep(12000);
+    // The scrub bar dragged to 10 s back.
+    await wd.exec(`const s = document.querySelector('[data-testid="camera-view"] [data-testid="replay-scrub"]');
+      s.value = '-10';
+      s.dispatchEvent(new Event('input', { bubbles: true }));
+      s.dispatchEvent(new Event('change', { bubbles: true }))`);
+    // Within one GOP: the demo cameras send a key frame every 2 s.
+    const back = await until("the frame of 10 s ago on screen", async () => {
+      const p = await fullScreen();
+      return p?.replay !== "live" && p.ready >= 2 && Math.abs(p.now - p.shownMs - 10000) <= 2000 && p;
+    }, 15000);
+    // The time line says how far back, and the time of the frame.
+    const ago = Number(/(\d+) (?:s ago|秒前)/.exec(back.label)?.[1]);
+    assert.ok(Math.abs(ago - 10) <= 2, back.label);
+    await sleep(2000);
+    const later = await fullScreen();
+    assert.ok(later.time > back.time + 1, `plays on from memory: ${back.time} → ${later.time}`);
+    assert.ok(Math.abs(later.now - later.shownMs - 10000) <= 2000, `still 10 s behind: ${later.now - later.shownMs} ms`);
+    await wd.screenshot(join(out, "replay.png"));
+    // Back to live in one tap.
+    await tap('[data-testid="camera-view"] [data-testid="replay-live"]');
+    await until("live again", async () => {
+      const p = await fullScreen();
+      return p?.replay === "live" && p.now - p.shownMs < 2000;
+    }, 15000);
+    // One tap saves what the camera remembers and what follows, until the second tap.
+    await tap('[data-testid="camera-view"] [data-testid="clip-save"]');
+    await until("recording", () => wd.exec(`return document.querySelector('[data-testid="camera-view"] [data-testid="clip-save"]')?.dataset.recording === 'true'`));
+    await sleep(2000);
+    await tap('[data-testid="camera-view"] [data-testid="clip-save"]');
+    const clip = await until("the clip saved", () => wd.exec(`const r = document.querySelector('[data-testid="camera-view"] [data-testid="clip-result"]');
+      return r?.dataset.clipId ? { id: r.dataset.clipId, durationMs: Number(r.dataset.durationMs), text: r.textContent } : null`), 20000);
+    assert.ok(clip.durationMs >= 14000, `the remembered seconds and the two after: ${clip.durationMs} ms`);
+    const probed = ffprobe(join(clipsDir, `${clip.id}.mp4`));
+    assert.match(probed.format, /mp4/);
+    assert.ok(probed.firstKey, "the clip starts at a key frame");
+    assert.ok(Math.abs(probed.duration * 1000 - clip.durationMs) <= 1000, `${probed.duration} s`);
+    await tap('[data-testid="camera-close"]');
+    // Listed in Settings, and deleted from there.
+    await tap('[data-testid="tab-settings"]');
+    const row = `[data-testid="clip-row"][data-clip-id="${clip.id}"]`;
+    await until("the clip listed", () => wd.exec(`return !!document.querySelector(arguments[0])`, row));
+    await wd.exec(`document.querySelector('[data-testid="clips"]').scrollIntoView()`);
+    await sleep(300);
+    await wd.screenshot(join(out, "clips.png"));
+    await keepPage();
+    await tap(`${row} [data-testid="clip-delete"]`);
+    await until("the clip deleted", () => wd.exec(`return !document.querySelector(arguments[0])`, row));
+    assert.ok(!statSync(join(clipsDir, `${clip.id}.mp4`), { throwIfNoEntry: false }), "its file is gone");
+    await tap('[data-testid="tab-sites"]');
+  } finally {
+    await closeCameraView();
+  }
+});
+
+test("an alert opens its camera at the alert's moment, a few seconds before it, the moment marked", async () => {
+  try {
+    await openLive("dock-2");
+    await sleep(7000);
+    const seen = await wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"]')].map(r => r.dataset.alertId)`);
+    sites.warehouse.raise("intrusion", "dock-2");
+    await sleep(1500);
+    await tap('[data-testid="camera-close"]');
+    await tap('[data-testid="tab-alerts"]');
+    const id = await until("the new intrusion at dock-2", () => wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="warehouse"][data-kind="intrusion"]')]
+      .filter(r => !arguments[0].includes(r.dataset.alertId) && r.querySelector('[data-testid="alert-camera"]')?.dataset.cameraId === 'dock-2')
+      .map(r => r.dataset.alertId)[0] ?? null`, seen));
+    await tap(`[data-testid="alert-row"][data-alert-id="${id}"] [data-testid="alert-camera"]`);
+    let shown = null;
+    const at = await until("dock-2 from before the alert, the alert marked", async () => {
+      const p = (shown = await fullScreen());
+      return p?.camera === "dock-2" && p.replay !== "live" && p.ready >= 2 && p.shownMs > 0 && p.markMs !== null && p;
+    }, 20000).catch((e) => {
+      throw new Error(`${e.message}; the camera view: ${JSON.stringify(shown)}`);
+    });
+    assert.ok(at.shownMs < at.markMs, `lands before the alert: ${at.markMs - at.shownMs} ms`);
+    assert.ok(at.markMs - at.shownMs <= 6000, `a few seconds before: ${at.markMs - at.shownMs} ms`);
+    await sleep(300);
+    await wd.screenshot(join(out, "alert-moment.png"));
+    await tap('[data-testid="camera-close"]');
+    await tap('[data-testid="tab-sites"]');
+    await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+  } finally {
+    await closeCameraView();
+  }
+});
+
 test("the language switches between Japanese and English", async () => {
   await tap('[data-testid="tab-settings"]');
   await until("the settings shown", () => wd.exec(`return document.getElementById('app').dataset.tab === 'settings'`));
@@ -392,7 +520,7 @@ test("Settings: the app keeps running in the tray, and can start at login", asyn
   // The audit log: its chain holds, with the enrolment and the commands of this run.
   const audit = await until("the audit log", () => wd.exec(`return document.querySelector('[data-testid="audit-verified"]')
     && [...document.querySelectorAll('[data-testid="audit-record"]')].map(r => r.dataset.what)`));
-  assert.ok(audit.includes("enrol") && audit.includes("command") && audit.includes("outcome"), JSON.stringify(audit));
+  assert.ok(["enrol", "command", "outcome", "clip"].every((w) => audit.includes(w)), JSON.stringify(audit));
   await wd.screenshot(join(out, "settings.png"));
   // Quiet hours, 22:00 to 06:00 by default, kept on the device.
   await tap('[data-testid="quiet-on"]');

@@ -241,9 +241,14 @@ export class Site {
     // Its cameras are served over RTSP on their own port, as a site's cameras would be.
     const args = ["--broker", `mqtt://127.0.0.1:${this.brokerPort}`, "--site", this.id, "--alert-every", "3", "--cameras", String(this.cameraPort), ...this.extra];
     this.child = spawn(this.bin, args, {
-      stdio: "ignore",
+      stdio: ["pipe", "ignore", "ignore"],
       env: { ...process.env, MIMAMORI_SIM_PASSWORD: PASSWORD, RUST_LOG: "warn" },
     });
+  }
+
+  /** Raises an alert of `kind` at one of the site's cameras now. */
+  raise(kind, camera) {
+    this.child.stdin.write(`alert ${this.id} ${kind} ${camera}\n`);
   }
 
   async kill() {

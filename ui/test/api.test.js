@@ -76,12 +76,15 @@ test('a stream is opened by ids, with a channel whose messages reach the caller'
   assert.equal(id, 7);
   const [cmd, args] = calls[0];
   assert.equal(cmd, 'open_stream');
-  assert.deepEqual({ ...args, channel: undefined }, { siteId: 'hq', cameraId: 'entrance', quality: 'sub', channel: undefined });
+  assert.deepEqual({ ...args, channel: undefined }, { siteId: 'hq', cameraId: 'entrance', quality: 'sub', channel: undefined, fromMs: null });
   const message = new ArrayBuffer(12);
   args.channel.onmessage(message);
   assert.deepEqual(got, [message]);
   assert.equal(await closeStream(7), true);
   assert.deepEqual(calls[1], ['close_stream', { playerId: 7 }]);
+  // From memory: the moment goes along.
+  await openStream('hq', 'entrance', 'main', () => {}, 1_764_000_000_000);
+  assert.equal(calls[2][1].fromMs, 1_764_000_000_000);
 });
 
 test('a rejected invoke is normalised', async () => {

@@ -170,6 +170,12 @@ function fakeApi() {
     confirmPin: async () => {
       throw new Error('sync confirmed a PIN');
     },
+    startClip: async () => {
+      throw new Error('sync started a clip');
+    },
+    stopClip: async () => {
+      throw new Error('sync stopped a clip');
+    },
   };
   return {
     api,
@@ -189,7 +195,7 @@ function fakeApi() {
 /** @returns {import('../www/js/store.js').State} */
 const initial = () => ({
   available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null, banner: null, alertFilter: { site: '', kind: '', state: 'all' }, background: null, quiet: null, audit: null,
+  openSiteId: null, site: null, siteError: null, openCameraId: null, moment: null, clips: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null, banner: null, alertFilter: { site: '', kind: '', state: 'all' }, background: null, quiet: null, audit: null,
   enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
 });
 

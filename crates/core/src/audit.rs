@@ -20,7 +20,8 @@ pub struct Record {
     /// The broker user who acted.
     pub user: String,
     /// `command` (written before it is sent), `ack` (an acknowledgement, likewise),
-    /// `outcome` (after either), `enrol` or `remove` (a profile, one record per site).
+    /// `outcome` (after either), `enrol` or `remove` (a profile, one record per site),
+    /// `clip` (video saved or deleted).
     pub what: String,
     pub site: String,
     /// `output:{id}` or `site`.
@@ -155,6 +156,30 @@ impl Audit {
             })?;
         }
         Ok(())
+    }
+
+    /// Records a clip of a camera saved (`action` = `save`) or deleted (`delete`), by its
+    /// id. Video leaving the live view is what an investigation asks about first.
+    pub fn clip(
+        &self,
+        user: &str,
+        site: &str,
+        camera: &str,
+        action: &str,
+        clip_id: &str,
+        time_ms: u64,
+    ) -> Result<(), AuditError> {
+        self.append(Record {
+            time_ms,
+            user: user.to_owned(),
+            what: "clip".to_owned(),
+            site: site.to_owned(),
+            target: format!("camera:{camera}"),
+            action: action.to_owned(),
+            request_id: clip_id.to_owned(),
+            outcome: "done".to_owned(),
+            note: None,
+        })
     }
 
     /// Checks the whole chain; answers the last sequence number and hash.

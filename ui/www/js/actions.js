@@ -7,7 +7,11 @@ import { setTheme } from './theme.js';
 import { focusAfterRender } from './render.js';
 import { nextCamera } from './sites.js';
 import { CONFIRM_WINDOW, controlKey, guarded } from './control.js';
-import { api, auditLog, backgroundStatus, quietHours, setQuietHours, setStartAtLogin, toIpcError } from './api.js';
+import { api, auditLog, backgroundStatus, deleteClip, listClips, quietHours, setQuietHours, setStartAtLogin, toIpcError } from './api.js';
+import { MEMORY_SECONDS } from './player.js';
+
+/** How long before an alert its camera starts, from memory (ms). */
+const BEFORE_ALERT_MS = 5000;
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -35,6 +39,8 @@ function byTestId(testid, id) {
 export function createActions(store, sync) {
   /** Changes to starting at login made here, to tell a stale status from a fresh one. */
   let backgroundChanges = 0;
+  /** Reads the saved clips (Settings). */
+  const refreshClips = () => listClips().then((clips) => store.set({ clips }), () => store.set({ clips: [] }));
   return {
     /** @param {Tab} tab */
     selectTab(tab) {
@@ -46,6 +52,7 @@ export function createActions(store, sync) {
         backgroundStatus().then((background) => asked === backgroundChanges && store.set({ background }), () => {});
         quietHours().then((set) => store.set({ quiet: { set, error: null } }), () => {});
         auditLog(50).then((audit) => store.set({ audit }), () => {});
+        refreshClips();
       }
     },
     /**
@@ -95,18 +102,31 @@ export function createActions(store, sync) {
       focusAfterRender(() => byTestId('camera-close'));
     },
     /**
-     * From an alert: its site, its camera full screen (live; the moment of the alert once
-     * memory recording exists).
+     * From an alert: its site, its camera full screen at the moment of the alert — a few
+     * seconds before it, from the camera's memory, when the alert is recent enough (as
+     * far back as memory reaches; live when it holds nothing).
      * @param {string} siteId
      * @param {string} cameraId
+     * @param {number} [alertMs] when the alert happened
      */
-    async openAlertCamera(siteId, cameraId) {
+    async openAlertCamera(siteId, cameraId, alertMs) {
       store.set({ tab: 'sites' });
       await sync.openSite(siteId);
       if (store.get().site?.cameras.some((c) => c.id === cameraId)) {
-        store.set({ openCameraId: cameraId });
+        const recent = alertMs !== undefined && Date.now() - alertMs < MEMORY_SECONDS * 1000;
+        const moment = recent ? { cameraId, fromMs: alertMs - BEFORE_ALERT_MS, markMs: alertMs } : null;
+        store.set({ openCameraId: cameraId, moment });
         focusAfterRender(() => byTestId('camera-close'));
       }
+    },
+    /** @param {string} clipId */
+    async deleteClip(clipId) {
+      try {
+        await deleteClip(clipId);
+      } catch (e) {
+        console.error('delete clip', toIpcError(e));
+      }
+      refreshClips();
     },
     /**
      * Opens the acknowledgement form of an alert (its note field gets focus).
@@ -152,7 +172,7 @@ export function createActions(store, sync) {
     closeCamera() {
       const cameraId = store.get().openCameraId;
       if (cameraId === null) return;
-      store.set({ openCameraId: null });
+      store.set({ openCameraId: null, moment: null });
       focusAfterRender(() => /** @type {HTMLElement | null} */ (document.querySelector(`[data-testid="camera-tile"][data-camera-id="${CSS.escape(cameraId)}"]`)));
     },
     /**

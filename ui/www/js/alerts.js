@@ -20,6 +20,7 @@ import { formatClock } from './time.js';
  * @property {string} siteId
  * @property {AlertKind} kind
  * @property {string} time "14:05", or "11/24 23:50" when not today
+ * @property {number} timeMs when it happened, ms since the Unix epoch
  * @property {string} siteName the site's name; its id while the name is unknown
  * @property {string} kindText the kind in words
  * @property {Tone} tone
@@ -67,6 +68,7 @@ export function alertRows(alerts, sites, { lang, now, timeZone, mayAck }) {
       siteId: a.siteId,
       kind: a.kind,
       time: formatClock(a.timeMs, { now, timeZone }),
+      timeMs: a.timeMs,
       siteName: names.get(a.siteId) ?? a.siteId,
       kindText: translate(lang, label.key),
       tone: label.tone,

@@ -23,6 +23,7 @@
  * @typedef {import('./types.js').SiteControls} SiteControls
  * @typedef {import('./types.js').Outcome} Outcome
  * @typedef {import('./types.js').PinStatus} PinStatus
+ * @typedef {import('./types.js').ClipInfo} ClipInfo
  */
 
 /** @type {readonly ErrorKind[]} */
@@ -171,16 +172,18 @@ export async function onOpenAlert(cb) {
 }
 
 /**
- * Starts a camera's live video: `onMessage` gets every binary message of the player's
- * channel (init segment, fragments, stream state; see player.js). Answers with the
- * player id for `closeStream`. The camera is named by ids only.
+ * Starts a camera's video: `onMessage` gets every binary message of the player's channel
+ * (init segment, fragments, stream state; see player.js). Live, or from the camera's
+ * memory at `fromMs` (wall clock) on. Answers with the player id for `closeStream`. The
+ * camera is named by ids only.
  * @param {string} siteId
  * @param {string} cameraId
  * @param {StreamQuality} quality
  * @param {(message: ArrayBuffer) => void} onMessage
+ * @param {number | null} [fromMs]
  * @returns {Promise<number>}
  */
-export async function openStream(siteId, cameraId, quality, onMessage) {
+export async function openStream(siteId, cameraId, quality, onMessage, fromMs = null) {
   /** @type {TauriChannel<ArrayBuffer>} */
   let channel;
   try {
@@ -189,7 +192,7 @@ export async function openStream(siteId, cameraId, quality, onMessage) {
     throw toIpcError(e);
   }
   channel.onmessage = onMessage;
-  return call('open_stream', { siteId, cameraId, quality, channel });
+  return call('open_stream', { siteId, cameraId, quality, channel, fromMs });
 }
 
 /**
@@ -295,7 +298,33 @@ export const setQuietHours = (quiet) => call('set_quiet_hours', { quiet });
  */
 export const auditLog = (limit) => call('audit_log', { limit });
 
+/**
+ * Starts saving a clip of a camera: from `fromMs` (as far back as its memory reaches)
+ * until `stopClip`. Answers with the clip's id.
+ * @param {string} siteId
+ * @param {string} cameraId
+ * @param {number} fromMs
+ * @returns {Promise<string>}
+ */
+export const startClip = (siteId, cameraId, fromMs) => call('start_clip', { siteId, cameraId, fromMs: Math.max(0, Math.round(fromMs)) });
+
+/**
+ * Stops a recording; answers with the saved clip.
+ * @param {string} clipId
+ * @returns {Promise<ClipInfo>}
+ */
+export const stopClip = (clipId) => call('stop_clip', { clipId });
+
+/** @returns {Promise<ClipInfo[]>} the saved clips, newest first */
+export const listClips = () => call('list_clips');
+
+/**
+ * @param {string} clipId
+ * @returns {Promise<void>}
+ */
+export const deleteClip = (clipId) => call('delete_clip', { clipId });
+
 /** The API as one object, so sync.js can be driven by a fake in tests. */
-export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, suspendStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin };
+export const api = { listSites, getSite, connectionStatus, busStats, appInfo, listProfiles, listAlerts, possibleGaps, alertPicture, acknowledgeAlert, enrol, removeProfile, onBusChange, openStream, closeStream, suspendStream, getSnapshot, warmStreams, siteControls, setOutput, setArming, pinStatus, confirmPin, startClip, stopClip };
 
 /** @typedef {typeof api} Api */

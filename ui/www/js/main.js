@@ -18,7 +18,7 @@ import { cameraView, cameraViewDeps } from './views/camera-view.js';
 import { createPlayers } from './player.js';
 import { nextCamera } from './sites.js';
 import { alerts, alertsDeps } from './views/alerts.js';
-import { about, settings } from './views/settings.js';
+import { about, clipsSection, settings } from './views/settings.js';
 import { enrolmentSection, enrolmentSectionDeps } from './views/profiles.js';
 import { createEnrolForm } from './views/enrol-form.js';
 import { welcome, welcomeDeps } from './views/welcome.js';
@@ -47,6 +47,8 @@ const store = createStore({
   site: null,
   siteError: null,
   openCameraId: null,
+  moment: null,
+  clips: null,
   controls: null,
   sending: null,
   confirming: null,
@@ -90,8 +92,9 @@ const players = createPlayers(api);
 const alertsPanel = h('section', { class: 'panel panel-alerts' });
 const settingsTopEl = h('div', { class: 'settings-part' });
 const enrolSectionEl = h('div', { class: 'settings-part' });
+const clipsEl = h('div', { class: 'settings-part' });
 const aboutEl = h('div', { class: 'settings-part' });
-const settingsPanel = h('section', { class: 'panel panel-settings' }, settingsTopEl, enrolSectionEl, aboutEl);
+const settingsPanel = h('section', { class: 'panel panel-settings' }, settingsTopEl, clipsEl, enrolSectionEl, aboutEl);
 // The one enrolment form, placed by the welcome or by Settings, whichever shows.
 const enrolForm = createEnrolForm(actions);
 const main = h('main', { class: 'main' });
@@ -113,6 +116,7 @@ if (store.get().available) {
     region(alertsPanel, alertsDeps, (s) => alerts(s, actions)),
     region(settingsTopEl, (s) => [s.lang, s.theme, s.background, s.quiet], (s) => settings(s, actions)),
     region(enrolSectionEl, enrolmentSectionDeps, (s) => enrolmentSection(s, enrolForm.el, actions)),
+    region(clipsEl, (s) => [s.clips, s.sites, s.lang], (s) => clipsSection(s, actions)),
     region(aboutEl, (s) => [s.info, s.stats, s.lang, s.audit], (s) => about(s)),
     (s) => {
       // Which panel shows, and (on phones) whether the list or the open site fills it.
@@ -234,18 +238,27 @@ store.subscribe(scheduleRender);
 holdRegionsDuringPress(scheduleRender);
 // A camera chosen full screen starts its stream at once, not at the next frame's render
 // (which finds the same player then).
+// Opened from an alert: at the alert's moment, from the camera's memory.
+let lastMoment = /** @type {State['moment']} */ (null);
 store.subscribe(() => {
   const s = store.get();
   if (s.openCameraId === null || s.openSiteId === null || s.site?.id !== s.openSiteId) return;
   const camera = s.site.cameras.find((c) => c.id === s.openCameraId);
-  if (camera !== undefined) players.view(s.openSiteId, camera.id, 'main', camera.hasSnapshot);
+  if (camera === undefined) return;
+  players.view(s.openSiteId, camera.id, 'main', camera.hasSnapshot);
+  if (s.moment !== lastMoment && s.moment?.cameraId === camera.id) {
+    players.replay(s.openSiteId, camera.id, 'main', s.moment.fromMs, s.moment.markMs);
+  }
+  lastMoment = s.moment;
 });
 render();
 if (store.get().available) {
   void sync.start();
   // A clicked OS notification: its camera, full screen (or the inbox when it has none).
   void onOpenAlert((a) => {
-    if (a.cameraId !== null) void actions.openAlertCamera(a.siteId, a.cameraId);
+    // At the alert's moment, when this device has it (it is stored before it is notified).
+    const at = store.get().alerts?.find((x) => x.siteId === a.siteId && x.id === a.alertId)?.timeMs;
+    if (a.cameraId !== null) void actions.openAlertCamera(a.siteId, a.cameraId, at);
     else actions.selectTab('alerts');
   }).catch(() => {});
 }

@@ -24,7 +24,11 @@ import { createStill } from './still.js';
 const INIT = 1;
 const MEDIA = 2;
 const STATUS = 3;
-const HEADER = 10;
+const HEADER = 18;
+/** Media time's clock (ticks a second) in the message header. */
+const TIMESCALE = 90000;
+/** How far back a camera's memory goes (seconds; the core's default). */
+export const MEMORY_SECONDS = 60;
 
 /** Playback further than this behind the newest frame jumps to it (seconds). */
 const MAX_LAG = 0.5;
@@ -43,7 +47,7 @@ const SNAPSHOT_EVERY = 10000;
 
 /**
  * @typedef {{ kind: 'init', mime: string, data: Uint8Array<ArrayBuffer> }
- *   | { kind: 'media', key: boolean, live: boolean, timeMs: number, data: Uint8Array<ArrayBuffer> }
+ *   | { kind: 'media', key: boolean, live: boolean, timeMs: number, mediaTime: number, data: Uint8Array<ArrayBuffer> }
  *   | { kind: 'status', status: StreamStatus }
  *   | { kind: 'unknown' }} Message
  */
@@ -66,8 +70,10 @@ export function parseMessage(buffer) {
       const mime = new TextDecoder().decode(body.subarray(2, 2 + len));
       return { kind: 'init', mime, data: body.subarray(2 + len) };
     }
-    case MEDIA:
-      return { kind: 'media', key: (bytes[1] & 1) !== 0, live: (bytes[1] & 2) !== 0, timeMs, data: body };
+    case MEDIA: {
+      const mediaTime = Number(view.getBigUint64(10)) / TIMESCALE;
+      return { kind: 'media', key: (bytes[1] & 1) !== 0, live: (bytes[1] & 2) !== 0, timeMs, mediaTime, data: body };
+    }
     case STATUS:
       try {
         return { kind: 'status', status: JSON.parse(new TextDecoder().decode(body)) };
@@ -98,6 +104,51 @@ export function streamText(status) {
   }
 }
 
+/** Most time anchors a player keeps. */
+const MAX_ANCHORS = 64;
+
+/**
+ * Media time ↔ wall-clock time of one player, from the anchors its messages bring (a
+ * frame's media time and when it was taken). Linear between reconnects; each anchor
+ * speaks for the media after it.
+ */
+export function createTimeMap() {
+  /** @type {[number, number][]} [media seconds, ms since the Unix epoch], oldest first */
+  let anchors = [];
+  /**
+   * The anchor in force at `value` on axis `axis` (0 media, 1 wall): the last at or
+   * before it, else the first.
+   * @param {0 | 1} axis
+   * @param {number} value
+   */
+  const at = (axis, value) => {
+    let found = anchors[0];
+    for (const a of anchors) if (a[axis] <= value) found = a;
+    return found;
+  };
+  return {
+    /** @param {number} media @param {number} wallMs */
+    note(media, wallMs) {
+      anchors.push([media, wallMs]);
+      if (anchors.length > MAX_ANCHORS) anchors = anchors.slice(-MAX_ANCHORS / 2);
+    },
+    clear() {
+      anchors = [];
+    },
+    size: () => anchors.length,
+    /** @param {number} media @returns {number | null} */
+    wallAt(media) {
+      const a = at(0, media);
+      return a === undefined ? null : a[1] + (media - a[0]) * 1000;
+    },
+    /** @param {number} wallMs @returns {number | null} */
+    mediaAt(wallMs) {
+      const a = at(1, wallMs);
+      return a === undefined ? null : a[0] + (wallMs - a[1]) / 1000;
+    },
+  };
+}
+
 /**
  * @param {Api} api
  */
@@ -120,6 +171,18 @@ export function createPlayers(api) {
         players.set(key, p);
       }
       return p.el;
+    },
+    /**
+     * Plays a camera's player from its memory at `fromMs` (null: live again), with the
+     * moment `markMs` (an alert's) marked on its time line.
+     * @param {string} siteId
+     * @param {string} cameraId
+     * @param {StreamQuality} quality
+     * @param {number | null} fromMs
+     * @param {number | null} [markMs]
+     */
+    replay(siteId, cameraId, quality, fromMs, markMs = null) {
+      players.get(`${siteId}/${cameraId}/${quality}`)?.replay(fromMs, markMs);
     },
     /** Closes players no longer on the page; suspends those hidden on it and resumes
      * those shown again. */
@@ -175,7 +238,12 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     if (at !== null) pictured(at, 'still');
     attach();
   }, quality === 'main');
-  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, still.el, snapshotEl, stateEl);
+  // The camera full screen can go back in time and save clips.
+  const timeline = quality === 'main' ? createTimeline(api, siteId, cameraId, {
+    scrub: (fromMs) => replay(fromMs, markMs),
+    shownMs: () => shownMs,
+  }) : null;
+  const el = h('div', { class: 'player', testid: 'player', data: { phase: 'connecting', cameraId, quality } }, video, still.el, snapshotEl, stateEl, timeline?.el);
 
   /** Notes when this attempt's first picture reached the screen, and how (read by the
    * switch benchmark, tests/bench/switch.mjs).
@@ -247,6 +315,15 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
   let waitKey = false;
   /** Wall-clock time of the newest frame appended, for the page (and tests) to read. */
   let lastFrameMs = 0;
+  /** Playing from memory from this moment (wall clock), or live (null). */
+  let replayFrom = /** @type {number | null} */ (null);
+  /** A moment marked on the time line (the alert's). */
+  let markMs = /** @type {number | null} */ (null);
+  /** Whether playback from memory has been placed at its moment yet. */
+  let placed = false;
+  /** Wall-clock time of the frame on screen (0 until known). */
+  let shownMs = 0;
+  const times = createTimeMap();
 
   function show() {
     const text = streamText(status);
@@ -266,7 +343,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     status = null;
     stateEl.textContent = t('stream.unsupported');
     el.dataset.phase = 'unsupported';
-    return { el, close() {}, suspend() {}, resume() {} };
+    return { el, close() {}, suspend() {}, resume() {}, replay() {} };
   }
   /** @type {MediaSource} */
   let source;
@@ -306,6 +383,8 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     waitKey = false;
     delete el.dataset.liveFrom;
     delete el.dataset.liveKeyAt;
+    times.clear();
+    placed = false;
     early = [];
     attached = false;
     // The media pipeline is attached once the still is on screen: building it holds up
@@ -320,7 +399,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
       else if (early.length < MAX_QUEUE || m.kind !== 'media') early.push(m);
       // Too much before the source opened: the media waits for the next key frame.
       else early = early.filter((e) => e.kind !== 'media');
-    }).then(
+    }, replayFrom).then(
       (id) => {
         if (closed || mine !== generation) {
           // Suspended meanwhile: this player holds the stream in place of the older one.
@@ -426,6 +505,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
       }
       queue.push(m.data);
       lastFrameMs = m.timeMs;
+      times.note(m.mediaTime, m.timeMs);
       el.dataset.frameMs = String(lastFrameMs);
       pump();
     }
@@ -460,15 +540,53 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     if (!presented || video.seeking) return;
     const end = b.end(b.length - 1);
     const start = b.start(b.length - 1);
-    if (video.currentTime < start || end - video.currentTime > MAX_LAG) {
+    if (replayFrom !== null) {
+      // From memory: once, to the moment asked for (the stream starts at the key frame
+      // before it); then playback runs at its own pace behind live.
+      const target = placed ? null : times.mediaAt(replayFrom);
+      if (target !== null && target <= end) {
+        placed = true;
+        video.currentTime = Math.max(start, target);
+      } else if (video.currentTime < start) {
+        video.currentTime = start;
+      }
+    } else if (video.currentTime < start || end - video.currentTime > MAX_LAG) {
       video.currentTime = Math.max(start, end - 0.05);
     }
     const first = b.start(0);
     if (video.currentTime - first > KEEP * 2) sb.remove(first, video.currentTime - KEEP);
   }
 
+  /** The wall-clock time of the frame on screen, for the page, the time line and tests. */
+  function tick() {
+    const at = times.wallAt(video.currentTime);
+    if (at === null) return;
+    shownMs = Math.round(at);
+    el.dataset.shownMs = String(shownMs);
+    timeline?.update(shownMs, replayFrom !== null, markMs);
+  }
+  video.addEventListener('timeupdate', tick);
+
+  /**
+   * Plays from memory at `fromMs` (null: live again) in a new attempt.
+   * @param {number | null} fromMs
+   * @param {number | null} mark
+   */
+  function replay(fromMs, mark) {
+    if (closed) return;
+    replayFrom = fromMs;
+    markMs = mark;
+    el.dataset.replay = fromMs === null ? 'live' : String(fromMs);
+    timeline?.update(fromMs ?? Date.now(), fromMs !== null, markMs);
+    if (suspended) return;
+    if (playerId !== null) void api.closeStream(playerId).catch(() => {});
+    playerId = null;
+    start();
+  }
+
   return {
     el,
+    replay,
     /** Stops the stream while the player cannot be seen; the video keeps its last frame. */
     suspend() {
       if (suspended || closed) return;
@@ -493,6 +611,7 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
     },
     close() {
       closed = true;
+      timeline?.close();
       if (snapshotTimer !== null) clearTimeout(snapshotTimer);
       if (snapshotEl.src) URL.revokeObjectURL(snapshotEl.src);
       queue = [];
@@ -503,4 +622,143 @@ function createPlayer(api, siteId, cameraId, quality, hasSnapshot) {
       video.load();
     },
   };
+}
+
+/**
+ * The time line under a camera shown full screen: a scrub bar back through the camera's
+ * memory, the way back to live, the time of the frame on screen, an alert's moment marked,
+ * and saving a clip.
+ * @param {Api} api
+ * @param {string} siteId
+ * @param {string} cameraId
+ * @param {{ scrub: (fromMs: number | null) => void, shownMs: () => number }} player
+ */
+function createTimeline(api, siteId, cameraId, player) {
+  const scrub = /** @type {HTMLInputElement} */ (h('input', {
+    class: 'timeline-scrub',
+    testid: 'replay-scrub',
+    attrs: { type: 'range', min: String(-MEMORY_SECONDS), max: '0', step: '1', value: '0', 'aria-label': t('replay.scrub') },
+  }));
+  const mark = h('span', { class: 'timeline-mark', testid: 'replay-alert', attrs: { hidden: true, title: t('replay.alert') } });
+  const timeEl = h('span', { class: 'timeline-time', testid: 'replay-time' });
+  const live = /** @type {HTMLButtonElement} */ (h('button', {
+    class: 'control timeline-live',
+    testid: 'replay-live',
+    attrs: { type: 'button', disabled: true },
+    text: t('replay.live'),
+    on: { click: () => player.scrub(null) },
+  }));
+  const clipButton = /** @type {HTMLButtonElement} */ (h('button', {
+    class: 'control timeline-clip',
+    testid: 'clip-save',
+    attrs: { type: 'button' },
+    text: t('clip.save'),
+    on: { click: () => void toggleClip() },
+  }));
+  const clipResult = h('span', { class: 'timeline-result', testid: 'clip-result', attrs: { role: 'status' } });
+  let dragging = false;
+  scrub.addEventListener('input', () => {
+    dragging = true;
+    const back = -Number(scrub.value);
+    timeEl.textContent = back === 0 ? t('replay.live') : t('replay.ago', { seconds: back });
+  });
+  scrub.addEventListener('change', () => {
+    dragging = false;
+    const back = -Number(scrub.value);
+    player.scrub(back === 0 ? null : Date.now() - back * 1000);
+  });
+  const el = h('div', { class: 'timeline', testid: 'timeline' },
+    h('div', { class: 'timeline-track' }, scrub, mark),
+    h('div', { class: 'timeline-row' }, timeEl, live, clipButton, clipResult));
+  // A drag along the bar is not a swipe to the next camera.
+  for (const type of /** @type {const} */ (['pointerdown', 'pointerup', 'pointercancel'])) {
+    el.addEventListener(type, (e) => e.stopPropagation());
+  }
+
+  /** The clip being recorded: its id and when it started. */
+  let recording = /** @type {{ id: string | null, since: number } | null} */ (null);
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let clipTimer = null;
+  async function toggleClip() {
+    if (recording === null) {
+      // The remembered seconds (from the moment on screen when going back), then what follows.
+      const from = scrub.value === '0' ? Date.now() - MEMORY_SECONDS * 1000 : player.shownMs();
+      recording = { id: null, since: Date.now() };
+      clipResult.textContent = '';
+      clipButton.dataset.recording = 'true';
+      clipTimer = setInterval(showRecording, 1000);
+      showRecording();
+      try {
+        recording.id = await api.startClip(siteId, cameraId, from);
+      } catch (e) {
+        endRecording();
+        clipResult.textContent = /** @type {{ message?: string }} */ (e).message ?? String(e);
+      }
+      return;
+    }
+    if (recording.id === null) return;
+    const id = recording.id;
+    clipButton.disabled = true;
+    clipButton.textContent = t('clip.saving');
+    try {
+      const clip = await api.stopClip(id);
+      clipResult.textContent = t('clip.saved', { duration: duration(clip.durationMs) });
+      clipResult.dataset.clipId = clip.id;
+      clipResult.dataset.durationMs = String(clip.durationMs);
+    } catch (e) {
+      clipResult.textContent = /** @type {{ message?: string }} */ (e).message ?? String(e);
+    }
+    endRecording();
+  }
+  function showRecording() {
+    if (recording !== null) clipButton.textContent = t('clip.stop', { duration: duration(Date.now() - recording.since) });
+  }
+  function endRecording() {
+    recording = null;
+    if (clipTimer !== null) clearInterval(clipTimer);
+    clipTimer = null;
+    delete clipButton.dataset.recording;
+    clipButton.disabled = false;
+    clipButton.textContent = t('clip.save');
+  }
+
+  return {
+    el,
+    /**
+     * @param {number} shownMs wall-clock time of the frame on screen
+     * @param {boolean} replaying
+     * @param {number | null} markMs
+     */
+    update(shownMs, replaying, markMs) {
+      const now = Date.now();
+      live.disabled = !replaying;
+      el.dataset.replaying = String(replaying);
+      const back = Math.max(0, Math.min(MEMORY_SECONDS, Math.round((now - shownMs) / 1000)));
+      if (!dragging) scrub.value = String(replaying ? -back : 0);
+      const clock = formatSeconds(shownMs);
+      timeEl.textContent = replaying ? `${t('replay.ago', { seconds: back })} · ${clock}` : `${t('replay.live')} · ${clock}`;
+      const markBack = markMs === null ? null : (now - markMs) / 1000;
+      mark.hidden = markBack === null || markBack < 0 || markBack > MEMORY_SECONDS;
+      if (markBack !== null) {
+        mark.dataset.atMs = String(markMs);
+        // CSSOM, not a style attribute: the content security policy allows it.
+        mark.style.left = `${(1 - markBack / MEMORY_SECONDS) * 100}%`;
+      }
+    },
+    close() {
+      if (recording?.id) void api.stopClip(recording.id).catch(() => {});
+      endRecording();
+    },
+  };
+}
+
+/** "1:05" for 65 000 ms. @param {number} ms */
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** "14:05:09", the device's time of day. @param {number} ms */
+function formatSeconds(ms) {
+  return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 }

@@ -45,6 +45,9 @@
  * @property {SiteView | null} site that site's view, once read (always for openSiteId)
  * @property {IpcError | null} siteError
  * @property {string | null} openCameraId the camera of the open site shown full screen
+ * @property {{ cameraId: string, fromMs: number, markMs: number } | null} moment where the
+ *   camera opened from an alert starts: in its memory, a few seconds before the alert
+ * @property {import('./types.js').ClipInfo[] | null} clips the saved clips, read with Settings
  * @property {import('./types.js').SiteControls | null} controls what the user may do at the open site
  * @property {import('./control.js').Sending | null} sending the last command sent, its progress and outcome
  * @property {string | null} confirming the command (control key) waiting for its confirming second tap

@@ -36,5 +36,6 @@
 /** @typedef {import('../../bindings/SiteControls').SiteControls} SiteControls */
 /** @typedef {import('../../bindings/Outcome').Outcome} Outcome */
 /** @typedef {import('../../bindings/PinStatus').PinStatus} PinStatus */
+/** @typedef {import('../../bindings/ClipInfo').ClipInfo} ClipInfo */
 
 export {};

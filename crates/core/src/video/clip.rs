@@ -33,6 +33,8 @@ pub enum ClipError {
     Io(#[from] std::io::Error),
     #[error("there is no such clip")]
     NotFound,
+    #[error("{0} clips are being recorded already: stop one first")]
+    Busy(usize),
 }
 
 /// Whose clip it is, for its description.
@@ -268,6 +270,18 @@ pub async fn record(
         let _ = std::fs::remove_file(&part);
     }
     result
+}
+
+/// Where clips are saved: `$MIMAMORI_CLIPS_DIR`, else `$XDG_DATA_HOME/mimamori/clips`, else
+/// `~/.local/share/mimamori/clips`.
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MIMAMORI_CLIPS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".local/share")
+    });
+    base.join("mimamori").join("clips")
 }
 
 /// The folder of saved clips.

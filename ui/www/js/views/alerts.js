@@ -237,7 +237,7 @@ function row(r, state, actions) {
           data: { cameraId: r.camera },
           attrs: { type: 'button' },
           text: t('alerts.openCamera'),
-          on: { click: () => void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera)) },
+          on: { click: () => void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera), r.timeMs) },
         })
         : null,
       r.mayAck && !acking

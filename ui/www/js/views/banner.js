@@ -39,7 +39,7 @@ export function banner(state, actions) {
       text: t('alerts.openCamera'),
       on: { click: () => {
         actions.dismissBanner();
-        void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera));
+        void actions.openAlertCamera(r.siteId, /** @type {string} */ (r.camera), r.timeMs);
       } },
     })
     : null,

@@ -1,6 +1,6 @@
-// Settings: language and theme (kept on this device), the enrolments (views/profiles.js),
-// and what the app is — its version, whether it is the demo, and how many site messages
-// arrived or were refused.
+// Settings: language and theme (kept on this device), the saved clips, the enrolments
+// (views/profiles.js), and what the app is — its version, whether it is the demo, and how
+// many site messages arrived or were refused.
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
@@ -37,8 +37,8 @@ function facts(rows) {
 }
 
 /**
- * The top of Settings: language and theme. The Enrolment section (views/profiles.js)
- * follows, then `about`; each is its own region, so the bus counters that tick while
+ * The top of Settings: language and theme. The saved clips, the Enrolment section
+ * (views/profiles.js), then `about` follow; each is its own region, so the bus counters that tick while
  * Settings is shown do not rebuild the enrolment form.
  * @param {State} state
  * @param {Actions} actions
@@ -113,6 +113,33 @@ function background(state, actions) {
         }),
         h('span', { text: t('settings.startAtLogin') }))
       : null);
+}
+
+/**
+ * The clips saved on this device, newest first: camera, site, when, how long; each can be
+ * deleted.
+ * @param {State} state
+ * @param {Actions} actions
+ */
+export function clipsSection(state, actions) {
+  const clips = state.clips;
+  if (clips === null) return [];
+  const names = new Map((state.sites ?? []).map((s) => [s.id, s.name ?? s.id]));
+  const rows = clips.map((c) => h('li', { class: 'clip-row', testid: 'clip-row', data: { clipId: c.id, durationMs: String(c.durationMs) } },
+    h('span', { class: 'clip-name', text: c.cameraName || c.cameraId }),
+    h('span', { class: 'muted', text: names.get(c.siteId) ?? c.siteId }),
+    h('span', { class: 'muted', text: `${formatClock(c.startMs)} · ${Math.round(c.durationMs / 1000)} s · ${(c.bytes / 1e6).toFixed(1)} MB` }),
+    h('button', {
+      class: 'control clip-delete',
+      testid: 'clip-delete',
+      attrs: { type: 'button' },
+      text: t('clips.delete'),
+      on: { click: () => void actions.deleteClip(c.id) },
+    })));
+  return [h('section', { class: 'setting', testid: 'clips' },
+    h('h3', { class: 'section-title', text: t('clips.title') }),
+    rows.length > 0 ? h('ul', { class: 'clip-list' }, rows) : h('p', { class: 'muted', text: t('clips.empty') }),
+    h('p', { class: 'muted', text: t('clips.where') }))];
 }
 
 /**
