@@ -551,6 +551,21 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
     return r.length > 0 && r.every(e => e.dataset.siteId === 'shop')`));
   await tap('[data-testid="filter-site"] option[value=""]');
   await until("every site's alerts again", () => wd.exec(`return new Set([...document.querySelectorAll('[data-testid="alert-row"]')].map(e => e.dataset.siteId)).size === 3`));
+  // Scrolled down the inbox, the row in sight stays put while new alerts arrive above it.
+  const inSight = () => wd.exec(`const panel = document.querySelector('.panel-alerts');
+    const top = panel.getBoundingClientRect().top;
+    const rows = [...panel.querySelectorAll('[data-testid="alert-row"]')];
+    const row = rows.find((r) => r.getBoundingClientRect().bottom > top);
+    return { newest: rows[0]?.dataset.alertId, id: row?.dataset.alertId, at: Math.round(row.getBoundingClientRect().top - top) }`);
+  await wd.exec(`document.querySelector('.panel-alerts').scrollTop = 400`);
+  const held = await inSight();
+  const after = await until("a new alert above", async () => {
+    const now = await inSight();
+    return now.newest !== held.newest && now;
+  }, 15000);
+  assert.equal(after.id, held.id, "the same row in sight");
+  assert.ok(Math.abs(after.at - held.at) <= 2, `where it was: ${held.at} → ${after.at}`);
+  await wd.exec(`document.querySelector('.panel-alerts').scrollTop = 0`);
   // An alert opens its camera, full screen, at its site.
   // New alerts keep arriving on top: name the row by its alert id.
   const target = await wd.exec(`const b = document.querySelector('[data-testid="alert-row"] [data-testid="alert-camera"]');

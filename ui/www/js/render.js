@@ -2,7 +2,9 @@
 // is rebuilt only when one of the state values it depends on changed (by identity), and
 // the element that had focus inside it (found again by its data-testid and id) gets focus
 // back, with its text selection. Each region's container is its own scroller, so
-// rebuilding its children keeps the scroll position.
+// rebuilding its children keeps the scroll position; scrolled down, the first element in
+// sight stays where it was when content is added above it (WebKit has no CSS scroll
+// anchoring), so a new alert does not move the row a finger is on.
 
 /** @typedef {import('./store.js').State} State */
 
@@ -23,10 +25,45 @@ export function region(container, deps, render) {
     if (pressed !== null && container.contains(pressed)) return;
     last = next;
     const focused = focusedWithin(container);
+    const anchor = anchorOf(container);
     const nodes = render(state);
     container.replaceChildren(...(Array.isArray(nodes) ? nodes : [nodes]));
     if (focused) restore(container, focused);
+    if (anchor) keepInPlace(container, anchor);
   };
+}
+
+/**
+ * The first identifiable element in sight in a scrolled container, and how far below the
+ * container's top it is; none when the container is not scrolled (at the top, new content
+ * shows).
+ * @param {HTMLElement} container
+ * @returns {{ key: string, offset: number } | null}
+ */
+function anchorOf(container) {
+  if (container.scrollTop <= 0) return null;
+  const top = container.getBoundingClientRect().top;
+  for (const el of container.querySelectorAll('[data-testid]')) {
+    if (!(el instanceof HTMLElement)) continue;
+    const key = keyOf(el);
+    const rect = el.getBoundingClientRect();
+    if (key !== null && key.split('|')[1] !== '' && rect.bottom > top) return { key, offset: rect.top - top };
+  }
+  return null;
+}
+
+/**
+ * Scrolls so that the anchor is as far below the top as it was.
+ * @param {HTMLElement} container
+ * @param {{ key: string, offset: number }} anchor
+ */
+function keepInPlace(container, { key, offset }) {
+  for (const el of container.querySelectorAll('[data-testid]')) {
+    if (el instanceof HTMLElement && keyOf(el) === key) {
+      container.scrollTop += el.getBoundingClientRect().top - container.getBoundingClientRect().top - offset;
+      return;
+    }
+  }
 }
 
 /** Where a pointer is pressed and not yet released (a tap in progress). */
@@ -65,7 +102,7 @@ export function holdRegionsDuringPress(rerender) {
  */
 function keyOf(el) {
   const d = el.dataset;
-  return d.testid ? `${d.testid}|${d.siteId ?? d.cameraId ?? d.outputId ?? d.profileId ?? ''}` : null;
+  return d.testid ? `${d.testid}|${d.alertId ?? d.siteId ?? d.cameraId ?? d.outputId ?? d.profileId ?? ''}` : null;
 }
 
 /** @param {HTMLElement} container */
