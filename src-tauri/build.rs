@@ -33,6 +33,7 @@ fn main() {
         "stop_clip",
         "list_clips",
         "delete_clip",
+        "take_enrol_link",
     ];
     // The transport probe (src/probe.rs) exists only in benchmark builds.
     if std::env::var_os("CARGO_FEATURE_TRANSPORT_PROBE").is_some() {

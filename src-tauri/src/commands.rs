@@ -3,6 +3,7 @@
 use crate::background::{self, BackgroundStatus};
 use crate::clips::Recordings;
 use crate::error::{ErrorKind, IpcError};
+use crate::links::PendingLink;
 use crate::player::Players;
 use crate::state::{AppState, AuditLogView, MAX_WARM, PinStatus, SiteControls, StreamQuality};
 use mimamori_core::bus::{BusStats, ConnectionStatus};
@@ -222,6 +223,12 @@ pub async fn stop_clip(
 #[tauri::command(async)]
 pub fn list_clips(recordings: State<'_, Recordings>) -> Result<Vec<ClipInfo>, IpcError> {
     Ok(recordings.list()?)
+}
+
+/// The enrolment link the app was opened with, once (see `links.rs`).
+#[tauri::command]
+pub fn take_enrol_link(links: State<'_, PendingLink>) -> Option<String> {
+    links.take()
 }
 
 /// Deletes a saved clip.

@@ -6,6 +6,7 @@ pub mod background;
 pub mod clips;
 pub mod commands;
 pub mod error;
+pub mod links;
 pub mod notifications;
 pub mod player;
 #[cfg(feature = "transport-probe")]
@@ -27,8 +28,20 @@ use tokio::sync::broadcast::error::RecvError;
 /// Event name under which every [`mimamori_core::bus::BusChange`] reaches the web view.
 pub const BUS_CHANGE_EVENT: &str = "bus-change";
 
+/// The app's state: ready (tests), or made at setup, after the plugins have started, so
+/// that a second instance hands its arguments to the first (links.rs) before it opens the
+/// inbox or connects to the broker.
+pub enum Startup {
+    Ready(Box<AppState>),
+    AtSetup(Box<dyn FnOnce() -> anyhow::Result<AppState> + Send>),
+}
+
 /// Registers the commands and the state on a builder; tests pass `tauri::test::mock_builder()`.
-pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, startup: Startup) -> tauri::Builder<R> {
+    let (builder, mut make_state) = match startup {
+        Startup::Ready(state) => (builder.manage(*state), None),
+        Startup::AtSetup(make) => (builder, Some(make)),
+    };
     builder
         .invoke_handler(tauri::generate_handler![
             commands::list_sites,
@@ -62,16 +75,21 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
             commands::stop_clip,
             commands::list_clips,
             commands::delete_clip,
+            commands::take_enrol_link,
             #[cfg(feature = "transport-probe")]
             probe::transport_channel,
             #[cfg(feature = "transport-probe")]
             probe::transport_fetch,
         ])
-        .setup(|app| {
+        .setup(move |app| {
+            if let Some(make) = make_state.take() {
+                app.manage(make()?);
+            }
             #[cfg(feature = "transport-probe")]
             probe::grant(app.handle())?;
             background::setup(app.handle());
             notifications::start(app.handle());
+            links::setup(app.handle());
             let handle = app.handle().clone();
             let mut current = app.state::<AppState>().watch_bus();
             tauri::async_runtime::spawn(async move {
@@ -113,8 +131,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
                 let _ = window.hide();
             }
         })
-        .manage(state)
         .manage(player::Players::default())
+        .manage(links::PendingLink::default())
         .manage(clips::Recordings::new(ClipLibrary::new(clip::default_dir())))
         .manage(background::Tray::default())
 }
@@ -150,15 +168,23 @@ pub fn run() {
         .init();
     // The bus and the demo spawn onto Tauri's Tokio runtime.
     let _runtime = tauri::async_runtime::handle().inner().enter();
-    let state = match choose_state() {
-        Ok(state) => state,
-        Err(err) => {
+    let make_state = || {
+        choose_state().map_err(|err| {
             tracing::error!("cannot start: {err:#}");
-            std::process::exit(2);
-        }
+            std::process::exit(2)
+        })
     };
-    build_app(tauri::Builder::default(), state).run(tauri::generate_context!()).unwrap_or_else(|err| {
-        tracing::error!("the app stopped with an error: {err}");
-        std::process::exit(1);
-    });
+    // A second instance (an enrolment link opened while the app runs) hands its arguments
+    // to this one and exits; then the deep-link plugin reads them (links.rs).
+    let builder = tauri::Builder::default();
+    #[cfg(desktop)]
+    let builder =
+        builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| background::show(app)));
+    let builder = builder.plugin(tauri_plugin_deep_link::init());
+    build_app(builder, Startup::AtSetup(Box::new(make_state)))
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|err| {
+            tracing::error!("the app stopped with an error: {err}");
+            std::process::exit(1);
+        });
 }

@@ -31,11 +31,7 @@ impl From<Target> for OpenAlert {
 
 /// Brings the window to the front and tells the web view which alert to open.
 pub fn open<R: Runtime>(app: &AppHandle<R>, target: OpenAlert) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
+    crate::background::show(app);
     let _ = app.emit(OPEN_ALERT_EVENT, target);
 }
 

@@ -39,7 +39,9 @@ fn fed_state() -> BusState {
 }
 
 fn window(state: AppState) -> WebviewWindow<tauri::test::MockRuntime> {
-    let app = crate::build_app(mock_builder(), state).build(mock_context(noop_assets())).expect("mock app");
+    let app = crate::build_app(mock_builder(), crate::Startup::Ready(Box::new(state)))
+        .build(mock_context(noop_assets()))
+        .expect("mock app");
     WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("mock window")
 }
 

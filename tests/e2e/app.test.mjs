@@ -170,6 +170,26 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
   await keepPage();
 });
 
+test("an enrolment link opened on the desktop brings the app to its enrolment form, filled in", async () => {
+  // The app told the desktop at start-up that it opens mimamori:// links.
+  const handler = join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? "", ".local", "share"), "applications", "mimamori-app-handler.desktop");
+  assert.match(readFileSync(handler, "utf8"), /MimeType=.*x-scheme-handler\/mimamori/);
+  // The desktop starts the app with the link; the running app takes it and the new one exits.
+  const link = "mimamori://enroll?code=MMR1.e2e-link-check";
+  const second = spawn(app, [link], {
+    env: { ...process.env, MIMAMORI_CONFIG_DIR: configDir, MIMAMORI_CLIPS_DIR: clipsDir, XDG_CONFIG_HOME: xdgConfig },
+    stdio: "ignore",
+  });
+  const exited = await Promise.race([new Promise((r) => second.once("exit", (code) => r(code === 0))), sleep(15000).then(() => false)]);
+  if (second.exitCode === null) second.kill("SIGKILL");
+  assert.ok(exited, "the second instance hands the link over and exits");
+  await until("the enrolment form, filled in, the PIN next", () => wd.exec(`return document.getElementById('app').dataset.tab === 'settings'
+    && document.querySelector('[data-testid="enrol-code"]')?.value === arguments[0]
+    && document.activeElement?.dataset.testid === 'enrol-pin'`, link));
+  await wd.exec(`const c = document.querySelector('[data-testid="enrol-code"]'); c.value = ''; c.dispatchEvent(new Event('input'))`);
+  await tap('[data-testid="tab-sites"]');
+});
+
 test("the site list shows every site online, with names and camera counts", async () => {
   await until("three online site cards", async () => {
     const cards = await siteCards();

@@ -158,6 +158,23 @@ export async function onBusChange(cb) {
 }
 
 /**
+ * Calls `cb` whenever the app was opened with an enrolment link (read it with
+ * `takeEnrolLink`), until the returned function is called.
+ * @param {() => void} cb
+ * @returns {Promise<() => void>}
+ */
+export async function onEnrolLink(cb) {
+  try {
+    return await tauri().event.listen('enrol-link', () => cb());
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/** @returns {Promise<string | null>} the enrolment link the app was opened with, once */
+export const takeEnrolLink = () => call('take_enrol_link');
+
+/**
  * Calls `cb` with the alert of every clicked OS notification (the core has already brought
  * the window to the front) until the returned function is called.
  * @param {(alert: OpenAlert) => void} cb

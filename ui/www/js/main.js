@@ -1,14 +1,14 @@
 // Starts the UI: lays out the page's persistent parts, connects the store to the core
 // (sync.js) and re-renders the regions whose state changed, at most once per frame.
 
-import { isAvailable, api, onOpenAlert } from './api.js';
+import { isAvailable, api, onEnrolLink, onOpenAlert, takeEnrolLink } from './api.js';
 import { applyLanguage, language } from './i18n.js';
 import { applyTheme, storedTheme } from './theme.js';
 import { createStore } from './store.js';
 import { createSync } from './sync.js';
 import { createActions } from './actions.js';
 import { installKeys } from './keys.js';
-import { region, applyPendingFocus, holdRegionsDuringPress } from './render.js';
+import { region, applyPendingFocus, focusAfterRender, holdRegionsDuringPress } from './render.js';
 import { h } from './dom.js';
 import { createConnectionBar } from './views/connection-bar.js';
 import { header } from './views/header.js';
@@ -253,7 +253,7 @@ store.subscribe(() => {
 });
 render();
 if (store.get().available) {
-  void sync.start();
+  const started = sync.start();
   // A clicked OS notification: its camera, full screen (or the inbox when it has none).
   void onOpenAlert((a) => {
     // At the alert's moment, when this device has it (it is stored before it is notified).
@@ -261,4 +261,15 @@ if (store.get().available) {
     if (a.cameraId !== null) void actions.openAlertCamera(a.siteId, a.cameraId, at);
     else actions.selectTab('alerts');
   }).catch(() => {});
+  // Opened with an enrolment link: the form, filled in, waiting for the PIN.
+  const enrolFromLink = () => takeEnrolLink().then((link) => {
+    if (link === null || store.get().info?.demo) return;
+    enrolForm.fill(link);
+    // Before the first enrolment the form is on the Sites tab, after it in Settings.
+    actions.selectTab(store.get().profiles?.length ? 'settings' : 'sites');
+    focusAfterRender(() => enrolForm.pin);
+  }, () => {});
+  void onEnrolLink(() => void enrolFromLink()).catch(() => {});
+  // A link the app was started with: once the profiles are known.
+  void started.finally(enrolFromLink);
 }

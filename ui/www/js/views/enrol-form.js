@@ -144,7 +144,21 @@ export function createEnrolForm(actions) {
     }
     refreshSubmit();
   }
-  return { el, update };
+  return {
+    el,
+    update,
+    /**
+     * Puts a code (or its link, opened on the desktop) in the code field; the PIN is next.
+     * @param {string} text
+     */
+    fill(text) {
+      if (busy) return;
+      code.value = text.trim();
+      refreshSubmit();
+    },
+    /** The PIN field, to take focus once the form is shown. */
+    pin,
+  };
 }
 
 /** @typedef {ReturnType<typeof createEnrolForm>} EnrolForm */
