@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 pub const MAX_RECORDINGS: usize = 4;
 
 struct Recording {
-    stop: Option<oneshot::Sender<()>>,
+    stop: oneshot::Sender<()>,
     task: tauri::async_runtime::JoinHandle<Result<ClipInfo, ClipError>>,
 }
 
@@ -32,7 +32,6 @@ impl Recordings {
     /// reaches) until [`Recordings::stop`] or [`MAX_CLIP`] after now. Returns the clip's id.
     pub fn start(&self, subject: ClipSubject, viewer: Viewer, from_ms: u64) -> Result<String, ClipError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        running.retain(|_, r| !r.task.inner().is_finished() || r.stop.is_some());
         if running.values().filter(|r| !r.task.inner().is_finished()).count() >= MAX_RECORDINGS {
             return Err(ClipError::Busy(MAX_RECORDINGS));
         }
@@ -49,17 +48,16 @@ impl Recordings {
             };
             library.save(&clip_id, subject, viewer.handle(), Some(from_ms), length, stopped).await
         });
-        running.insert(id.clone(), Recording { stop: Some(stop), task });
+        running.insert(id.clone(), Recording { stop, task });
         Ok(id)
     }
 
     /// Stops a recording and waits for its file: the saved clip.
     pub async fn stop(&self, id: &str) -> Result<ClipInfo, ClipError> {
         let recording = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        let Some(mut recording) = recording else { return Err(ClipError::NotFound) };
-        if let Some(stop) = recording.stop.take() {
-            let _ = stop.send(());
-        }
+        let Some(recording) = recording else { return Err(ClipError::NotFound) };
+        // A recording that reached its limit has ended already: its clip is answered.
+        let _ = recording.stop.send(());
         recording.task.await.map_err(|e| ClipError::Io(std::io::Error::other(e.to_string())))?
     }
 
@@ -67,7 +65,8 @@ impl Recordings {
         self.library.list()
     }
 
-    pub fn delete(&self, id: &str) -> Result<(), ClipError> {
+    /// Deletes a saved clip; answers its description when it could be read.
+    pub fn delete(&self, id: &str) -> Result<Option<ClipInfo>, ClipError> {
         self.library.delete(id)
     }
 }

@@ -238,9 +238,7 @@ pub fn delete_clip(
     recordings: State<'_, Recordings>,
     clip_id: String,
 ) -> Result<(), IpcError> {
-    let clip = recordings.list()?.into_iter().find(|c| c.id == clip_id);
-    recordings.delete(&clip_id)?;
-    if let Some(c) = clip {
+    if let Some(c) = recordings.delete(&clip_id)? {
         state.audit_clip(&c.site_id, &c.camera_id, "delete", &c.id);
     }
     Ok(())

@@ -202,6 +202,17 @@ pub async fn record(
     stop: impl Future<Output = ()>,
     path: &Path,
 ) -> Result<Written, ClipError> {
+    record_clip(handle, from_ms, length, stop, path).await.map(|(written, _)| written)
+}
+
+/// [`record`], answering also the parameters the file was written with.
+async fn record_clip(
+    handle: &StreamHandle,
+    from_ms: Option<u64>,
+    length: Duration,
+    stop: impl Future<Output = ()>,
+    path: &Path,
+) -> Result<(Written, Arc<VideoParams>), ClipError> {
     let length_ms = u64::try_from(length.as_millis()).unwrap_or(u64::MAX);
     let mut sub = match from_ms {
         Some(t) => handle.recall(t),
@@ -260,10 +271,12 @@ pub async fn record(
                 break;
             }
         }
-        let (file, written) = writer.ok_or(ClipError::NoVideo)?.finish()?;
+        let writer = writer.ok_or(ClipError::NoVideo)?;
+        let params = writer.params().clone();
+        let (file, written) = writer.finish()?;
         file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&part, path)?;
-        Ok(written)
+        Ok((written, params))
     }
     .await;
     if result.is_err() {
@@ -321,8 +334,8 @@ impl ClipLibrary {
         stop: impl Future<Output = ()>,
     ) -> Result<ClipInfo, ClipError> {
         let path = self.video_path(id)?;
-        let written = record(handle, from_ms, length, stop, &path).await?;
-        let status = handle.status().borrow().clone();
+        // What the file holds: the parameters it was written with, not the stream's now.
+        let (written, params) = record_clip(handle, from_ms, length, stop, &path).await?;
         let info = ClipInfo {
             id: id.to_owned(),
             site_id: subject.site_id,
@@ -332,9 +345,9 @@ impl ClipLibrary {
             duration_ms: written.duration_ms,
             bytes: written.bytes,
             frames: written.frames,
-            codec: status.codec.unwrap_or_default(),
-            width: status.width.unwrap_or(0),
-            height: status.height.unwrap_or(0),
+            codec: params.codec.clone(),
+            width: params.width,
+            height: params.height,
         };
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
         std::fs::write(self.dir.join(format!("{id}.json")), json)?;
@@ -351,27 +364,38 @@ impl ClipLibrary {
         let mut clips: Vec<ClipInfo> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter(|e| e.metadata().is_ok_and(|m| m.len() <= MAX_DESCRIPTION_BYTES))
-            .filter_map(|e| serde_json::from_slice::<ClipInfo>(&std::fs::read(e.path()).ok()?).ok())
-            .filter(|c| check_id(&c.id).is_ok() && self.dir.join(format!("{}.mp4", c.id)).is_file())
+            .filter_map(|e| read_description(&e.path()))
+            .filter(|c| self.dir.join(format!("{}.mp4", c.id)).is_file())
             .collect();
         clips.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(clips)
     }
 
-    /// Deletes a clip: its video and its description.
-    pub fn delete(&self, id: &str) -> Result<(), ClipError> {
+    /// Deletes a clip: its video and its description. Answers the description, when it
+    /// could be read (for the audit log).
+    pub fn delete(&self, id: &str) -> Result<Option<ClipInfo>, ClipError> {
         check_id(id)?;
         let video = self.dir.join(format!("{id}.mp4"));
         if !video.is_file() {
             return Err(ClipError::NotFound);
         }
+        let description = self.dir.join(format!("{id}.json"));
+        let info = read_description(&description);
         std::fs::remove_file(video)?;
-        match std::fs::remove_file(self.dir.join(format!("{id}.json"))) {
+        match std::fs::remove_file(description) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+            _ => Ok(info),
         }
     }
+}
+
+/// A clip's description, if it is one of ours: small, well formed, with a valid id.
+fn read_description(path: &Path) -> Option<ClipInfo> {
+    if std::fs::metadata(path).ok()?.len() > MAX_DESCRIPTION_BYTES {
+        return None;
+    }
+    let info: ClipInfo = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    check_id(&info.id).is_ok().then_some(info)
 }
 
 /// Clip ids are digits, a dash and hex: nothing else may reach a file name.
@@ -510,7 +534,10 @@ mod tests {
         std::fs::write(dir.join("0000000000004-0000000d.part"), b"half").unwrap();
         let ids: Vec<String> = lib.list().unwrap().into_iter().map(|c| c.id).collect();
         assert_eq!(ids, ["0000000000002-0000000b", "0000000000001-0000000a"]);
-        lib.delete("0000000000002-0000000b").unwrap();
+        assert_eq!(
+            lib.delete("0000000000002-0000000b").unwrap().map(|c| c.id),
+            Some("0000000000002-0000000b".into())
+        );
         assert_eq!(lib.list().unwrap().len(), 1);
         assert!(matches!(lib.delete("0000000000002-0000000b"), Err(ClipError::NotFound)));
         assert!(matches!(lib.delete("../etc/passwd"), Err(ClipError::NotFound)));

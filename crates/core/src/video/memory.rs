@@ -98,9 +98,8 @@ impl Memory {
         let len = frame.data.len();
         if gop.bytes + len > MAX_GOP_BYTES || gop.frames.len() >= MAX_GOP_FRAMES {
             // Over the GOP's bound: give it up; the next key frame starts afresh.
-            let gone = std::mem::take(&mut gop.frames).len();
+            gop.frames.clear();
             let bytes = std::mem::take(&mut gop.bytes);
-            debug_assert!(gone > 0);
             self.shrink(bytes);
             return;
         }
