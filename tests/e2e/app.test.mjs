@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, makeTlsFiles, until as waitFor } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, killByEnvironment, makeTlsFiles, until as waitFor } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -35,6 +35,10 @@ const clipsDir = join(configDir, "clips");
 /** Page states seen during the run, searched for secrets at the end. */
 const pages = [];
 const keepPage = async () => pages.push(await wd.exec("return document.documentElement.outerHTML"));
+/** The app's environment: also how the test finds the app's process to kill it. */
+const appEnv = {
+  MIMAMORI_CONFIG_DIR: configDir, MIMAMORI_CLIPS_DIR: clipsDir, XDG_CONFIG_HOME: xdgConfig, RUST_LOG: "debug,rumqttd=off",
+};
 const out = join(root, "tests", "e2e", "out");
 mkdirSync(out, { recursive: true });
 
@@ -103,9 +107,7 @@ before(async () => {
   notifications = new NotifyRecorder(recorderBin);
   await notifications.start();
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
-  driver = new TauriDriver(await freePort(), {
-    MIMAMORI_CONFIG_DIR: configDir, MIMAMORI_CLIPS_DIR: clipsDir, XDG_CONFIG_HOME: xdgConfig, RUST_LOG: "debug,rumqttd=off",
-  });
+  driver = new TauriDriver(await freePort(), appEnv);
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);
@@ -802,4 +804,42 @@ test("a broker restart shows reconnecting, then everything correct again", async
     const ps = await players('[data-testid="site-page"][data-site-id="shop"]');
     return ps.length === 4 && ps.every((p) => p.phase === "live" && p.ready >= 2);
   }, 30000);
+});
+
+test("the app killed during a burst of alerts: started again, it has every alert once, with no gap", async () => {
+  const BURST = 150;
+  // What this device's store holds, read by the CLI on the app's settings directory.
+  const stored = () => {
+    const json = execFileSync(cli, ["alerts", "--json", "--limit", "100000"], { env: { ...process.env, ...appEnv, RUST_LOG: "warn" } });
+    return JSON.parse(json.toString()).filter((a) => a.siteId === "hq" && a.kind === "system");
+  };
+  const before = stored().length;
+  // One alert every few milliseconds. A third of the way in, the system kills the app
+  // (no goodbye to the broker, no flush) while alerts are in flight to it; two thirds of
+  // the way in, the user starts it again.
+  let opening = null;
+  for (let i = 0; i < BURST; i++) {
+    sites.hq.raise("system");
+    if (i === BURST / 3) assert.equal(killByEnvironment(appEnv, "mimamori-app"), 1, "one app process killed");
+    if (i === (2 * BURST) / 3) opening = wd.close().then(() => wd.open(app));
+    await sleep(5);
+  }
+  await opening;
+  await recordEvents();
+  await until("connected after the restart", async () => (await phase()) === "connected", 30000);
+  // Every alert of the burst is stored once: the broker kept what came while the app was
+  // dead, and the site's replay fills what the kill lost in flight.
+  const all = await until(`${BURST} alerts of the burst stored`, () => {
+    const now = stored();
+    return now.length >= before + BURST && now;
+  }, 60000);
+  assert.equal(all.length, before + BURST, "no alert twice");
+  assert.equal(new Set(all.map((a) => a.id)).size, all.length);
+  // What the user sees: the inbox lists them, and no possible gap.
+  await tap('[data-testid="tab-alerts"]');
+  await until("the burst in the inbox", () => wd.exec(`
+    return document.querySelectorAll('[data-testid="alert-row"][data-site-id="hq"][data-kind="system"]').length >= arguments[0]`, BURST));
+  assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid="possible-gap"]').length`), 0);
+  const text = execFileSync(cli, ["alerts", "--limit", "1"], { env: { ...process.env, ...appEnv, RUST_LOG: "warn" } }).toString();
+  assert.ok(!text.includes("possible gap"), text);
 });

@@ -63,18 +63,25 @@ async function stopChild(child, signal) {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
-/** SIGKILLs every process whose environment has all of `env`: the app, should it have left
- * the driver's process group. */
-function killByEnvironment(env) {
+/** SIGKILLs every process whose environment has all of `env` (and, given `name`, whose
+ * command is `name`): the app, should it have left the driver's process group, or the app
+ * alone, as the system kills it. Returns how many it killed. */
+export function killByEnvironment(env, name = null) {
   const wanted = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  let killed = 0;
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
+      if (name !== null && readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== name) continue;
       const vars = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-      if (Number(pid) !== process.pid && wanted.every((w) => vars.includes(w))) process.kill(Number(pid), "SIGKILL");
+      if (Number(pid) !== process.pid && wanted.every((w) => vars.includes(w))) {
+        process.kill(Number(pid), "SIGKILL");
+        killed += 1;
+      }
     } catch {
       // Gone meanwhile, or not ours to read.
     }
   }
+  return killed;
 }
 
 /** A certificate authority and a server certificate for `localhost`, made with openssl in
@@ -246,8 +253,8 @@ export class Site {
     });
   }
 
-  /** Raises an alert of `kind` at one of the site's cameras now. */
-  raise(kind, camera) {
+  /** Raises an alert of `kind` now, at one of the site's cameras when `camera` is given. */
+  raise(kind, camera = "") {
     this.child.stdin.write(`alert ${this.id} ${kind} ${camera}\n`);
   }
 

@@ -307,3 +307,145 @@ async fn snapshots_behind_digest_and_basic_authentication() {
     assert_eq!(fetch(&server.source("basic/snapshot.jpg", wrong)).await, Err(SnapshotError::Unauthorized));
     assert!(fetch(&server.source("open/snapshot.jpg", right)).await.is_ok());
 }
+
+/// Hostile cameras on a real socket: each one holds the client in a different way. Short
+/// timings, so that the cases take seconds; the defaults are 10 s to open and 4 s of
+/// silence to a stall.
+mod slow_loris {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    const OPEN: Duration = Duration::from_secs(3);
+    const STALL: Duration = Duration::from_secs(2);
+
+    fn streams() -> Streams {
+        let timing = StreamTiming {
+            open_timeout: OPEN,
+            stall_after: STALL,
+            backoff_first: Duration::from_millis(200),
+            backoff_max: Duration::from_millis(500),
+            ..Default::default()
+        };
+        Streams::new(Arc::new(RtspOpener), timing)
+    }
+
+    /// A listener whose connections are handed to `serve`, numbered from 0.
+    async fn camera<F, Fut>(serve: F) -> u16
+    where
+        F: Fn(usize, TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for n in 0.. {
+                let Ok((socket, _)) = listener.accept().await else { return };
+                tokio::spawn(serve(n, socket));
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_camera_that_accepts_and_never_answers_is_unreachable_within_the_open_timeout() {
+        let port = camera(|_, mut socket| async move {
+            // Reads the request and keeps the connection, saying nothing.
+            let mut sink = [0u8; 1024];
+            while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+        })
+        .await;
+        let url = format!("rtsp://127.0.0.1:{port}/hq/door/sub");
+        let start = Instant::now();
+        let viewer = streams().watch("mute", || source(&url));
+        let failed = wait_phase(&viewer, StreamPhase::Failed, 10).await;
+        assert_eq!(failed.problem, Some(StreamProblem::Unreachable));
+        assert!(start.elapsed() < OPEN + Duration::from_secs(2), "took {:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_off_at_the_open_timeout_and_let_go() {
+        // An answer whose header never ends, sent as fast as the socket takes it. retina 0.4
+        // has no limit on the size of an RTSP message (its parser's limit is not exposed),
+        // so what bounds it is the open timeout: then the session is dropped, with all it
+        // had read, and the camera can write no more.
+        // Per connection: bytes the camera got to write, and whether the client let go.
+        let connections = Arc::new(std::sync::Mutex::new(Vec::<(usize, bool)>::new()));
+        let log = connections.clone();
+        let port = camera(move |n, mut socket| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push((0, false));
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Padding: ").await;
+                let chunk = [b'a'; 64 * 1024];
+                while socket.write_all(&chunk).await.is_ok() {
+                    log.lock().unwrap()[n].0 += chunk.len();
+                }
+                log.lock().unwrap()[n].1 = true;
+            }
+        })
+        .await;
+        let url = format!("rtsp://127.0.0.1:{port}/hq/door/sub");
+        let start = Instant::now();
+        let viewer = streams().watch("endless", || source(&url));
+        let failed = wait_phase(&viewer, StreamPhase::Failed, 10).await;
+        assert_eq!(failed.problem, Some(StreamProblem::Unreachable), "{failed:?}");
+        assert!(start.elapsed() < OPEN + Duration::from_secs(2), "took {:?}", start.elapsed());
+        // The first session let go of its connection, and of all it had read, once it gave
+        // up; the retries that follow meet the same fate.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (sent, closed) = connections.lock().unwrap()[0];
+        assert!(closed, "the client still reads the endless answer ({sent} bytes so far)");
+        eprintln!("one endless answer: {} MB read in {OPEN:?} before the session gave up", sent >> 20);
+    }
+
+    /// Forwards a connection to `to` both ways; from the camera, at `rate` bytes a second
+    /// once `fast_for` has passed (as a camera whose uplink collapses mid-stream).
+    async fn forward(client: TcpStream, to: u16, fast_for: Option<Duration>, rate: usize) {
+        let Ok(server) = TcpStream::connect(("127.0.0.1", to)).await else { return };
+        let (mut client_rx, mut client_tx) = client.into_split();
+        let (mut server_rx, mut server_tx) = server.into_split();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut client_rx, &mut server_tx).await;
+        });
+        let slow_from = fast_for.map(|d| tokio::time::Instant::now() + d);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let slow = slow_from.is_some_and(|t| tokio::time::Instant::now() >= t);
+            let want = if slow { (rate / 10).max(1) } else { buf.len() };
+            let Ok(n) = server_rx.read(&mut buf[..want]).await else { return };
+            if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+            if slow {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_camera_that_trickles_mid_stream_is_stalled_and_reopened() {
+        let real = CameraServer::start(0, vec![sim_stream("hq/door/sub", 15)]).unwrap();
+        let to = real.port;
+        // The first connection plays for 2 s, then trickles 200 bytes a second: bytes keep
+        // coming, frames do not. Later connections are healthy again.
+        let port = camera(move |n, socket| {
+            let fast_for = (n == 0).then_some(Duration::from_secs(2));
+            forward(socket, to, fast_for, 200)
+        })
+        .await;
+        let url = format!("rtsp://127.0.0.1:{port}/hq/door/sub");
+        let streams = streams();
+        let viewer = streams.watch("trickle", || source(&url));
+        wait_phase(&viewer, StreamPhase::Live, 10).await;
+        let live = Instant::now();
+        let failed = wait_phase(&viewer, StreamPhase::Failed, 10).await;
+        assert_eq!(failed.problem, Some(StreamProblem::Stalled));
+        // 2 s of play, then a stall is seen after STALL without a frame (plus the frames
+        // still in flight when the trickle began).
+        assert!(live.elapsed() < Duration::from_secs(2) + STALL + Duration::from_secs(2), "{:?}", live.elapsed());
+        wait_phase(&viewer, StreamPhase::Live, 10).await;
+    }
+}
