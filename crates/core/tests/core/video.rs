@@ -398,7 +398,7 @@ mod slow_loris {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (sent, closed) = connections.lock().unwrap()[0];
         assert!(closed, "the client still reads the endless answer ({sent} bytes so far)");
-        eprintln!("one endless answer: {} MB read in {OPEN:?} before the session gave up", sent >> 20);
+        tracing::info!("one endless answer: {} MB read in {OPEN:?} before the session gave up", sent >> 20);
     }
 
     /// Forwards a connection to `to` both ways; from the camera, at `rate` bytes a second
@@ -445,7 +445,11 @@ mod slow_loris {
         assert_eq!(failed.problem, Some(StreamProblem::Stalled));
         // 2 s of play, then a stall is seen after STALL without a frame (plus the frames
         // still in flight when the trickle began).
-        assert!(live.elapsed() < Duration::from_secs(2) + STALL + Duration::from_secs(2), "{:?}", live.elapsed());
+        assert!(
+            live.elapsed() < Duration::from_secs(2) + STALL + Duration::from_secs(2),
+            "{:?}",
+            live.elapsed()
+        );
         wait_phase(&viewer, StreamPhase::Live, 10).await;
     }
 }
