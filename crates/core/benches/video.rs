@@ -3,13 +3,14 @@
 //! - cold open: new RTSP session → first frame, against `ffmpeg` with default flags and
 //!   with probing minimised, on GStreamer cameras already streaming (1 s and 4 s GOPs) and
 //!   on fresh encoders (Mimamori's simulated cameras, one new stream per run);
-//! - 16 live streams remuxed to fragmented MP4: CPU and RSS of this process, against 16
-//!   `ffmpeg -c copy` on the same streams. The cameras run in a child process, so their
-//!   encoding is not counted.
+//! - 16 live streams remuxed to fragmented MP4: CPU and RSS of this process without replay
+//!   memory (each stream keeps its current GOP only), against 16 `ffmpeg -c copy` on the
+//!   same streams; then the RSS with the app's 60 s of replay memory, once it is full. The
+//!   cameras run in a child process, so their encoding is not counted.
 //!
-//! With `--soak SECONDS`, only the 16 streams run, that long, and the RSS of this process is
-//! sampled every 10 s: memory over hours (`--soak 3600` for an hour), against the RSS after
-//! a 30 s warm-up.
+//! With `--soak SECONDS`, only the 16 streams run, with the app's replay memory, that long,
+//! and the RSS of this process is sampled every 10 s: memory over hours (`--soak 3600` for
+//! an hour), against the RSS after a warm-up that fills the memory.
 //!
 //! Prints a table (figure, baseline, ratio, target) and, with `--json FILE`, writes it.
 
@@ -20,6 +21,7 @@ mod common;
 use common::Row;
 
 use mimamori_core::Secret;
+use mimamori_core::video::memory::MemoryLimits;
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::stream::StreamTiming;
 use mimamori_core::video::{Mp4Feed, Segment, StreamSource, Streams, Transport, Viewer};
@@ -34,8 +36,8 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 9;
 const STREAMS: usize = 16;
 const LOAD_SECONDS: u64 = 20;
-/// Time the soak lets the streams settle before its baseline RSS.
-const SOAK_WARM_UP: Duration = Duration::from_secs(30);
+/// Time the streams are given to fill their replay memory (60 s) before RSS is read.
+const MEMORY_FULL: Duration = Duration::from_secs(70);
 
 fn median(mut v: Vec<f64>) -> f64 {
     common::percentile(&mut v, 0.5)
@@ -207,10 +209,10 @@ fn start_load_server() -> (std::process::Child, Vec<String>) {
 }
 
 /// Mimamori's side of the load: one worker and one fMP4 viewer per stream, in this
-/// process; with the count of fragments made.
-fn watch_all(urls: &[String]) -> (Streams, Vec<Viewer>, Arc<AtomicU64>) {
+/// process, remembering as `memory` says; with the count of fragments made.
+fn watch_all(urls: &[String], memory: MemoryLimits) -> (Streams, Vec<Viewer>, Arc<AtomicU64>) {
     let timing = StreamTiming { idle_close: Duration::ZERO, ..StreamTiming::default() };
-    let streams = Streams::new(Arc::new(RtspOpener), timing);
+    let streams = Streams::with_memory(Arc::new(RtspOpener), timing, memory);
     let frames = Arc::new(AtomicU64::new(0));
     let mut viewers = vec![];
     for (i, url) in urls.iter().enumerate() {
@@ -230,11 +232,13 @@ fn watch_all(urls: &[String]) -> (Streams, Vec<Viewer>, Arc<AtomicU64>) {
     (streams, viewers, frames)
 }
 
-/// 16 streams: this process remuxing them all to fMP4, against 16 `ffmpeg -c copy`.
+/// 16 streams: this process remuxing them all to fMP4, against 16 `ffmpeg -c copy`; then
+/// the same with the app's replay memory.
 async fn sixteen_streams(rows: &mut Vec<Row>) {
     let (mut server, urls) = start_load_server();
     let me = std::process::id();
-    let (_streams, viewers, frames) = watch_all(&urls);
+    let current_gop_only = MemoryLimits { length: Duration::ZERO, ..MemoryLimits::default() };
+    let (streams, viewers, frames) = watch_all(&urls, current_gop_only);
     tokio::time::sleep(Duration::from_secs(3)).await; // every stream live
     let (cpu0, _) = cpu_and_rss(me);
     let f0 = frames.load(Ordering::Relaxed);
@@ -243,6 +247,7 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
     let ours_frames = frames.load(Ordering::Relaxed) - f0;
     let ours_cpu = (cpu1 - cpu0) / LOAD_SECONDS as f64 * 100.0;
     drop(viewers);
+    drop(streams);
 
     // Baseline: 16 ffmpeg processes copying the same streams.
     let mut children: Vec<_> = urls
@@ -279,6 +284,11 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
         let _ = c.kill();
         let _ = c.wait();
     }
+    // The same streams with 60 s of replay memory each, once it is full.
+    let (_streams, viewers, _) = watch_all(&urls, MemoryLimits::default());
+    tokio::time::sleep(MEMORY_FULL).await;
+    let (_, remembering_rss) = cpu_and_rss(me);
+    drop(viewers);
     let _ = server.kill();
     let _ = server.wait();
 
@@ -302,19 +312,29 @@ async fn sixteen_streams(rows: &mut Vec<Row>) {
         target: "≤ 150 MB".into(),
         met: ours_rss <= 150.0,
     });
+    let budget_mb = (MemoryLimits::default().budget_bytes >> 20) as f64;
+    rows.push(Row {
+        name: format!("{STREAMS} streams with 60 s replay memory, RSS"),
+        value: remembering_rss,
+        baseline_name: "without replay memory".into(),
+        baseline: ours_rss,
+        unit: "MB",
+        target: format!("≤ 150 MB + {budget_mb:.0} MB budget"),
+        met: remembering_rss <= 150.0 + budget_mb,
+    });
 }
 
 /// The 16 streams for `seconds`: RSS every 10 s, and at the end against after the warm-up.
 async fn soak(rows: &mut Vec<Row>, seconds: u64) {
     let (mut server, urls) = start_load_server();
     let me = std::process::id();
-    let (_streams, viewers, frames) = watch_all(&urls);
-    tokio::time::sleep(SOAK_WARM_UP).await;
+    let (_streams, viewers, frames) = watch_all(&urls, MemoryLimits::default());
+    tokio::time::sleep(MEMORY_FULL).await;
     let (_, settled) = cpu_and_rss(me);
     let f0 = frames.load(Ordering::Relaxed);
     let started = Instant::now();
     let mut peak = settled;
-    eprintln!("after {} s: RSS {settled:.1} MB", SOAK_WARM_UP.as_secs());
+    eprintln!("after {} s: RSS {settled:.1} MB", MEMORY_FULL.as_secs());
     while started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(
             Duration::from_secs(10).min(Duration::from_secs(seconds).saturating_sub(started.elapsed())),
@@ -367,7 +387,7 @@ fn main() {
     let rows = rt.block_on(async {
         let mut rows = vec![];
         if let Some(seconds) = soak_seconds {
-            eprintln!("{STREAMS} streams for {seconds} s after a {} s warm-up…", SOAK_WARM_UP.as_secs());
+            eprintln!("{STREAMS} streams for {seconds} s after a {} s warm-up…", MEMORY_FULL.as_secs());
             soak(&mut rows, seconds).await;
             return rows;
         }
