@@ -21,26 +21,23 @@ use ts_rs::TS;
 
 #[tauri::command]
 pub fn list_sites(state: State<'_, AppState>) -> Vec<SiteSummary> {
-    state.bus().summaries()
+    state.summaries()
 }
 
 #[tauri::command]
 pub fn get_site(state: State<'_, AppState>, site_id: String) -> Result<SiteView, IpcError> {
     check_id("site id", &site_id)?;
-    state
-        .bus()
-        .view(&site_id)
-        .ok_or_else(|| IpcError::new(ErrorKind::NotFound, format!("no site `{site_id}`")))
+    state.view(&site_id).ok_or_else(|| IpcError::new(ErrorKind::NotFound, format!("no site `{site_id}`")))
 }
 
 #[tauri::command]
 pub fn connection_status(state: State<'_, AppState>) -> ConnectionStatus {
-    state.bus().connection()
+    state.connection()
 }
 
 #[tauri::command]
 pub fn bus_stats(state: State<'_, AppState>) -> BusStats {
-    state.bus().stats()
+    state.stats()
 }
 
 /// What the UI needs to know about how the app runs.
@@ -50,8 +47,9 @@ pub struct AppInfo {
     pub version: String,
     /// Running on the built-in demo sites (shown as such).
     pub demo: bool,
-    /// The enrolled profile in use; `None` before enrolment (and in the demo).
-    pub profile_id: Option<String>,
+    /// The enrolled profiles connected now, in enrolment order; none before enrolment (and
+    /// in the demo).
+    pub profile_ids: Vec<String>,
 }
 
 #[tauri::command]
@@ -59,7 +57,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo: state.demo,
-        profile_id: state.profile_id(),
+        profile_ids: state.profile_ids(),
     }
 }
 
@@ -201,7 +199,7 @@ pub async fn start_clip(
 ) -> Result<String, IpcError> {
     check_id("site id", &site_id)?;
     check_id("camera id", &camera_id)?;
-    let camera_name = state.bus().camera_entry(&site_id, &camera_id).map(|c| c.name).unwrap_or_default();
+    let camera_name = state.camera_entry(&site_id, &camera_id).map(|c| c.name).unwrap_or_default();
     let viewer = state.watch_camera(&site_id, &camera_id, StreamQuality::Main).await?;
     let subject = ClipSubject { site_id, camera_id, camera_name };
     Ok(recordings.start(subject, viewer, from_ms)?)

@@ -39,7 +39,7 @@ impl From<mimamori_core::profile::ProfileError> for IpcError {
         use mimamori_core::profile::ProfileError as P;
         let kind = match &e {
             P::Code(CodeError::WrongPin) => ErrorKind::Unauthenticated,
-            P::Code(_) => ErrorKind::InvalidInput,
+            P::Code(_) | P::SiteTaken { .. } => ErrorKind::InvalidInput,
             P::AlreadyUsed | P::TooManyAttempts => ErrorKind::PermissionDenied,
             P::NotFound(_) => ErrorKind::NotFound,
             P::Vault(_) | P::SecretsMissing(_) | P::Audit(_) => ErrorKind::Unavailable,

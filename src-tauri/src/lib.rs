@@ -25,6 +25,24 @@ use std::sync::Arc;
 use tauri::{Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
+/// Forwards one session's changes to the web view. A connection change is sent as the
+/// connection of all sessions together, which is what the page shows.
+async fn forward<R: Runtime>(
+    handle: tauri::AppHandle<R>,
+    mut changes: tokio::sync::broadcast::Receiver<BusChange>,
+) {
+    loop {
+        let change = match changes.recv().await {
+            Ok(BusChange::Connection(_)) => BusChange::Connection(handle.state::<AppState>().connection()),
+            Ok(change) => change,
+            // The UI re-reads everything on a resync, so skipped changes are harmless.
+            Err(RecvError::Lagged(_)) => BusChange::Resync,
+            Err(RecvError::Closed) => return,
+        };
+        let _ = handle.emit(BUS_CHANGE_EVENT, change);
+    }
+}
+
 /// Event name under which every [`mimamori_core::bus::BusChange`] reaches the web view.
 pub const BUS_CHANGE_EVENT: &str = "bus-change";
 
@@ -91,32 +109,23 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, startup: Startup) -> ta
             notifications::start(app.handle());
             links::setup(app.handle());
             let handle = app.handle().clone();
-            let mut current = app.state::<AppState>().watch_bus();
+            let mut current = app.state::<AppState>().watch_buses();
             tauri::async_runtime::spawn(async move {
-                // Forward the current bus's changes; when the session switches (enrolment,
-                // removal), tell the web view to re-read everything and follow the new bus.
+                // Forward every session's changes; when the sessions change (enrolment,
+                // removal), tell the web view to re-read everything and follow the new set.
                 loop {
-                    let mut changes = current.borrow_and_update().subscribe();
-                    loop {
-                        tokio::select! {
-                            switched = current.changed() => {
-                                let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
-                                if switched.is_err() {
-                                    return;
-                                }
-                                break;
-                            }
-                            change = changes.recv() => match change {
-                                Ok(change) => {
-                                    let _ = handle.emit(BUS_CHANGE_EVENT, change);
-                                }
-                                // The UI re-reads everything on a resync, so skipped changes are harmless.
-                                Err(RecvError::Lagged(_)) => {
-                                    let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
-                                }
-                                Err(RecvError::Closed) => break,
-                            }
-                        }
+                    let forwarders: Vec<_> = current
+                        .borrow_and_update()
+                        .iter()
+                        .map(|bus| tauri::async_runtime::spawn(forward(handle.clone(), bus.subscribe())))
+                        .collect();
+                    let switched = current.changed().await;
+                    for f in forwarders {
+                        f.abort();
+                    }
+                    let _ = handle.emit(BUS_CHANGE_EVENT, BusChange::Resync);
+                    if switched.is_err() {
+                        return;
                     }
                 }
             });

@@ -35,8 +35,8 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, target: OpenAlert) {
     let _ = app.emit(OPEN_ALERT_EVENT, target);
 }
 
-/// Starts notifying on the platform's notification service, following whichever bus is
-/// current. Without a service (a headless machine) the app runs on without notifications
+/// Starts notifying on the platform's notification service, following every session's
+/// bus. Without a service (a headless machine) the app runs on without notifications
 /// and says so once in the log.
 pub fn start<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
@@ -63,21 +63,15 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
                 open(&for_clicks, target.into());
             }
         });
-        let mut current = state.watch_bus();
-        loop {
-            let bus = current.borrow_and_update().clone();
-            let lang = Lang::from_env();
-            let quiet = state.watch_quiet();
-            tokio::select! {
-                () = notify::run(bus, inbox.clone(), notifier.clone(), Policy::default(), lang, notify::system_clock(), quiet) => {
-                    if current.changed().await.is_err() {
-                        return;
-                    }
-                }
-                changed = current.changed() => if changed.is_err() {
-                    return;
-                },
-            }
-        }
+        notify::run(
+            state.watch_buses(),
+            inbox,
+            notifier,
+            Policy::default(),
+            Lang::from_env(),
+            notify::system_clock(),
+            state.watch_quiet(),
+        )
+        .await;
     });
 }

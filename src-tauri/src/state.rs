@@ -1,13 +1,15 @@
-//! What the app holds while it runs: the current session (a bus connection to the enrolled
-//! profile, the demo, or nothing yet), the profiles in the keychain, and a watch that tells
-//! the event forwarder when the session changes.
+//! What the app holds while it runs: its sessions (a bus connection for every enrolled
+//! profile, or the demo, or a development profile; none before enrolment), the profiles in
+//! the keychain, and a watch that tells the event forwarder when the sessions change.
 //!
-//! Enrolling or removing a profile switches the session; the web view is told to re-read
-//! everything (`bus-change` `{ type: "resync" }`).
+//! A site belongs to one session: its views, commands, role, camera streams and camera
+//! credentials are found through it. Enrolling or removing a profile starts or stops its
+//! session alone; the web view is told to re-read everything (`bus-change`
+//! `{ type: "resync" }`).
 
 use mimamori_core::Secret;
 use mimamori_core::audit::{Audit, AuditError};
-use mimamori_core::bus::{Bus, BusConfig, BusState};
+use mimamori_core::bus::{Bus, BusConfig, BusState, BusStats, ConnectionPhase, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
@@ -16,6 +18,7 @@ use mimamori_core::notify::settings::{self as notify_settings, QuietHoursSetting
 use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
+use mimamori_core::site::{SiteSummary, SiteView};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::MemoryStore;
 use mimamori_core::vault::VaultError;
@@ -29,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use ts_rs::TS;
 
-/// One way of being connected.
+/// One connection: to the demo, a development profile, or one enrolled profile.
 struct Session {
     bus: BusState,
     profile_id: Option<String>,
@@ -37,19 +40,14 @@ struct Session {
     _demo: Option<Demo>,
 }
 
-impl Session {
-    fn idle() -> Session {
-        Session { bus: BusState::idle(), profile_id: None, _running: None, _demo: None }
-    }
-}
-
 /// The profiles, or why there are none: without a keychain the app still runs (the demo,
 /// a development profile), but cannot enrol, and says why.
 type Keychain = Result<Arc<Profiles>, VaultError>;
 
 pub struct AppState {
-    session: Mutex<Session>,
-    current: watch::Sender<BusState>,
+    /// In enrolment order; a site is looked up in the first session that follows it.
+    sessions: Mutex<Vec<Session>>,
+    current: watch::Sender<Vec<BusState>>,
     keychain: Keychain,
     /// This device's alerts, whichever session brought them.
     inbox: Option<Arc<Inbox>>,
@@ -182,13 +180,34 @@ fn inbox_on_disk() -> Option<Arc<Inbox>> {
     }
 }
 
-fn lock(m: &Mutex<Session>) -> MutexGuard<'_, Session> {
+fn lock(m: &Mutex<Vec<Session>>) -> MutexGuard<'_, Vec<Session>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The connection as one bar shows it for several sessions: the one furthest from working
+/// (a refusal that needs the user, then reconnecting, then connecting); encrypted only if
+/// all are; unable to store if any is. No session at all is stopped, with no problem.
+pub fn combined(statuses: &[ConnectionStatus]) -> ConnectionStatus {
+    let rank = |c: &ConnectionStatus| match (c.phase, c.problem) {
+        (ConnectionPhase::Stopped, Some(_)) => 0,
+        (ConnectionPhase::Reconnecting, _) => 1,
+        (ConnectionPhase::Connecting, _) => 2,
+        (ConnectionPhase::Connected, _) => 3,
+        (ConnectionPhase::Stopped, None) => 4,
+    };
+    let Some(worst) = statuses.iter().min_by_key(|c| rank(c)) else {
+        return BusState::idle().connection();
+    };
+    ConnectionStatus {
+        encrypted: statuses.iter().all(|c| c.encrypted),
+        cannot_store: statuses.iter().any(|c| c.cannot_store),
+        ..worst.clone()
+    }
+}
+
 impl AppState {
-    fn with(session: Session, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
-        let (current, _) = watch::channel(session.bus.clone());
+    fn with(sessions: Vec<Session>, keychain: Keychain, inbox: Option<Arc<Inbox>>, demo: bool) -> AppState {
+        let (current, _) = watch::channel(sessions.iter().map(|s| s.bus.clone()).collect());
         let streams = Streams::new(Arc::new(RtspOpener), StreamTiming::default());
         let pin = match (&keychain, demo) {
             (_, true) => Some(Arc::new(DevicePin::new(Arc::new(MemoryStore::default())))),
@@ -196,7 +215,7 @@ impl AppState {
             (Err(_), false) => None,
         };
         AppState {
-            session: Mutex::new(session),
+            sessions: Mutex::new(sessions),
             current,
             keychain,
             inbox,
@@ -217,7 +236,7 @@ impl AppState {
     pub fn detached(bus: BusState, profiles: Option<Arc<Profiles>>, inbox: Option<Arc<Inbox>>) -> AppState {
         let session = Session { bus, profile_id: None, _running: None, _demo: None };
         let keychain = profiles.ok_or_else(|| VaultError::Unavailable("none in this test".into()));
-        AppState::with(session, keychain, inbox, false)
+        AppState::with(vec![session], keychain, inbox, false)
     }
 
     /// A development profile from the environment. Must run inside the Tokio runtime.
@@ -226,7 +245,7 @@ impl AppState {
         let bus = Bus::start_with_inbox(config, inbox.clone());
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: None };
-        AppState::with(session, keychain, inbox, false)
+        AppState::with(vec![session], keychain, inbox, false)
     }
 
     /// The embedded demo broker and sites. Must run inside the Tokio runtime.
@@ -239,15 +258,23 @@ impl AppState {
         let session =
             Session { bus: bus.state().clone(), profile_id: None, _running: Some(bus), _demo: Some(demo) };
         let keychain = Err(VaultError::Unavailable("the demo uses no keychain".into()));
-        Ok(AppState::with(session, keychain, inbox, true))
+        Ok(AppState::with(vec![session], keychain, inbox, true))
     }
 
-    /// The enrolled profile, if there is one; otherwise idle, waiting for an enrolment.
-    /// Must run inside the Tokio runtime.
+    /// Every enrolled profile, each on its own connection; with none, idle, waiting for an
+    /// enrolment. Must run inside the Tokio runtime.
     pub fn enrolled(keychain: Keychain) -> AppState {
-        let state = AppState::with(Session::idle(), keychain, inbox_on_disk(), false);
-        if let Err(err) = state.connect_latest() {
-            tracing::error!("cannot connect the enrolled profile: {err}");
+        let state = AppState::with(Vec::new(), keychain, inbox_on_disk(), false);
+        match state.profiles().and_then(|p| p.list()) {
+            Ok(list) => {
+                for p in list {
+                    // One profile that cannot connect keeps none of the others offline.
+                    if let Err(err) = state.connect_profile(&p.id) {
+                        tracing::error!(profile = %p.id, "cannot connect the enrolled profile: {err}");
+                    }
+                }
+            }
+            Err(err) => tracing::error!("cannot read the enrolled profiles: {err}"),
         }
         state
     }
@@ -306,7 +333,7 @@ impl AppState {
         let url: url::Url = endpoint.parse().map_err(|_| CameraError::BadEndpoint(camera.to_owned()))?;
         // Streams of different sessions never mix, even for equal site and camera ids.
         let session =
-            self.profile_id().unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
+            self.profile_of(site).unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
         let key = format!("{session}/{site}/{camera}/{quality:?}");
         let credentials = if self.streams.get(&key).is_none() {
             self.camera_credentials(site, camera).await?
@@ -341,14 +368,15 @@ impl AppState {
         if self.demo {
             return Some(("demo".to_owned(), Role::Admin));
         }
-        match self.profile_id() {
+        let (bus, profile) = self.session_of(site)?;
+        match profile {
             Some(id) => self.keychain.as_ref().ok()?.identity(&id, site).ok()?,
             None => {
                 let role = control::development_role().unwrap_or_else(|e| {
                     tracing::warn!("{e}; acting as a viewer");
                     Role::Viewer
                 });
-                Some((self.bus().user(), role))
+                Some((bus.user(), role))
             }
         }
     }
@@ -356,7 +384,7 @@ impl AppState {
     /// What this user may do at `site`: for each output the actions that fit it and the
     /// role allows, and the arming actions (the core decides; the UI only shows them).
     pub fn controls(&self, site: &str) -> SiteControls {
-        let view = self.bus().view(site);
+        let view = self.view(site);
         let role = self.identity(site).map(|(_, r)| r);
         let (Some(view), Some(role)) = (view, role) else {
             return SiteControls {
@@ -400,27 +428,21 @@ impl AppState {
     pub async fn command(&self, cmd: Command) -> Result<Outcome, ControlError> {
         let (user, role) =
             self.identity(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
-        let kind = control::check(&self.bus(), role, &cmd)?;
+        let bus = self.bus_of(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
+        let kind = control::check(&bus, role, &cmd)?;
         if control::needs_proof(kind, cmd.action) && !self.pin.as_ref().is_some_and(|p| p.is_fresh()) {
             return Err(ControlError::ProofNeeded);
         }
-        control::send(&self.bus(), &*self.audit()?, &user, role, cmd, COMMAND_TIMEOUT).await
+        control::send(&bus, &*self.audit()?, &user, role, cmd, COMMAND_TIMEOUT).await
     }
 
     /// Acknowledges an alert for every user of its site (operators and admins).
     pub async fn acknowledge(&self, ack: control::Ack) -> Result<Outcome, ControlError> {
         let (user, role) =
             self.identity(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
-        control::acknowledge(
-            &self.bus(),
-            &*self.audit()?,
-            self.inbox.as_deref(),
-            &user,
-            role,
-            ack,
-            COMMAND_TIMEOUT,
-        )
-        .await
+        let bus = self.bus_of(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
+        control::acknowledge(&bus, &*self.audit()?, self.inbox.as_deref(), &user, role, ack, COMMAND_TIMEOUT)
+            .await
     }
 
     /// This device's audit log, opened on first use.
@@ -496,16 +518,17 @@ impl AppState {
         Ok(snapshot::fetch(&SnapshotSource { url: Secret::new(url), credentials }).await?)
     }
 
-    fn camera_entry(&self, site: &str, camera: &str) -> Result<CameraEntry, CameraError> {
-        self.bus()
-            .camera_entry(site, camera)
+    /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
+    pub fn camera_entry(&self, site: &str, camera: &str) -> Result<CameraEntry, CameraError> {
+        self.bus_of(site)
+            .and_then(|bus| bus.camera_entry(site, camera))
             .ok_or_else(|| CameraError::NotFound { site: site.to_owned(), camera: camera.to_owned() })
     }
 
-    /// The camera's credentials from the enrolled profile in use (none in the demo or a
-    /// development profile). The keychain blocks, so it runs off the async workers.
+    /// The camera's credentials from the enrolled profile the site belongs to (none in the
+    /// demo or a development profile). The keychain blocks, so it runs off the async workers.
     async fn camera_credentials(&self, site: &str, camera: &str) -> Result<Option<Credentials>, CameraError> {
-        let (Some(id), Ok(profiles)) = (self.profile_id(), &self.keychain) else {
+        let (Some(id), Ok(profiles)) = (self.profile_of(site), &self.keychain) else {
             return Ok(None);
         };
         let (profiles, site, camera) = (profiles.clone(), site.to_owned(), camera.to_owned());
@@ -515,17 +538,62 @@ impl AppState {
         Ok(credential.map(|c| Credentials { username: c.username, password: c.password }))
     }
 
-    /// The bus the commands read now.
-    pub fn bus(&self) -> BusState {
-        lock(&self.session).bus.clone()
+    /// The session that follows `site`: its bus, and its enrolled profile (None for the
+    /// demo or a development profile).
+    fn session_of(&self, site: &str) -> Option<(BusState, Option<String>)> {
+        lock(&self.sessions)
+            .iter()
+            .find(|s| s.bus.has_site(site))
+            .map(|s| (s.bus.clone(), s.profile_id.clone()))
     }
 
-    pub fn profile_id(&self) -> Option<String> {
-        lock(&self.session).profile_id.clone()
+    /// The bus that carries `site`'s state, commands and acknowledgements.
+    pub fn bus_of(&self, site: &str) -> Option<BusState> {
+        self.session_of(site).map(|(bus, _)| bus)
     }
 
-    /// Follows session changes (for the event forwarder).
-    pub fn watch_bus(&self) -> watch::Receiver<BusState> {
+    fn profile_of(&self, site: &str) -> Option<String> {
+        self.session_of(site).and_then(|(_, profile)| profile)
+    }
+
+    fn buses(&self) -> Vec<BusState> {
+        lock(&self.sessions).iter().map(|s| s.bus.clone()).collect()
+    }
+
+    /// Every site of every session, in enrolment order; a site two sessions follow is
+    /// listed once, from the first.
+    pub fn summaries(&self) -> Vec<SiteSummary> {
+        let mut seen = std::collections::HashSet::new();
+        self.buses().iter().flat_map(BusState::summaries).filter(|s| seen.insert(s.id.clone())).collect()
+    }
+
+    pub fn view(&self, site: &str) -> Option<SiteView> {
+        self.bus_of(site)?.view(site)
+    }
+
+    /// The connection as the app shows it: see [`combined`].
+    pub fn connection(&self) -> ConnectionStatus {
+        combined(&self.buses().iter().map(BusState::connection).collect::<Vec<_>>())
+    }
+
+    /// The counters of every session, added up; the last rejection of any.
+    pub fn stats(&self) -> BusStats {
+        self.buses().iter().map(BusState::stats).fold(BusStats::default(), |sum, s| BusStats {
+            received: sum.received + s.received,
+            rejected: sum.rejected + s.rejected,
+            unstored: sum.unstored + s.unstored,
+            replayed: sum.replayed + s.replayed,
+            last_rejection: s.last_rejection.or(sum.last_rejection),
+        })
+    }
+
+    /// The enrolled profiles connected now, in enrolment order.
+    pub fn profile_ids(&self) -> Vec<String> {
+        lock(&self.sessions).iter().filter_map(|s| s.profile_id.clone()).collect()
+    }
+
+    /// Follows the sessions as they change (for the event forwarder and the notifier).
+    pub fn watch_buses(&self) -> watch::Receiver<Vec<BusState>> {
         self.current.subscribe()
     }
 
@@ -541,51 +609,58 @@ impl AppState {
         }
     }
 
-    /// Connects to the most recently enrolled profile, or goes idle when there is none.
-    fn connect_latest(&self) -> Result<(), ProfileError> {
+    /// Starts profile `id`'s session, in place of the one it had (a rotated credential
+    /// reconnects); the other sessions go on undisturbed.
+    fn connect_profile(&self, id: &str) -> Result<(), ProfileError> {
         let profiles = self.profiles()?;
-        let session = match profiles.list()?.last() {
-            None => Session::idle(),
-            Some(p) => {
-                let client_id = format!("app-{}-{}", profiles.device_id()?, p.id);
-                let bus = Bus::start_with_inbox(profiles.bus_config(&p.id, &client_id)?, self.inbox.clone());
-                Session {
-                    bus: bus.state().clone(),
-                    profile_id: Some(p.id.clone()),
-                    _running: Some(bus),
-                    _demo: None,
-                }
-            }
+        let client_id = format!("app-{}-{id}", profiles.device_id()?);
+        let bus = Bus::start_with_inbox(profiles.bus_config(id, &client_id)?, self.inbox.clone());
+        let session = Session {
+            bus: bus.state().clone(),
+            profile_id: Some(id.to_owned()),
+            _running: Some(bus),
+            _demo: None,
         };
-        let bus = session.bus.clone();
-        *lock(&self.session) = session;
-        self.current.send_replace(bus);
+        self.change_sessions(|sessions| {
+            sessions.retain(|s| s.profile_id.as_deref() != Some(id));
+            sessions.push(session);
+        });
         Ok(())
     }
 
-    /// Enrols from a code and switches to the new profile. The keychain is slow and
-    /// blocking, so it runs off the async workers.
+    /// Changes the sessions and tells whoever follows them. A session dropped here
+    /// disconnects.
+    fn change_sessions(&self, change: impl FnOnce(&mut Vec<Session>)) {
+        let buses = {
+            let mut sessions = lock(&self.sessions);
+            change(&mut sessions);
+            sessions.iter().map(|s| s.bus.clone()).collect()
+        };
+        self.current.send_replace(buses);
+    }
+
+    /// Enrols from a code and connects the new profile beside the others (a profile enrolled
+    /// again reconnects with its new credentials). The keychain is slow and blocking, so it
+    /// runs off the async workers.
     pub async fn enrol(&self, code: String, pin: String) -> Result<ProfileSummary, ProfileError> {
         let profiles = self.profiles()?;
         let summary = tokio::task::spawn_blocking(move || profiles.enrol(&code, &pin, now_ms()))
             .await
             .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
         if !self.demo {
-            self.connect_latest()?;
+            self.connect_profile(&summary.id)?;
         }
         Ok(summary)
     }
 
-    /// Removes a profile and its secrets; disconnects from it if it was in use.
+    /// Removes a profile and its secrets, and disconnects its session.
     pub async fn remove_profile(&self, id: String) -> Result<(), ProfileError> {
         let profiles = self.profiles()?;
-        let was_current = self.profile_id().as_deref() == Some(id.as_str());
-        tokio::task::spawn_blocking(move || profiles.remove(&id))
+        let removed = id.clone();
+        tokio::task::spawn_blocking(move || profiles.remove(&removed))
             .await
             .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
-        if was_current {
-            self.connect_latest()?;
-        }
+        self.change_sessions(|sessions| sessions.retain(|s| s.profile_id.as_deref() != Some(id.as_str())));
         Ok(())
     }
 }

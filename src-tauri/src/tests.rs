@@ -111,13 +111,13 @@ fn code(password: &str) -> (String, String) {
 }
 
 #[test]
-fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
+fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
     let dir = std::env::temp_dir().join(format!("mimamori-app-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let profiles = Arc::new(Profiles::new(&dir, MemoryStore::new()));
     let w = window(AppState::detached(BusState::idle(), Some(profiles), None));
     assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileId"], Value::Null);
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([]));
 
     let (code, pin) = code("CANARY-app-pw");
     let err = invoke(&w, "enrol", json!({"code": code, "pin": "WRONG-00000"})).unwrap_err();
@@ -127,11 +127,34 @@ fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
     let enrolled = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap();
     assert_eq!(enrolled["sites"], json!([{"id": "hq", "name": "本社", "role": "operator"}]));
     let id = enrolled["id"].as_str().unwrap().to_owned();
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileId"], id.as_str());
-    let sites = invoke(&w, "list_sites", json!({})).unwrap();
-    assert_eq!(sites[0]["id"], "hq", "the bus follows the new profile");
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id]));
     let err = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap_err();
     assert_eq!(err["kind"], "PermissionDenied");
+
+    // A second account, for another site: connected beside the first.
+    let (second, pin2) = mimamori_sim::testing::enrolment_code_as(
+        "mqtt://127.0.0.1:9",
+        "kenji",
+        "CANARY-app-pw-2",
+        &[("shop", "店舗", Role::Admin)],
+    );
+    let enrolled2 = invoke(&w, "enrol", json!({"code": second, "pin": pin2})).unwrap();
+    let id2 = enrolled2["id"].as_str().unwrap().to_owned();
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id, id2]));
+    let sites = invoke(&w, "list_sites", json!({})).unwrap();
+    let ids: Vec<&str> = sites.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["hq", "shop"], "every profile's sites");
+    assert!(invoke(&w, "get_site", json!({"siteId": "shop"})).is_ok());
+    // A third account naming a site the first holds is refused, and says through which.
+    let (clash, pin3) = mimamori_sim::testing::enrolment_code_as(
+        "mqtt://127.0.0.1:9",
+        "yui",
+        "CANARY-app-pw-3",
+        &[("hq", "本社", Role::Admin)],
+    );
+    let err = invoke(&w, "enrol", json!({"code": clash, "pin": pin3})).unwrap_err();
+    assert_eq!(err["kind"], "InvalidInput");
+    assert!(err["message"].as_str().unwrap().contains("already enrolled"), "{err}");
 
     // Nothing any command answered carries the secret or the broker address.
     let answers = [
@@ -141,19 +164,52 @@ fn enrol_switches_to_the_new_profile_and_remove_goes_idle() {
         invoke(&w, "bus_stats", json!({})).unwrap(),
         sites,
         enrolled,
+        enrolled2,
+        err,
     ];
     for a in answers {
         let text = a.to_string();
         assert!(!text.contains("CANARY") && !text.contains("127.0.0.1"), "{text}");
     }
 
+    // Removing one leaves the other connected.
     invoke(&w, "remove_profile", json!({"profileId": id})).unwrap();
+    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id2]));
+    assert_eq!(invoke(&w, "list_sites", json!({})).unwrap()[0]["id"], "shop");
+    assert_eq!(invoke(&w, "list_sites", json!({})).unwrap().as_array().unwrap().len(), 1);
+    invoke(&w, "remove_profile", json!({"profileId": id2})).unwrap();
     assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
     assert_eq!(invoke(&w, "list_sites", json!({})).unwrap(), json!([]));
     assert_eq!(invoke(&w, "connection_status", json!({})).unwrap()["phase"], "stopped");
     let err = invoke(&w, "remove_profile", json!({"profileId": id})).unwrap_err();
     assert_eq!(err["kind"], "NotFound");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn several_connections_show_as_the_one_furthest_from_working() {
+    use crate::state::combined;
+    let status = |phase, problem, encrypted| ConnectionStatus {
+        phase,
+        since_ms: 0,
+        attempt: 0,
+        problem,
+        encrypted,
+        cannot_store: false,
+    };
+    let connected = status(ConnectionPhase::Connected, None, true);
+    let retrying = status(ConnectionPhase::Reconnecting, Some(ConnectionProblem::Unreachable), true);
+    let revoked = status(ConnectionPhase::Stopped, Some(ConnectionProblem::NotAuthorized), true);
+    assert_eq!(combined(&[]).phase, ConnectionPhase::Stopped);
+    assert_eq!(combined(&[]).problem, None);
+    assert_eq!(combined(std::slice::from_ref(&connected)), connected);
+    assert_eq!(combined(&[connected.clone(), retrying.clone()]), retrying);
+    assert_eq!(combined(&[retrying.clone(), revoked.clone(), connected.clone()]), revoked);
+    // Plain on any connection is not shown as encrypted; storage trouble on any is shown.
+    let plain = status(ConnectionPhase::Connected, None, false);
+    assert!(!combined(&[connected.clone(), plain]).encrypted);
+    let full = ConnectionStatus { cannot_store: true, ..connected.clone() };
+    assert!(combined(&[full, connected]).cannot_store);
 }
 
 #[test]

@@ -83,6 +83,12 @@ async function tapUntil(css, what, done, timeoutMs = 20000) {
     return done();
   }, timeoutMs);
 }
+/** An enrolment code for `user` on the test broker (password: the canary), made with the
+ * CLI as an administrator would: { code, link, pin }. */
+const makeCode = (user, sites, label, extra = []) => JSON.parse(execFileSync(cli, [
+  "enroll", "create", "--broker", `mqtts://localhost:${broker.port}`, "--broker-ca", tls.ca, "--user", user,
+  ...sites.flatMap((s) => ["--site", s]), "--label", label, ...extra, "--json",
+], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
 before(async () => {
@@ -139,11 +145,7 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
   await keepPage();
   const cameras = join(configDir, "..", `mimamori-e2e-cameras-${process.pid}.json`);
   writeFileSync(cameras, JSON.stringify([{ site: "warehouse", camera: "dock-1", username: "viewer", password: CAMERA_CANARY }]));
-  const created = JSON.parse(execFileSync(cli, [
-    "enroll", "create", "--broker", `mqtts://localhost:${broker.port}`, "--broker-ca", tls.ca, "--user", "manager",
-    "--site", "hq:本社:operator", "--site", "warehouse:倉庫:viewer", "--site", "shop:店舗:admin",
-    "--cameras", cameras, "--label", "Example Co.", "--json",
-  ], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
+  const created = makeCode("manager", ["hq:本社:operator", "warehouse:倉庫:viewer"], "Example Co.", ["--cameras", cameras]);
   rmSync(cameras);
   // A wrong PIN first: refused, and the form is ready again.
   await wd.type('[data-testid="enrol-code"]', created.link);
@@ -170,6 +172,36 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
   await sleep(300);
   await wd.screenshot(join(out, "enrolled.png"));
   await keepPage();
+});
+
+test("a second account's code adds its site beside the first; a site already enrolled is refused", async () => {
+  await tap('[data-testid="tab-settings"]');
+  const code = makeCode("owner", ["shop:店舗:admin"], "Shop Co.");
+  await wd.type('[data-testid="enrol-code"]', code.link);
+  await wd.type('[data-testid="enrol-pin"]', code.pin);
+  await tap('[data-testid="enrol-submit"]');
+  // (The first enrolment's result may still show until this one's replaces it.)
+  const result = await until("the second enrolment's result", () =>
+    wd.exec(`const r = document.querySelector('[data-testid="enrol-result"]')?.textContent ?? '';
+      return r.includes('店舗') && r`), 20000);
+  assert.doesNotMatch(result, /本社|倉庫/, "only what this code enrolled");
+  // Both profiles are listed, and both are in use: every site of both is on the site list.
+  const rows = await until("two profiles in use", () => wd.exec(`const rows = [...document.querySelectorAll('[data-testid="profile-row"]')];
+    return rows.length === 2 && rows.every((r) => r.querySelector('.tag')) && rows.map((r) => r.textContent)`));
+  assert.ok(rows.some((r) => r.includes("Example Co.")) && rows.some((r) => r.includes("Shop Co.")), JSON.stringify(rows));
+  // A third account naming hq, which the manager's profile holds: refused, and it says why.
+  const clash = makeCode("guard", ["hq:本社:operator"], "Guard Co.");
+  await wd.type('[data-testid="enrol-code"]', clash.link);
+  await wd.type('[data-testid="enrol-pin"]', clash.pin);
+  await tap('[data-testid="enrol-submit"]');
+  const error = await until("the clash refused", () =>
+    wd.exec(`return document.querySelector('[data-testid="enrol-error"]')?.textContent || null`));
+  assert.match(error, /already enrolled/);
+  assert.match(error, /Example Co\./);
+  await keepPage();
+  await wd.exec(`for (const id of ['enrol-code', 'enrol-pin']) {
+    const e = document.querySelector('[data-testid="' + id + '"]'); e.value = ''; e.dispatchEvent(new Event('input')) }`);
+  await tap('[data-testid="tab-sites"]');
 });
 
 test("an enrolment link opened on the desktop brings the app to its enrolment form, filled in", async () => {

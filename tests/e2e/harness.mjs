@@ -99,8 +99,9 @@ export function makeTlsFiles(dir) {
   return { ca: f("ca.pem"), cert: f("server.crt"), key: f("server.key") };
 }
 
-/** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` reads every
- * site with `managerPassword`; `site-{id}` writes its own site with PASSWORD. With `tls`
+/** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` and `owner`
+ * (two accounts enrolled on the same device) log in with `managerPassword`; `site-{id}`
+ * writes its own site with PASSWORD. With `tls`
  * ({ cert, key } paths), `port` speaks only TLS and `plainPort` serves the simulated sites. */
 export class Mosquitto {
   constructor(port, managerPassword, tls = null, plainPort = port) {
@@ -111,20 +112,22 @@ export class Mosquitto {
     chmodSync(this.dir, 0o755);
     const passwd = join(this.dir, "passwd");
     writeFileSync(passwd, "");
-    execFileSync("mosquitto_passwd", ["-b", passwd, "manager", managerPassword]);
+    for (const user of ["manager", "owner"]) execFileSync("mosquitto_passwd", ["-b", passwd, user, managerPassword]);
     for (const user of ["site-hq", "site-warehouse", "site-shop", "guard"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
-    // The manager's roles (the e2e enrolment code): operator of hq, viewer of warehouse,
-    // admin of shop — so commands and acknowledgements only to hq and shop, replay requests
-    // to all three, answers under its own subtree. `guard`, a colleague on another device,
-    // is an operator of hq.
+    // The roles of the e2e enrolment codes. The manager: operator of hq, viewer of
+    // warehouse — so commands and acknowledgements only to hq, replay requests to both,
+    // answers under its own subtree. The owner, a second account on the same device: admin
+    // of shop. `guard`, a colleague on another device, is an operator of hq.
     const acl = [
-      "user manager", "topic read mimamori/v1/sites/#",
-      "topic write mimamori/v1/sites/hq/commands/manager", "topic write mimamori/v1/sites/shop/commands/manager",
-      "topic write mimamori/v1/sites/hq/ack/manager", "topic write mimamori/v1/sites/shop/ack/manager",
-      ...["hq", "warehouse", "shop"].map((s) => `topic write mimamori/v1/sites/${s}/replay/manager`),
+      "user manager", "topic read mimamori/v1/sites/hq/#", "topic read mimamori/v1/sites/warehouse/#",
+      "topic write mimamori/v1/sites/hq/commands/manager", "topic write mimamori/v1/sites/hq/ack/manager",
+      ...["hq", "warehouse"].map((s) => `topic write mimamori/v1/sites/${s}/replay/manager`),
       "topic read mimamori/v1/clients/manager/#", "",
+      "user owner", "topic read mimamori/v1/sites/shop/#", "topic write mimamori/v1/sites/shop/commands/owner",
+      "topic write mimamori/v1/sites/shop/ack/owner", "topic write mimamori/v1/sites/shop/replay/owner",
+      "topic read mimamori/v1/clients/owner/#", "",
       "user guard", "topic read mimamori/v1/sites/hq/#", "topic write mimamori/v1/sites/hq/ack/guard",
       "topic write mimamori/v1/sites/hq/replay/guard", "topic read mimamori/v1/clients/guard/#", "",
       ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, "topic write mimamori/v1/clients/#", ""]),

@@ -9,6 +9,7 @@ export type AppInfo = { version: string,
  */
 demo: boolean, 
 /**
- * The enrolled profile in use; `None` before enrolment (and in the demo).
+ * The enrolled profiles connected now, in enrolment order; none before enrolment (and
+ * in the demo).
  */
-profileId: string | null, };
+profileIds: Array<string>, };

@@ -110,8 +110,6 @@
   const demo = query.get('demo') !== '0' && query.get('enrolled') !== '0';
   /** @type {ProfileSummary[]} */
   let profiles = [];
-  /** @type {string | null} */
-  let profileId = null;
   /** @type {ProfileSummary} */
   const exampleProfile = {
     id: '5e1f0c2a9b7d4e38',
@@ -128,13 +126,13 @@
   };
   if (query.get('demo') === '0' && query.get('enrolled') !== '0') {
     profiles = [exampleProfile];
-    profileId = exampleProfile.id;
   }
-  /** The sites of the profile in use (all of them in the demo). */
+  /** Every enrolled profile is connected at once. */
+  const enrolled = () => profiles.length > 0;
+  /** The sites of the enrolled profiles (all of them in the demo). */
   const visible = () => {
     if (demo) return sites;
-    const active = profiles.find((p) => p.id === profileId);
-    return active ? sites.filter((s) => active.sites.some((x) => x.id === s.id)) : [];
+    return sites.filter((s) => profiles.some((p) => p.sites.some((x) => x.id === s.id)));
   };
   /** Wrong PINs per code, and the codes used, as the core keeps them. */
   /** @type {Map<string, number>} */
@@ -144,7 +142,7 @@
 
   /** @type {ConnectionStatus} */
   let connection = { phase: 'connecting', sinceMs: now, attempt: 0, problem: null, encrypted: true, cannotStore: false };
-  if (!demo && profileId === null) connection = { phase: 'stopped', sinceMs: now, attempt: 0, problem: null, encrypted: false, cannotStore: false };
+  if (!demo && !enrolled()) connection = { phase: 'stopped', sinceMs: now, attempt: 0, problem: null, encrypted: false, cannotStore: false };
   /** @type {Set<(event: TauriEvent<BusChange>) => void>} */
   const handlers = new Set();
   /** @param {BusChange} payload */
@@ -152,7 +150,7 @@
 
   const wanted = query.get('conn') ?? 'connected';
   setTimeout(() => {
-    if (!demo && profileId === null) return;
+    if (!demo && !enrolled()) return;
     if (wanted === 'reconnecting') connection = { phase: 'reconnecting', sinceMs: now - 7 * min, attempt: 3, problem: 'unreachable', encrypted: true, cannotStore: false };
     else if (wanted === 'stopped') connection = { phase: 'stopped', sinceMs: now - 30 * min, attempt: 5, problem: 'notAuthorized', encrypted: true, cannotStore: false };
     else if (wanted === 'connected') connection = { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true, cannotStore: false };
@@ -202,7 +200,7 @@
 
   /** After enrol or remove_profile, the core switches the connection and sends resync. */
   const switched = () => {
-    connection = profileId === null
+    connection = !enrolled()
       ? { phase: 'stopped', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: false, cannotStore: false }
       : { phase: 'connected', sinceMs: Date.now(), attempt: 0, problem: null, encrypted: true, cannotStore: false };
     setTimeout(() => emit({ type: 'resync' }), 50);
@@ -240,7 +238,6 @@
     usedCodes.add(text);
     const profile = { ...structuredClone(exampleProfile), enrolledMs: Date.now() };
     profiles = [...profiles.filter((p) => p.id !== profile.id), profile];
-    profileId = profile.id;
     switched();
     return structuredClone(profile);
   };
@@ -277,7 +274,7 @@
     },
     connection_status: () => ({ ...connection }),
     bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0, replayed: 0 }),
-    app_info: () => ({ version: '0.1.0-dev', demo, profileId }),
+    app_info: () => ({ version: '0.1.0-dev', demo, profileIds: profiles.map((p) => p.id) }),
     list_profiles: () => structuredClone(profiles),
     list_alerts: ({ limit }) => {
       const n = Number(limit);
@@ -298,7 +295,6 @@
     remove_profile: ({ profileId: id }) => {
       if (!profiles.some((p) => p.id === id)) throw { kind: 'NotFound', message: `no profile \`${String(id)}\`` };
       profiles = profiles.filter((p) => p.id !== id);
-      if (profileId === id) profileId = profiles[0]?.id ?? null;
       switched();
       return null;
     },

@@ -26,9 +26,10 @@ test('the form may be sent only with both fields filled and nothing running', ()
 });
 
 test('only a real device without a profile needs enrolment', () => {
-  assert.equal(needsEnrolment({ version: '1', demo: false, profileId: null }), true);
-  assert.equal(needsEnrolment({ version: '1', demo: false, profileId: 'p1' }), false);
-  assert.equal(needsEnrolment({ version: '1', demo: true, profileId: null }), false, 'the demo needs none');
+  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: [] }), true);
+  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: ['p1'] }), false);
+  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: ['p1', 'p2'] }), false);
+  assert.equal(needsEnrolment({ version: '1', demo: true, profileIds: [] }), false, 'the demo needs none');
   assert.equal(needsEnrolment(null), false, 'not known before app_info answers');
 });
 

@@ -66,7 +66,7 @@ function fakeApi() {
     /** @type {import('../www/js/types.js').ConnectionStatus} */
     connection: { phase: 'connected', sinceMs: 5, attempt: 0, problem: null, encrypted: true, cannotStore: false },
     /** @type {import('../www/js/types.js').AppInfo} */
-    info: { version: '1.2.3', demo: true, profileId: null },
+    info: { version: '1.2.3', demo: true, profileIds: [] },
     /** @type {ProfileSummary[]} */
     profiles: [],
     /** @type {ProfileSummary | { kind: string, message: string }} what `enrol` answers: a profile, or an error to throw */
@@ -115,14 +115,14 @@ function fakeApi() {
       const answer = world.enrolAnswer;
       if ('kind' in answer) throw answer;
       world.profiles = [...world.profiles, answer];
-      world.info = { ...world.info, demo: false, profileId: answer.id };
+      world.info = { ...world.info, demo: false, profileIds: [...world.info.profileIds.filter((p) => p !== answer.id), answer.id] };
       return structuredClone(answer);
     }),
     /** @param {string} id */
     removeProfile: (id) => call(`removeProfile:${id}`, () => {
       if (world.removeError) throw world.removeError;
       world.profiles = world.profiles.filter((p) => p.id !== id);
-      if (world.info.profileId === id) world.info = { ...world.info, profileId: null };
+      world.info = { ...world.info, profileIds: world.info.profileIds.filter((p) => p !== id) };
       return null;
     }),
     /** @param {(change: BusChange) => void} cb */
@@ -210,7 +210,7 @@ test('start listens before it reads, then fills the store (sites sorted)', async
   const s = store.get();
   assert.deepEqual(s.sites?.map((x) => x.id), ['a', 'b']);
   assert.equal(s.connection?.phase, 'connected');
-  assert.deepEqual(s.info, { version: '1.2.3', demo: true, profileId: null });
+  assert.deepEqual(s.info, { version: '1.2.3', demo: true, profileIds: [] });
   assert.deepEqual(s.profiles, []);
   assert.equal(s.stats?.received, 3);
 });
@@ -330,17 +330,17 @@ test('resync re-reads everything, including the open site', async () => {
   assert.deepEqual(new Set(fake.calls), new Set(['appInfo', 'listProfiles', 'listSites', 'getSite:a', 'connectionStatus', 'busStats', 'listAlerts:200']));
 });
 
-test('resync reads the profile in use and the profiles anew (the core switched profile)', async () => {
+test('resync reads the connected profiles and the profiles anew (the core enrolled one)', async () => {
   const fake = fakeApi();
   const store = createStore(initial());
   const sync = createSync(fake.api, store);
   await sync.start();
-  assert.equal(store.get().info?.profileId, null);
-  fake.world.info = { version: '1.2.3', demo: false, profileId: 'p2' };
+  assert.deepEqual(store.get().info?.profileIds, []);
+  fake.world.info = { version: '1.2.3', demo: false, profileIds: ['p2'] };
   fake.world.profiles = [profile('p2', 'Other Co.')];
   fake.emit({ type: 'resync' });
   await tick();
-  assert.equal(store.get().info?.profileId, 'p2');
+  assert.deepEqual(store.get().info?.profileIds, ['p2']);
   assert.deepEqual(store.get().profiles?.map((p) => p.label), ['Other Co.']);
 });
 
@@ -372,7 +372,7 @@ test('enrol: busy while it runs, then the result; profiles and app info are read
   assert.equal(s.enrolment.busy, false);
   assert.equal(s.enrolment.error, null);
   assert.equal(s.enrolment.result?.label, 'Example Co.');
-  assert.equal(s.info?.profileId, 'p1');
+  assert.deepEqual(s.info?.profileIds, ['p1']);
   assert.deepEqual(s.profiles?.map((p) => p.id), ['p1']);
   assert.equal(fake.calls.filter((c) => c.startsWith('enrol:')).length, 1);
   // Neither the code nor the PIN is kept anywhere in the state.
@@ -418,7 +418,7 @@ test('removing a profile asks first, can be cancelled, and re-reads afterwards',
   const s = store.get();
   assert.equal(s.removal, null);
   assert.deepEqual(s.profiles, []);
-  assert.equal(s.info?.profileId, null);
+  assert.deepEqual(s.info?.profileIds, []);
   assert.equal(s.enrolment.result, null, 'the result about the removed profile is gone');
   assert.deepEqual(new Set(fake.calls), new Set(['removeProfile:p1', 'appInfo', 'listProfiles']));
 });

@@ -62,7 +62,7 @@ async fn run() -> Vec<Row> {
     // Every alert notified: no incidents merged, no cool-down.
     let every = Policy { incident_window_ms: 0, cooldown_ms: 0, quiet: None, repeat_ms: None };
     tokio::spawn(notify::run(
-        bus.state().clone(),
+        tokio::sync::watch::channel(vec![bus.state().clone()]).1,
         inbox.clone(),
         Arc::new(Timing(requested.clone())),
         every,

@@ -38,6 +38,12 @@ pub enum ProfileError {
     Settings { path: PathBuf, reason: String },
     #[error("the audit log cannot be written, so nothing was enrolled: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// A site is enrolled once on a device: its alerts, streams and role belong to one
+    /// broker account.
+    #[error(
+        "site `{site}` is already enrolled on this device through \"{label}\" (user {user}); remove that profile first, or ask for a code of that account"
+    )]
+    SiteTaken { site: String, label: String, user: String },
 }
 
 /// What the UI and the CLI may show of a profile.
@@ -201,6 +207,18 @@ impl Profiles {
         };
         if settings.used_codes.contains(&enrolment.code_id) {
             return Err(ProfileError::AlreadyUsed);
+        }
+        // Every enrolled profile is connected at once, and the inbox, the streams and the
+        // roles know a site by its id: another account may not bring the same id.
+        let id = profile_id(enrolment.broker.expose(), &enrolment.user);
+        for other in settings.profiles.iter().filter(|p| p.id != id) {
+            if let Some(site) = other.sites.iter().find(|s| enrolment.sites.iter().any(|e| e.id == s.id)) {
+                return Err(ProfileError::SiteTaken {
+                    site: site.id.clone(),
+                    label: other.label.clone(),
+                    user: other.user.clone(),
+                });
+            }
         }
         let summary = self.store(&enrolment, now_ms)?;
         settings.profiles.retain(|p| p.id != summary.id);
@@ -411,6 +429,37 @@ mod tests {
         let device = profiles.device_id().unwrap();
         assert_eq!(device.len(), 12);
         assert_eq!(profiles.device_id().unwrap(), device);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn several_accounts_enrol_side_by_side_but_never_the_same_site() {
+        let dir = temp_dir("several");
+        let profiles = Profiles::new(&dir, MemoryStore::new());
+        let first =
+            profiles.enrol(&seal(&enrolment("pw-1"), "PIN-12345", FAST).unwrap(), "PIN-12345", NOW).unwrap();
+        // Another account (another user) for another site: both kept.
+        let mut shop = enrolment("pw-2");
+        shop.user = "kenji".into();
+        shop.label = "Shop Co.".into();
+        shop.sites = vec![EnrolledSite { id: "shop".into(), name: "店舗".into(), role: Role::Admin }];
+        shop.cameras.clear();
+        let second = profiles.enrol(&seal(&shop, "PIN-12345", FAST).unwrap(), "PIN-12345", NOW).unwrap();
+        assert_ne!(first.id, second.id);
+        assert_eq!(profiles.list().unwrap().len(), 2);
+        assert_eq!(profiles.identity(&second.id, "shop").unwrap(), Some(("kenji".into(), Role::Admin)));
+        // A third account naming a site the first holds is refused, and nothing changes.
+        let mut clash = enrolment("pw-3");
+        clash.user = "yui".into();
+        let err = profiles.enrol(&seal(&clash, "PIN-12345", FAST).unwrap(), "PIN-12345", NOW).unwrap_err();
+        assert!(matches!(&err, ProfileError::SiteTaken { site, .. } if site == "hq"), "{err}");
+        assert!(err.to_string().contains("Example") && !err.to_string().contains("pw-"), "{err}");
+        assert_eq!(profiles.list().unwrap().len(), 2);
+        // The first account itself may widen its sites (a new code rotates it).
+        let mut wider = enrolment("pw-4");
+        wider.sites.push(EnrolledSite { id: "depot".into(), name: "倉庫".into(), role: Role::Operator });
+        profiles.enrol(&seal(&wider, "PIN-12345", FAST).unwrap(), "PIN-12345", NOW).unwrap();
+        assert_eq!(profiles.list().unwrap().len(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

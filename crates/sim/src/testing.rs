@@ -8,17 +8,30 @@ use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf, Role};
 /// An enrolment code and its PIN for user `aiko`, operator of site `hq` (本社) at `broker`,
 /// valid for a minute, sealed with the cheapest key derivation the format allows.
 pub fn enrolment_code(broker: &str, password: &str) -> (String, String) {
+    enrolment_code_as(broker, "aiko", password, &[("hq", "本社", Role::Operator)])
+}
+
+/// Like [`enrolment_code`], for `user` with these sites (id, name, role).
+pub fn enrolment_code_as(
+    broker: &str,
+    user: &str,
+    password: &str,
+    sites: &[(&str, &str, Role)],
+) -> (String, String) {
     let now = mimamori_core::time::now_ms();
     let e = Enrolment {
         code_id: enrol::new_code_id(),
         issued_ms: now,
         expires_ms: now + 60_000,
-        label: "Example Co.".into(),
+        label: format!("Example Co. ({user})"),
         broker: Secret::new(broker.into()),
         broker_ca: None,
-        user: "aiko".into(),
+        user: user.into(),
         password: Secret::new(password.into()),
-        sites: vec![EnrolledSite { id: "hq".into(), name: "本社".into(), role: Role::Operator }],
+        sites: sites
+            .iter()
+            .map(|(id, name, role)| EnrolledSite { id: (*id).into(), name: (*name).into(), role: *role })
+            .collect(),
         cameras: vec![],
     };
     let pin = enrol::new_pin();

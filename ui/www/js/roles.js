@@ -49,19 +49,15 @@ export function canOperate(role, kind) {
 export const canAcknowledge = (role) => role === 'operator' || role === 'admin';
 
 /**
- * The user's role at a site: from the profile in use when it lists the site, else from
- * the first other profile that does; null when none does (the demo, or a site that is no
+ * The user's role at a site: from the enrolled profile that lists it (a site is enrolled
+ * through one profile on a device); null when none does (the demo, or a site that is no
  * longer enrolled).
  * @param {readonly ProfileSummary[] | null} profiles
- * @param {string | null} activeId `AppInfo.profileId`
  * @param {string} siteId
  * @returns {Role | null}
  */
-export function siteRole(profiles, activeId, siteId) {
-  if (!profiles) return null;
-  const active = profiles.find((p) => p.id === activeId);
-  const ordered = active ? [active, ...profiles.filter((p) => p !== active)] : profiles;
-  for (const profile of ordered) {
+export function siteRole(profiles, siteId) {
+  for (const profile of profiles ?? []) {
     const site = profile.sites.find((s) => s.id === siteId);
     if (site) return site.role;
   }

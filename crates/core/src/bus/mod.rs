@@ -461,6 +461,11 @@ impl BusState {
         lock(&self.inner.sites).ids().map(str::to_owned).collect()
     }
 
+    /// Whether this bus follows `site`.
+    pub fn has_site(&self, site: &str) -> bool {
+        lock(&self.inner.sites).ids().any(|id| id == site)
+    }
+
     pub fn summaries(&self) -> Vec<SiteSummary> {
         lock(&self.inner.sites).summaries()
     }

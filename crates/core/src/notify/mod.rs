@@ -159,6 +159,25 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// The next change on any of `changes`; a bus that went away is dropped from them (and
+/// reported as closed). Never ready while there is none.
+async fn next_change(
+    changes: &mut Vec<tokio::sync::broadcast::Receiver<BusChange>>,
+) -> Result<BusChange, RecvError> {
+    if changes.is_empty() {
+        return std::future::pending().await;
+    }
+    let (change, i) = {
+        let (change, i, _others) =
+            futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.recv()))).await;
+        (change, i)
+    };
+    if matches!(change, Err(RecvError::Closed)) {
+        changes.swap_remove(i);
+    }
+    change
+}
+
 /// Incidents whose notification is followed (to repeat it, to close it), newest kept.
 const FOLLOWED: usize = 16;
 
@@ -170,12 +189,15 @@ struct Shown {
     at: tokio::time::Instant,
 }
 
-/// Follows the inbox and notifies, until the bus goes away. Starts after the newest alert
-/// already stored: what arrived while the app was closed is in the inbox, not re-notified.
+/// Follows the inbox and notifies: one notifier for all of a device's buses (one per
+/// enrolled profile), since they share the inbox, following `buses` as profiles come and go
+/// without losing its incidents, cool-downs and repeats. Runs until no bus is left and
+/// `buses` can change no more. Starts after the newest alert already stored: what arrived
+/// while the app was closed is in the inbox, not re-notified.
 /// A critical incident's notification is shown again every `policy.repeat_ms` until its
 /// alerts are acknowledged; any incident's notification is closed once they all are.
 pub async fn run(
-    state: BusState,
+    mut buses: tokio::sync::watch::Receiver<Vec<BusState>>,
     inbox: Arc<Inbox>,
     notifier: Arc<dyn Notifier>,
     policy: Policy,
@@ -183,7 +205,9 @@ pub async fn run(
     clock: Clock,
     quiet: tokio::sync::watch::Receiver<Option<policy::QuietHours>>,
 ) {
-    let mut changes = state.subscribe();
+    let mut current = buses.borrow_and_update().clone();
+    let mut changes: Vec<_> = current.iter().map(BusState::subscribe).collect();
+    let mut watching = true;
     let repeat = policy.repeat_ms.map(std::time::Duration::from_millis);
     let mut notices = Notices::new(policy);
     let mut mark = inbox.alert_mark().unwrap_or(0);
@@ -192,11 +216,22 @@ pub async fn run(
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if !watching && changes.is_empty() {
+            return;
+        }
         tokio::select! {
-            change = changes.recv() => match change {
+            changed = buses.changed(), if watching => {
+                if changed.is_err() {
+                    watching = false;
+                } else {
+                    current = buses.borrow_and_update().clone();
+                    changes = current.iter().map(BusState::subscribe).collect();
+                }
+                continue;
+            }
+            change = next_change(&mut changes) => match change {
                 Ok(BusChange::Inbox { .. } | BusChange::Resync) | Err(RecvError::Lagged(_)) => {}
-                Ok(_) => continue,
-                Err(RecvError::Closed) => return,
+                Ok(_) | Err(RecvError::Closed) => continue,
             },
             _ = tick.tick() => {
                 shown.retain(|incident, s| {
@@ -236,7 +271,7 @@ pub async fn run(
                     tracing::debug!(site = %alert.site_id, alert = %alert.id, ?decision, "not notified");
                     continue;
                 };
-                let view = state.view(&alert.site_id);
+                let view = current.iter().find_map(|bus| bus.view(&alert.site_id));
                 let site_name = view
                     .as_ref()
                     .and_then(|v| v.summary.name.clone())

@@ -33,7 +33,7 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
     let bus = client(&broker, &inbox);
     connected(&bus).await;
     tokio::spawn(notify::run(
-        bus.state().clone(),
+        tokio::sync::watch::channel(vec![bus.state().clone()]).1,
         inbox.clone(),
         Arc::new(notifier),
         Policy { repeat_ms: Some(1500), ..Policy::default() },

@@ -51,7 +51,7 @@ export function alerts(state, actions) {
   const open = unacknowledged(list);
   // The demo acts as an admin; otherwise the role enrolled for the site decides.
   const mayAck = (/** @type {string} */ siteId) =>
-    state.info?.demo === true || canAcknowledge(siteRole(state.profiles, state.info?.profileId ?? null, siteId));
+    state.info?.demo === true || canAcknowledge(siteRole(state.profiles, siteId));
   const shown = filterAlerts(list, state.alertFilter);
   const rows = alertRows(shown, state.sites, { lang: state.lang, mayAck });
   const gaps = gapRows(state.gaps, state.sites, state.lang);

@@ -41,7 +41,7 @@ export function enrolmentSection(state, form, actions) {
     // The demo runs without a profile: its note below says all there is to say.
     if (!info?.demo) body.push(h('p', { class: 'muted', testid: 'profiles-empty', text: t('profiles.none') }));
   } else {
-    body.push(h('ul', { class: 'profiles' }, profiles.map((p) => profileRow(p, p.id === info?.profileId, removal, actions))));
+    body.push(h('ul', { class: 'profiles' }, profiles.map((p) => profileRow(p, info?.profileIds.includes(p.id) ?? false, removal, actions))));
   }
   if (info?.demo) {
     body.push(h('p', { class: 'demo-note', testid: 'enrol-demo-note', text: t('enrol.demo') }));

@@ -52,7 +52,7 @@ export function sitePage(state, actions, players) {
     site?.name ?? h('span', { class: 'muted site-id', text: id }));
   // What this user may do here, from the enrolment (no badge in the demo, or for a site
   // no profile lists).
-  const role = siteRole(state.profiles, state.info?.profileId ?? null, id);
+  const role = siteRole(state.profiles, id);
   const roleBadge = role === null
     ? null
     : h('span', { class: 'role-badge site-role', testid: 'site-role', data: { role }, text: t('site.role', { role: t(roleLabel(role)) }) });
