@@ -29,7 +29,7 @@ pub struct ClipArgs {
 }
 
 pub async fn run(args: ClipArgs) -> anyhow::Result<()> {
-    let session = crate::connect(&args.source)?;
+    let session = crate::connect(&args.source, crate::probe::site_of(&args.camera))?;
     let source = crate::probe::camera_source(&args.camera, args.sub, &args.source, &session).await?;
     let streams = Streams::new(Arc::new(RtspOpener), StreamTiming::default());
     let viewer = streams.watch(&args.camera, || source);

@@ -105,7 +105,7 @@ fn open_audit(demo: bool) -> anyhow::Result<Audit> {
 }
 
 async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
-    let session = crate::connect(&common.source)?;
+    let session = crate::connect(&common.source, Some(&site))?;
     let bus = session.bus.state().clone();
     let (user, role) = identity(&common.source, &session, &site)?;
     // The catalog tells what the site has; the connection must be up to send.
@@ -122,7 +122,7 @@ async fn run(site: String, target: Target, action: Action, common: Common) -> an
 /// `mimamori ack SITE ALERT`: acknowledges an alert for every user of the site.
 pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
     let common = args.common;
-    let session = crate::connect(&common.source)?;
+    let session = crate::connect(&common.source, Some(&args.site))?;
     let bus = session.bus.state().clone();
     let (user, role) = identity(&common.source, &session, &args.site)?;
     site_ready(&bus, &args.site).await?;

@@ -7,6 +7,7 @@
 //!     mimamori probe --demo hq/entrance   # codec, size, GOP and first-frame time
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a terminal program: these are its user interface
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mimamori_core::bus::{Bus, BusChange, BusConfig, BusState, ConnectionPhase};
 use mimamori_core::inbox::{AlertView, Inbox};
@@ -139,7 +140,9 @@ pub(crate) struct Session {
     _demo: Option<Demo>,
 }
 
-pub(crate) fn connect(source: &Source) -> anyhow::Result<Session> {
+/// Connects as `source` says. With several enrolled profiles and no `--profile`, a command
+/// about one site uses the profile that site is enrolled through.
+pub(crate) fn connect(source: &Source, site: Option<&str>) -> anyhow::Result<Session> {
     if source.demo {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
@@ -163,13 +166,20 @@ pub(crate) fn connect(source: &Source) -> anyhow::Result<Session> {
     }
     let profiles = enroll::profiles()?;
     let list = profiles.list()?;
-    let id = match (&source.profile, list.as_slice()) {
-        (Some(id), _) => id.clone(),
-        (None, [only]) => only.id.clone(),
-        (None, []) => {
+    let id = match (&source.profile, list.as_slice(), site) {
+        (Some(id), _, _) => id.clone(),
+        (None, [only], _) => only.id.clone(),
+        (None, [], _) => {
             anyhow::bail!("this device is not enrolled: run `mimamori enroll import`, or use --demo")
         }
-        (None, _) => anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)"),
+        (None, several, Some(site)) => several
+            .iter()
+            .find(|p| p.sites.iter().any(|s| s.id == site))
+            .map(|p| p.id.clone())
+            .with_context(|| format!("no enrolled profile has site `{site}` (see `mimamori profiles`)"))?,
+        (None, _, None) => {
+            anyhow::bail!("several profiles: choose one with --profile (see `mimamori profiles`)")
+        }
     };
     let config = profiles.bus_config(&id, &format!("cli-{}-{id}", profiles.device_id()?))?;
     Ok(Session {
@@ -233,7 +243,7 @@ async fn settle(state: &BusState, wait: Duration) {
 }
 
 async fn sites(source: Source, json: bool, wait: u64) -> anyhow::Result<()> {
-    let session = connect(&source)?;
+    let session = connect(&source, None)?;
     let state = session.bus.state().clone();
     settle(&state, Duration::from_secs(wait)).await;
     let views: Vec<SiteView> = state.site_ids().iter().filter_map(|id| state.view(id)).collect();
@@ -262,7 +272,7 @@ async fn watch(source: Source, alerts_only: bool) -> anyhow::Result<()> {
     let mut printed: std::collections::HashSet<(String, String)> = before.iter().map(key).collect();
     let mut acked: std::collections::HashSet<(String, String)> =
         before.iter().filter(|a| a.acknowledged_by.is_some()).map(key).collect();
-    let session = connect(&source)?;
+    let session = connect(&source, None)?;
     let state = session.bus.state().clone();
     let mut changes = state.subscribe();
     loop {

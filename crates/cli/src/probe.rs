@@ -86,6 +86,11 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// The site of a camera named SITE/CAMERA (None when the name has no site).
+pub fn site_of(name: &str) -> Option<&str> {
+    name.split_once('/').map(|(site, _)| site)
+}
+
 /// An enrolled (or demo) camera: its catalog entry (endpoints) once the site's catalog has
 /// arrived, and its credentials from the keychain.
 pub async fn camera(
@@ -134,7 +139,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let mut source = match (&args.url, &args.camera) {
         (Some(url), _) => url_source(url, args.user.clone())?,
         (None, Some(camera)) => {
-            session = crate::connect(&args.source)?;
+            session = crate::connect(&args.source, site_of(camera))?;
             camera_source(camera, args.sub, &args.source, &session).await?
         }
         (None, None) => anyhow::bail!("name a camera (SITE/CAMERA) or give --url"),

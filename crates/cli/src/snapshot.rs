@@ -34,7 +34,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             SnapshotSource { url: s.url, credentials: s.credentials }
         }
         (None, Some(name)) => {
-            let session = crate::connect(&args.source)?;
+            let session = crate::connect(&args.source, crate::probe::site_of(name))?;
             let (entry, credentials) = crate::probe::camera(name, &args.source, &session).await?;
             let endpoint =
                 entry.snapshot.with_context(|| format!("camera `{}` has no snapshot address", entry.id))?;

@@ -97,11 +97,23 @@ impl Drop for Scenario {
 async fn enrol_use_and_remove_with_the_real_keychain_and_no_secret_anywhere_else() {
     let canary = "CANARY-9f2e41";
     let camera_canary = "CANARY-cam-77ab";
-    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\n\nuser aiko\ntopic read mimamori/v1/sites/hq/#\n";
-    let broker = Mosquitto::with_users(&[("site-hq", PASSWORD), ("aiko", canary)], acl);
-    let mut sim = SimConfig::new(broker.address());
-    sim.password = Some(Secret::new(PASSWORD.to_owned()));
-    let _hq = SimSite::start(demo::site("hq").unwrap(), sim);
+    // aiko views hq; ken, a second account on the same device, operates shop's siren.
+    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\ntopic write mimamori/v1/clients/#\n\n\
+               user site-shop\ntopic readwrite mimamori/v1/sites/shop/#\ntopic write mimamori/v1/clients/#\n\n\
+               user aiko\ntopic read mimamori/v1/sites/hq/#\n\n\
+               user ken\ntopic read mimamori/v1/sites/shop/#\ntopic write mimamori/v1/sites/shop/commands/ken\n\
+               topic read mimamori/v1/clients/ken/#\n";
+    let broker = Mosquitto::with_users(
+        &[("site-hq", PASSWORD), ("site-shop", PASSWORD), ("aiko", canary), ("ken", canary)],
+        acl,
+    );
+    let sim = || {
+        let mut sim = SimConfig::new(broker.address());
+        sim.password = Some(Secret::new(PASSWORD.to_owned()));
+        sim
+    };
+    let _hq = SimSite::start(demo::site("hq").unwrap(), sim());
+    let _shop = SimSite::start(demo::site("shop").unwrap(), sim());
 
     let s = Scenario::new("cycle");
     let cameras = s.home.join("cameras.json");
@@ -125,6 +137,15 @@ echo "== profiles"; "$M" profiles
 echo "== keychain"; secret-tool search --all service app.mimamori.client 2>/dev/null | grep -c '^label = keyring:profile/'
 echo "== sites"; "$M" sites --wait 10; echo "exit=$?"
 id=$("$M" profiles | cut -d' ' -f1)
+second=$(MIMAMORI_ENROL_PASSWORD='{canary}' "$M" enroll create --broker mqtt://127.0.0.1:{port} \
+  --user ken --site shop:店舗:operator --label 'Shop Co.' --json)
+code2=$(printf %s "$second" | python3 -c "import json,sys; print(json.load(sys.stdin)['code'])")
+pin2=$(printf %s "$second" | python3 -c "import json,sys; print(json.load(sys.stdin)['pin'])")
+echo "== second"; echo "$pin2" | "$M" enroll import "$code2"; echo "exit=$?"
+echo "== which"; "$M" sites --wait 1; echo "exit=$?"
+echo "== siren"; "$M" output shop siren on --timeout 10; echo "exit=$?"
+id2=$("$M" profiles | grep ken | cut -d' ' -f1)
+"$M" profiles remove "$id2" >/dev/null
 echo "== remove"; "$M" profiles remove "$id"; echo "exit=$?"
 echo "== keychain after"; secret-tool search --all service app.mimamori.client 2>/dev/null | grep -c '^label = keyring:profile/'
 echo "== sites after"; "$M" sites --wait 1; echo "exit=$?"
@@ -143,6 +164,11 @@ echo "== end"
     assert_eq!(run.section("keychain").trim(), "1", "{}", run.out);
     let sites = run.section("sites");
     assert!(sites.contains("本社 (hq)  online") && sites.contains("exit=0"), "{}", run.out);
+    // A second account beside the first: a command about its site goes through it.
+    assert!(run.section("second").contains("Enrolled as ken (Shop Co.)"), "{}", run.out);
+    assert!(run.section("which").contains("several profiles"), "{}", run.out);
+    let siren = run.section("siren");
+    assert!(siren.contains("done") && siren.contains("exit=0"), "{}", run.out);
     assert!(run.section("remove").contains("exit=0"));
     assert_eq!(run.section("keychain after").trim(), "0", "{}", run.out);
     assert!(run.section("sites after").contains("not enrolled"), "{}", run.out);
