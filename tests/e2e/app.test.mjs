@@ -198,6 +198,9 @@ test("a second account's code adds its site beside the first; a site already enr
     wd.exec(`return document.querySelector('[data-testid="enrol-error"]')?.textContent || null`));
   assert.match(error, /already enrolled/);
   assert.match(error, /Example Co\./);
+  await wd.exec(`document.querySelector('[data-testid="profile-row"]').scrollIntoView({ block: 'start' })`);
+  await sleep(300);
+  await wd.screenshot(join(out, "two-profiles.png"));
   await keepPage();
   await wd.exec(`for (const id of ['enrol-code', 'enrol-pin']) {
     const e = document.querySelector('[data-testid="' + id + '"]'); e.value = ''; e.dispatchEvent(new Event('input')) }`);
