@@ -47,9 +47,18 @@ pub struct AppInfo {
     pub version: String,
     /// Running on the built-in demo sites (shown as such).
     pub demo: bool,
-    /// The enrolled profiles connected now, in enrolment order; none before enrolment (and
-    /// in the demo).
-    pub profile_ids: Vec<String>,
+    /// The enrolled profiles connected now, in enrolment order, each with its own
+    /// connection (the bar shows them combined); none before enrolment (and in the demo).
+    pub connections: Vec<ProfileConnection>,
+}
+
+/// One enrolled profile's connection, so that the app can say which account the broker
+/// refused.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileConnection {
+    pub profile_id: String,
+    pub status: ConnectionStatus,
 }
 
 #[tauri::command]
@@ -57,7 +66,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo: state.demo,
-        profile_ids: state.profile_ids(),
+        connections: state.profile_connections(),
     }
 }
 

@@ -587,9 +587,15 @@ impl AppState {
         })
     }
 
-    /// The enrolled profiles connected now, in enrolment order.
-    pub fn profile_ids(&self) -> Vec<String> {
-        lock(&self.sessions).iter().filter_map(|s| s.profile_id.clone()).collect()
+    /// The enrolled profiles connected now, in enrolment order, with their connections.
+    pub fn profile_connections(&self) -> Vec<crate::commands::ProfileConnection> {
+        lock(&self.sessions)
+            .iter()
+            .filter_map(|s| {
+                let profile_id = s.profile_id.clone()?;
+                Some(crate::commands::ProfileConnection { profile_id, status: s.bus.connection() })
+            })
+            .collect()
     }
 
     /// Follows the sessions as they change (for the event forwarder and the notifier).

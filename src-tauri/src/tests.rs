@@ -110,6 +110,17 @@ fn code(password: &str) -> (String, String) {
     mimamori_sim::testing::enrolment_code("mqtt://127.0.0.1:9", password)
 }
 
+/// The profiles `app_info` says are connected.
+fn connected(w: &WebviewWindow<tauri::test::MockRuntime>) -> Vec<String> {
+    let info = invoke(w, "app_info", json!({})).unwrap();
+    info["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["profileId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
     let dir = std::env::temp_dir().join(format!("mimamori-app-test-{}", std::process::id()));
@@ -117,7 +128,7 @@ fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
     let profiles = Arc::new(Profiles::new(&dir, MemoryStore::new()));
     let w = window(AppState::detached(BusState::idle(), Some(profiles), None));
     assert_eq!(invoke(&w, "list_profiles", json!({})).unwrap(), json!([]));
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([]));
+    assert_eq!(connected(&w), Vec::<String>::new());
 
     let (code, pin) = code("CANARY-app-pw");
     let err = invoke(&w, "enrol", json!({"code": code, "pin": "WRONG-00000"})).unwrap_err();
@@ -127,7 +138,7 @@ fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
     let enrolled = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap();
     assert_eq!(enrolled["sites"], json!([{"id": "hq", "name": "本社", "role": "operator"}]));
     let id = enrolled["id"].as_str().unwrap().to_owned();
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id]));
+    assert_eq!(connected(&w), [id.as_str()]);
     let err = invoke(&w, "enrol", json!({"code": code, "pin": pin})).unwrap_err();
     assert_eq!(err["kind"], "PermissionDenied");
 
@@ -140,7 +151,7 @@ fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
     );
     let enrolled2 = invoke(&w, "enrol", json!({"code": second, "pin": pin2})).unwrap();
     let id2 = enrolled2["id"].as_str().unwrap().to_owned();
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id, id2]));
+    assert_eq!(connected(&w), [id.as_str(), id2.as_str()]);
     let sites = invoke(&w, "list_sites", json!({})).unwrap();
     let ids: Vec<&str> = sites.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["hq", "shop"], "every profile's sites");
@@ -174,7 +185,7 @@ fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
 
     // Removing one leaves the other connected.
     invoke(&w, "remove_profile", json!({"profileId": id})).unwrap();
-    assert_eq!(invoke(&w, "app_info", json!({})).unwrap()["profileIds"], json!([id2]));
+    assert_eq!(connected(&w), [id2.as_str()]);
     assert_eq!(invoke(&w, "list_sites", json!({})).unwrap()[0]["id"], "shop");
     assert_eq!(invoke(&w, "list_sites", json!({})).unwrap().as_array().unwrap().len(), 1);
     invoke(&w, "remove_profile", json!({"profileId": id2})).unwrap();
@@ -272,6 +283,7 @@ fn bindings() -> Vec<(String, String)> {
         one::<IpcError>(),
         one::<ErrorKind>(),
         one::<AppInfo>(),
+        one::<crate::commands::ProfileConnection>(),
         one::<ProfileSummary>(),
         one::<ProfileSite>(),
         one::<Role>(),

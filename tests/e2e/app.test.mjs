@@ -186,8 +186,9 @@ test("a second account's code adds its site beside the first; a site already enr
       return r.includes('店舗') && r`), 20000);
   assert.doesNotMatch(result, /本社|倉庫/, "only what this code enrolled");
   // Both profiles are listed, and both are in use: every site of both is on the site list.
-  const rows = await until("two profiles in use", () => wd.exec(`const rows = [...document.querySelectorAll('[data-testid="profile-row"]')];
-    return rows.length === 2 && rows.every((r) => r.querySelector('.tag')) && rows.map((r) => r.textContent)`));
+  const rows = await until("two profiles, each connected", () => wd.exec(`const rows = [...document.querySelectorAll('[data-testid="profile-row"]')];
+    return rows.length === 2 && rows.every((r) => r.querySelector('[data-testid="profile-connection"]')?.dataset.phase === 'connected')
+      && rows.map((r) => r.textContent)`), 20000);
   assert.ok(rows.some((r) => r.includes("Example Co.")) && rows.some((r) => r.includes("Shop Co.")), JSON.stringify(rows));
   // A third account naming hq, which the manager's profile holds: refused, and it says why.
   const clash = makeCode("guard", ["hq:本社:operator"], "Guard Co.");
@@ -877,4 +878,36 @@ test("the app killed during a burst of alerts: started again, it has every alert
   assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid="possible-gap"]').length`), 0);
   const text = execFileSync(cli, ["alerts", "--limit", "1"], { env: { ...process.env, ...appEnv, RUST_LOG: "warn" } }).toString();
   assert.ok(!text.includes("possible gap"), text);
+});
+
+test("an account revoked at the broker: the app says which one to enrol again, and the other goes on", async () => {
+  // The owner's phone was lost: the administrator removes the user, and the broker restarts.
+  const refused = () => broker.log().split("\n").filter((l) => /not authori[sz]ed/i.test(l)).length;
+  const refusedBefore = refused();
+  await broker.kill();
+  broker.removeUser("owner");
+  await broker.start();
+  await tap('[data-testid="tab-settings"]');
+  const profile = (label) => wd.exec(`const row = [...document.querySelectorAll('[data-testid="profile-row"]')]
+    .find((r) => r.querySelector('.profile-label').textContent === arguments[0]);
+    const c = row?.querySelector('[data-testid="profile-connection"]');
+    return c ? { phase: c.dataset.phase, text: c.textContent } : null`, label);
+  const revoked = await until("the owner's profile refused", async () => {
+    const p = await profile("Shop Co.");
+    return p?.phase === "stopped" && p;
+  }, 30000);
+  assert.match(revoked.text, /enrol it again|もう一度登録/);
+  await until("the manager's profile connected again", async () => (await profile("Example Co."))?.phase === "connected", 30000);
+  // The bar shows the connection furthest from working: the refusal, which needs the user.
+  assert.equal(await phase(), "stopped");
+  await wd.exec(`document.querySelector('[data-testid="profile-row"]').scrollIntoView({ block: 'start' })`);
+  await sleep(300);
+  await wd.screenshot(join(out, "revoked.png"));
+  // It does not retry against the broker: one refused login in its log, not a storm.
+  await sleep(3000);
+  const refusals = refused() - refusedBefore;
+  assert.ok(refusals >= 1 && refusals <= 2, `refused logins: ${refusals}\n${broker.log().slice(-2000)}`);
+  // The manager's sites go on.
+  await tap('[data-testid="tab-sites"]');
+  await until("hq online", async () => (await linkOf("hq")) === "online", 30000);
 });

@@ -138,14 +138,23 @@ export class Mosquitto {
       : [`listener ${port} 127.0.0.1`];
     writeFileSync(join(this.dir, "mosquitto.conf"), [
       ...listeners, "allow_anonymous false", `password_file ${passwd}`,
-      `acl_file ${join(this.dir, "acl")}`, "persistence false", `log_dest file ${join(this.dir, "log")}`, "",
+      `acl_file ${join(this.dir, "acl")}`, "persistence false", "log_dest stderr", "",
     ].join("\n"));
     this.child = null;
+    /** What the broker logged, across restarts (it runs as its own user, so it logs to
+     * its standard error, unbuffered, rather than to a file in this directory). */
+    this.output = "";
   }
 
   async start() {
-    this.child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    this.child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "pipe", "pipe"] });
+    for (const stream of [this.child.stdout, this.child.stderr]) stream.on("data", (chunk) => { this.output += chunk.toString(); });
     await waitForPort(this.port);
+  }
+
+  /** Revokes `user`: removes it from the password file (read when the broker starts). */
+  removeUser(user) {
+    execFileSync("mosquitto_passwd", ["-D", join(this.dir, "passwd"), user]);
   }
 
   /** SIGKILL: the broker vanishes without a word. */
@@ -155,7 +164,7 @@ export class Mosquitto {
   }
 
   log() {
-    try { return readFileSync(join(this.dir, "log"), "utf8"); } catch { return ""; }
+    return this.output;
   }
 
   async dispose() {

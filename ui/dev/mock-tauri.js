@@ -274,7 +274,7 @@
     },
     connection_status: () => ({ ...connection }),
     bus_stats: () => ({ received: (received += 7), rejected: 1, lastRejection: 'status of site `osaka-wh`: missing field `state`', unstored: 0, replayed: 0 }),
-    app_info: () => ({ version: '0.1.0-dev', demo, profileIds: profiles.map((p) => p.id) }),
+    app_info: () => ({ version: '0.1.0-dev', demo, connections: profiles.map((p) => ({ profileId: p.id, status: connection })) }),
     list_profiles: () => structuredClone(profiles),
     list_alerts: ({ limit }) => {
       const n = Number(limit);

@@ -26,10 +26,15 @@ test('the form may be sent only with both fields filled and nothing running', ()
 });
 
 test('only a real device without a profile needs enrolment', () => {
-  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: [] }), true);
-  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: ['p1'] }), false);
-  assert.equal(needsEnrolment({ version: '1', demo: false, profileIds: ['p1', 'p2'] }), false);
-  assert.equal(needsEnrolment({ version: '1', demo: true, profileIds: [] }), false, 'the demo needs none');
+  /**
+   * @param {string} profileId
+   * @returns {import('../www/js/types.js').ProfileConnection}
+   */
+  const on = (profileId) => ({ profileId, status: { phase: 'connected', sinceMs: 0, attempt: 0, problem: null, encrypted: true, cannotStore: false } });
+  assert.equal(needsEnrolment({ version: '1', demo: false, connections: [] }), true);
+  assert.equal(needsEnrolment({ version: '1', demo: false, connections: [on('p1')] }), false);
+  assert.equal(needsEnrolment({ version: '1', demo: false, connections: [on('p1'), on('p2')] }), false);
+  assert.equal(needsEnrolment({ version: '1', demo: true, connections: [] }), false, 'the demo needs none');
   assert.equal(needsEnrolment(null), false, 'not known before app_info answers');
 });
 

@@ -36,6 +36,15 @@ const profile = (id, label) => ({
 });
 
 /**
+ * A profile connected to its broker, as `AppInfo.connections` lists it.
+ * @param {string} profileId
+ * @returns {import('../www/js/types.js').ProfileConnection}
+ */
+const connected = (profileId) => ({
+  profileId, status: { phase: 'connected', sinceMs: 1, attempt: 0, problem: null, encrypted: true, cannotStore: false },
+});
+
+/**
  * @param {string} id
  * @param {string | null} [acknowledgedBy]
  * @returns {AlertView}
@@ -66,7 +75,7 @@ function fakeApi() {
     /** @type {import('../www/js/types.js').ConnectionStatus} */
     connection: { phase: 'connected', sinceMs: 5, attempt: 0, problem: null, encrypted: true, cannotStore: false },
     /** @type {import('../www/js/types.js').AppInfo} */
-    info: { version: '1.2.3', demo: true, profileIds: [] },
+    info: { version: '1.2.3', demo: true, connections: [] },
     /** @type {ProfileSummary[]} */
     profiles: [],
     /** @type {ProfileSummary | { kind: string, message: string }} what `enrol` answers: a profile, or an error to throw */
@@ -115,14 +124,14 @@ function fakeApi() {
       const answer = world.enrolAnswer;
       if ('kind' in answer) throw answer;
       world.profiles = [...world.profiles, answer];
-      world.info = { ...world.info, demo: false, profileIds: [...world.info.profileIds.filter((p) => p !== answer.id), answer.id] };
+      world.info = { ...world.info, demo: false, connections: [...world.info.connections.filter((c) => c.profileId !== answer.id), connected(answer.id)] };
       return structuredClone(answer);
     }),
     /** @param {string} id */
     removeProfile: (id) => call(`removeProfile:${id}`, () => {
       if (world.removeError) throw world.removeError;
       world.profiles = world.profiles.filter((p) => p.id !== id);
-      world.info = { ...world.info, profileIds: world.info.profileIds.filter((p) => p !== id) };
+      world.info = { ...world.info, connections: world.info.connections.filter((c) => c.profileId !== id) };
       return null;
     }),
     /** @param {(change: BusChange) => void} cb */
@@ -210,7 +219,7 @@ test('start listens before it reads, then fills the store (sites sorted)', async
   const s = store.get();
   assert.deepEqual(s.sites?.map((x) => x.id), ['a', 'b']);
   assert.equal(s.connection?.phase, 'connected');
-  assert.deepEqual(s.info, { version: '1.2.3', demo: true, profileIds: [] });
+  assert.deepEqual(s.info, { version: '1.2.3', demo: true, connections: [] });
   assert.deepEqual(s.profiles, []);
   assert.equal(s.stats?.received, 3);
 });
@@ -320,6 +329,18 @@ test('a connection event is applied as it comes, and beats an older read', async
   assert.equal(store.get().connection?.phase, 'reconnecting');
 });
 
+test('a connection event also re-reads each profile\'s own connection', async () => {
+  const fake = fakeApi();
+  const store = createStore(initial());
+  const sync = createSync(fake.api, store);
+  await sync.start();
+  fake.world.info = { version: '1.2.3', demo: false, connections: [connected('p1'), { profileId: 'p2', status: { ...connected('p2').status, phase: 'stopped', problem: 'notAuthorized' } }] };
+  fake.calls.length = 0;
+  await sync.handle({ type: 'connection', phase: 'stopped', sinceMs: 9, attempt: 0, problem: 'notAuthorized', encrypted: true, cannotStore: false });
+  assert.ok(fake.calls.includes('appInfo'), fake.calls.join());
+  assert.deepEqual(store.get().info?.connections.map((c) => [c.profileId, c.status.problem]), [['p1', null], ['p2', 'notAuthorized']]);
+});
+
 test('resync re-reads everything, including the open site', async () => {
   const fake = fakeApi();
   const store = createStore(initial());
@@ -335,12 +356,12 @@ test('resync reads the connected profiles and the profiles anew (the core enroll
   const store = createStore(initial());
   const sync = createSync(fake.api, store);
   await sync.start();
-  assert.deepEqual(store.get().info?.profileIds, []);
-  fake.world.info = { version: '1.2.3', demo: false, profileIds: ['p2'] };
+  assert.deepEqual(store.get().info?.connections, []);
+  fake.world.info = { version: '1.2.3', demo: false, connections: [connected('p2')] };
   fake.world.profiles = [profile('p2', 'Other Co.')];
   fake.emit({ type: 'resync' });
   await tick();
-  assert.deepEqual(store.get().info?.profileIds, ['p2']);
+  assert.deepEqual(store.get().info?.connections.map((c) => c.profileId), ['p2']);
   assert.deepEqual(store.get().profiles?.map((p) => p.label), ['Other Co.']);
 });
 
@@ -372,7 +393,7 @@ test('enrol: busy while it runs, then the result; profiles and app info are read
   assert.equal(s.enrolment.busy, false);
   assert.equal(s.enrolment.error, null);
   assert.equal(s.enrolment.result?.label, 'Example Co.');
-  assert.deepEqual(s.info?.profileIds, ['p1']);
+  assert.deepEqual(s.info?.connections.map((c) => c.profileId), ['p1']);
   assert.deepEqual(s.profiles?.map((p) => p.id), ['p1']);
   assert.equal(fake.calls.filter((c) => c.startsWith('enrol:')).length, 1);
   // Neither the code nor the PIN is kept anywhere in the state.
@@ -418,7 +439,7 @@ test('removing a profile asks first, can be cancelled, and re-reads afterwards',
   const s = store.get();
   assert.equal(s.removal, null);
   assert.deepEqual(s.profiles, []);
-  assert.deepEqual(s.info?.profileIds, []);
+  assert.deepEqual(s.info?.connections, []);
   assert.equal(s.enrolment.result, null, 'the result about the removed profile is gone');
   assert.deepEqual(new Set(fake.calls), new Set(['removeProfile:p1', 'appInfo', 'listProfiles']));
 });

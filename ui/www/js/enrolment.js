@@ -39,7 +39,7 @@ export function canSubmit(code, pin, busy) {
  * @param {AppInfo | null} info
  */
 export function needsEnrolment(info) {
-  return info !== null && !info.demo && info.profileIds.length === 0;
+  return info !== null && !info.demo && info.connections.length === 0;
 }
 
 /**

@@ -141,6 +141,9 @@ export function createSync(api, store) {
         connectionEvents += 1;
         const { phase, sinceMs, attempt, problem, encrypted, cannotStore } = change;
         store.set({ connection: { phase, sinceMs, attempt, problem, encrypted, cannotStore } });
+        // With several profiles the event is their combined connection; each profile's
+        // own is in the app's info.
+        await refreshInfo();
         return;
       }
       case 'resync':

@@ -16,6 +16,7 @@
 /** @typedef {import('../../bindings/BusStats').BusStats} BusStats */
 /** @typedef {import('../../bindings/BusChange').BusChange} BusChange */
 /** @typedef {import('../../bindings/AppInfo').AppInfo} AppInfo */
+/** @typedef {import('../../bindings/ProfileConnection').ProfileConnection} ProfileConnection */
 /** @typedef {import('../../bindings/AlertView').AlertView} AlertView */
 /** @typedef {import('../../bindings/PossibleGap').PossibleGap} PossibleGap */
 /** @typedef {import('../../bindings/OpenAlert').OpenAlert} OpenAlert */

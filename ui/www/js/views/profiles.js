@@ -5,6 +5,7 @@
 
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
+import { connectionBar } from '../connection.js';
 import { formatDate } from '../time.js';
 import { errorText } from './error.js';
 import { enrolResult, siteRoles } from './enrol-form.js';
@@ -14,6 +15,7 @@ import { enrolResult, siteRoles } from './enrol-form.js';
  * @typedef {import('../store.js').Removal} Removal
  * @typedef {import('../actions.js').Actions} Actions
  * @typedef {import('../types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('../types.js').ProfileConnection} ProfileConnection
  */
 
 /**
@@ -41,7 +43,7 @@ export function enrolmentSection(state, form, actions) {
     // The demo runs without a profile: its note below says all there is to say.
     if (!info?.demo) body.push(h('p', { class: 'muted', testid: 'profiles-empty', text: t('profiles.none') }));
   } else {
-    body.push(h('ul', { class: 'profiles' }, profiles.map((p) => profileRow(p, info?.profileIds.includes(p.id) ?? false, removal, actions))));
+    body.push(h('ul', { class: 'profiles' }, profiles.map((p) => profileRow(p, info?.connections.find((c) => c.profileId === p.id) ?? null, removal, actions))));
   }
   if (info?.demo) {
     body.push(h('p', { class: 'demo-note', testid: 'enrol-demo-note', text: t('enrol.demo') }));
@@ -59,17 +61,20 @@ export function enrolmentSection(state, form, actions) {
 
 /**
  * @param {ProfileSummary} profile
- * @param {boolean} active the profile in use
+ * @param {ProfileConnection | null} connection its connection, when it is in use
  * @param {Removal | null} removal
  * @param {Actions} actions
  */
-function profileRow(profile, active, removal, actions) {
+function profileRow(profile, connection, removal, actions) {
   const asked = removal?.profileId === profile.id ? removal : null;
   const data = { profileId: profile.id };
+  // Each account's own connection: with several, the bar at the top shows the worst, and
+  // this says which account it is (e.g. the one the server no longer accepts).
+  const bar = connection ? connectionBar(connection.status, t) : null;
   return h('li', { class: 'profile-row', testid: 'profile-row', data },
     h('p', { class: 'profile-head' },
       h('span', { class: 'profile-label', text: profile.label }),
-      active ? h('span', { class: 'tag', text: t('profiles.active') }) : null),
+      bar ? h('span', { class: `tag tone-${bar.tone}`, testid: 'profile-connection', data: { phase: bar.phase }, text: bar.text }) : null),
     h('dl', { class: 'facts' },
       h('dt', { text: t('profiles.user') }), h('dd', { class: 'profile-user', text: profile.user }),
       h('dt', { text: t('profiles.enrolledAt') }), h('dd', { text: formatDate(profile.enrolledMs) }),
