@@ -329,7 +329,7 @@ test('a connection event is applied as it comes, and beats an older read', async
   assert.equal(store.get().connection?.phase, 'reconnecting');
 });
 
-test('a connection event also re-reads each profile\'s own connection', async () => {
+test('a connection event also re-reads each profile\'s own connection and the sites', async () => {
   const fake = fakeApi();
   const store = createStore(initial());
   const sync = createSync(fake.api, store);
@@ -337,7 +337,7 @@ test('a connection event also re-reads each profile\'s own connection', async ()
   fake.world.info = { version: '1.2.3', demo: false, connections: [connected('p1'), { profileId: 'p2', status: { ...connected('p2').status, phase: 'stopped', problem: 'notAuthorized' } }] };
   fake.calls.length = 0;
   await sync.handle({ type: 'connection', phase: 'stopped', sinceMs: 9, attempt: 0, problem: 'notAuthorized', encrypted: true, cannotStore: false });
-  assert.ok(fake.calls.includes('appInfo'), fake.calls.join());
+  assert.ok(fake.calls.includes('appInfo') && fake.calls.includes('listSites'), fake.calls.join());
   assert.deepEqual(store.get().info?.connections.map((c) => [c.profileId, c.status.problem]), [['p1', null], ['p2', 'notAuthorized']]);
 });
 

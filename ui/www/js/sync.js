@@ -142,8 +142,9 @@ export function createSync(api, store) {
         const { phase, sinceMs, attempt, problem, encrypted, cannotStore } = change;
         store.set({ connection: { phase, sinceMs, attempt, problem, encrypted, cannotStore } });
         // With several profiles the event is their combined connection; each profile's
-        // own is in the app's info.
-        await refreshInfo();
+        // own is in the app's info. A site is not vouched for as online without its
+        // connection, so the sites are read again too.
+        await Promise.all([refreshInfo(), refreshSites(), refreshSite()]);
         return;
       }
       case 'resync':

@@ -17,7 +17,7 @@ use crate::event::Event;
 use crate::inbox::Inbox;
 use crate::protocol::{self, Message};
 use crate::secret::Secret;
-use crate::site::{ApplyError, SiteSummary, SiteView, Sites};
+use crate::site::{ApplyError, SiteLink, SiteSummary, SiteView, Sites};
 use crate::time::now_ms;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -319,6 +319,13 @@ pub struct BusState {
     inner: Arc<Inner>,
 }
 
+/// A site last heard online, seen from a device without a connection: unknown.
+fn unvouched(summary: &mut SiteSummary) {
+    if summary.link == SiteLink::Online {
+        summary.link = SiteLink::Unknown;
+    }
+}
+
 /// A poisoned lock only means another thread panicked mid-update of plain data; the data is
 /// still usable, and refusing service would turn one bug into an outage.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -466,12 +473,24 @@ impl BusState {
         lock(&self.inner.sites).ids().any(|id| id == site)
     }
 
+    /// The sites as this device can vouch for them: while it has no connection, a site
+    /// last heard online is shown as unknown (it may have gone since); offline and lost
+    /// stay as they were, since a bad state is never hidden.
     pub fn summaries(&self) -> Vec<SiteSummary> {
-        lock(&self.inner.sites).summaries()
+        let mut summaries = lock(&self.inner.sites).summaries();
+        if !self.connection().phase.is_connected() {
+            summaries.iter_mut().for_each(unvouched);
+        }
+        summaries
     }
 
+    /// One site, vouched for as in [`BusState::summaries`].
     pub fn view(&self, site: &str) -> Option<SiteView> {
-        lock(&self.inner.sites).view(site)
+        let mut view = lock(&self.inner.sites).view(site)?;
+        if !self.connection().phase.is_connected() {
+            unvouched(&mut view.summary);
+        }
+        Some(view)
     }
 
     /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
@@ -613,6 +632,22 @@ impl Drop for Bus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_connection_no_site_is_vouched_for_as_online() {
+        let state = BusState::new(["hq", "shop"]);
+        state.ingest("mimamori/v1/sites/hq/status", br#"{"v":1,"state":"online"}"#).unwrap();
+        state.ingest("mimamori/v1/sites/shop/status", br#"{"v":1,"state":"offline"}"#).unwrap();
+        let links = |s: &BusState| s.summaries().iter().map(|x| x.link).collect::<Vec<_>>();
+        state.set_connection(ConnectionPhase::Connected, 0, None);
+        assert_eq!(links(&state), [SiteLink::Online, SiteLink::Offline]);
+        // The link drops: hq may have gone meanwhile; shop's bad state stays shown.
+        state.set_connection(ConnectionPhase::Reconnecting, 1, Some(ConnectionProblem::Unreachable));
+        assert_eq!(links(&state), [SiteLink::Unknown, SiteLink::Offline]);
+        assert_eq!(state.view("hq").unwrap().summary.link, SiteLink::Unknown);
+        state.set_connection(ConnectionPhase::Connected, 0, None);
+        assert_eq!(state.view("hq").unwrap().summary.link, SiteLink::Online);
+    }
 
     #[test]
     fn broker_addresses() {
