@@ -64,8 +64,13 @@ const until = (what, fn, timeoutMs) => waitFor(what, fn, timeoutMs).catch(async 
 });
 
 /** Clicks once the element exists and can be clicked (views render asynchronously); when
- * it never can, says what the page showed. */
-const tap = (css) => until(`clickable ${css}`, () => wd.click(css).then(() => true), 10000).catch(async (e) => {
+ * it never can, says what the page showed. The element is first brought to the middle of
+ * its scrolled view, as a user scrolls to what they tap: WebDriver would bring it to the
+ * top edge, under the sticky header and an alert banner. */
+const tap = (css) => until(`clickable ${css}`, async () => {
+  await wd.exec(`document.querySelector(arguments[0])?.scrollIntoView({ block: 'center' })`, css);
+  return wd.click(css).then(() => true);
+}, 10000).catch(async (e) => {
   const shown = !wd ? "?" : await wd.exec(`const app = document.getElementById('app');
     return JSON.stringify({ ...app.dataset, camera: document.querySelector('[data-testid="camera-view"]')?.dataset.cameraId ?? null,
       focus: document.activeElement?.dataset?.testid ?? document.activeElement?.tagName })`).catch(() => "?");
@@ -823,6 +828,8 @@ test("a site that dies: its camera tiles say so within 5 s, the site turns offli
 test("a broker restart shows reconnecting, then everything correct again", async () => {
   await broker.kill();
   await until("reconnecting shown", async () => ["reconnecting", "connecting"].includes(await phase()), 20000);
+  // Without its connection the app cannot vouch for a site being online.
+  await until("hq no longer shown online", async () => (await linkOf("hq")) === "unknown");
   await wd.screenshot(join(out, "reconnecting.png"));
   await broker.start();
   await until("connected again", async () => (await phase()) === "connected", 60000);
