@@ -9,7 +9,7 @@
 
 use mimamori_core::Secret;
 use mimamori_core::audit::{Audit, AuditError};
-use mimamori_core::bus::{Bus, BusConfig, BusState, BusStats, ConnectionPhase, ConnectionStatus};
+use mimamori_core::bus::{Bus, BusConfig, BusState, BusStats, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
@@ -182,27 +182,6 @@ fn inbox_on_disk() -> Option<Arc<Inbox>> {
 
 fn lock(m: &Mutex<Vec<Session>>) -> MutexGuard<'_, Vec<Session>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The connection as one bar shows it for several sessions: the one furthest from working
-/// (a refusal that needs the user, then reconnecting, then connecting); encrypted only if
-/// all are; unable to store if any is. No session at all is stopped, with no problem.
-pub fn combined(statuses: &[ConnectionStatus]) -> ConnectionStatus {
-    let rank = |c: &ConnectionStatus| match (c.phase, c.problem) {
-        (ConnectionPhase::Stopped, Some(_)) => 0,
-        (ConnectionPhase::Reconnecting, _) => 1,
-        (ConnectionPhase::Connecting, _) => 2,
-        (ConnectionPhase::Connected, _) => 3,
-        (ConnectionPhase::Stopped, None) => 4,
-    };
-    let Some(worst) = statuses.iter().min_by_key(|c| rank(c)) else {
-        return BusState::idle().connection();
-    };
-    ConnectionStatus {
-        encrypted: statuses.iter().all(|c| c.encrypted),
-        cannot_store: statuses.iter().any(|c| c.cannot_store),
-        ..worst.clone()
-    }
 }
 
 impl AppState {
@@ -571,9 +550,9 @@ impl AppState {
         self.bus_of(site)?.view(site)
     }
 
-    /// The connection as the app shows it: see [`combined`].
+    /// The connection as the app shows it: see [`ConnectionStatus::combined`].
     pub fn connection(&self) -> ConnectionStatus {
-        combined(&self.buses().iter().map(BusState::connection).collect::<Vec<_>>())
+        ConnectionStatus::combined(&self.buses().iter().map(BusState::connection).collect::<Vec<_>>())
     }
 
     /// The counters of every session, added up; the last rejection of any.

@@ -199,32 +199,6 @@ fn enrolled_profiles_connect_side_by_side_and_removing_them_goes_idle() {
 }
 
 #[test]
-fn several_connections_show_as_the_one_furthest_from_working() {
-    use crate::state::combined;
-    let status = |phase, problem, encrypted| ConnectionStatus {
-        phase,
-        since_ms: 0,
-        attempt: 0,
-        problem,
-        encrypted,
-        cannot_store: false,
-    };
-    let connected = status(ConnectionPhase::Connected, None, true);
-    let retrying = status(ConnectionPhase::Reconnecting, Some(ConnectionProblem::Unreachable), true);
-    let revoked = status(ConnectionPhase::Stopped, Some(ConnectionProblem::NotAuthorized), true);
-    assert_eq!(combined(&[]).phase, ConnectionPhase::Stopped);
-    assert_eq!(combined(&[]).problem, None);
-    assert_eq!(combined(std::slice::from_ref(&connected)), connected);
-    assert_eq!(combined(&[connected.clone(), retrying.clone()]), retrying);
-    assert_eq!(combined(&[retrying.clone(), revoked.clone(), connected.clone()]), revoked);
-    // Plain on any connection is not shown as encrypted; storage trouble on any is shown.
-    let plain = status(ConnectionPhase::Connected, None, false);
-    assert!(!combined(&[connected.clone(), plain]).encrypted);
-    let full = ConnectionStatus { cannot_store: true, ..connected.clone() };
-    assert!(combined(&[full, connected]).cannot_store);
-}
-
-#[test]
 fn without_a_keychain_enrolment_says_why() {
     let w = window(AppState::detached(BusState::idle(), None, None));
     let (code, pin) = code("pw");

@@ -264,6 +264,30 @@ pub struct ConnectionStatus {
     pub cannot_store: bool,
 }
 
+impl ConnectionStatus {
+    /// Several connections (one per enrolled profile) as one status, as a single bar shows
+    /// them: the one furthest from working (a refusal that needs the user, then
+    /// reconnecting, then connecting); encrypted only if all are; unable to store if any
+    /// is. No connection at all is stopped, with no problem.
+    pub fn combined(statuses: &[ConnectionStatus]) -> ConnectionStatus {
+        let rank = |c: &ConnectionStatus| match (c.phase, c.problem) {
+            (ConnectionPhase::Stopped, Some(_)) => 0,
+            (ConnectionPhase::Reconnecting, _) => 1,
+            (ConnectionPhase::Connecting, _) => 2,
+            (ConnectionPhase::Connected, _) => 3,
+            (ConnectionPhase::Stopped, None) => 4,
+        };
+        let Some(worst) = statuses.iter().min_by_key(|c| rank(c)) else {
+            return BusState::idle().connection();
+        };
+        ConnectionStatus {
+            encrypted: statuses.iter().all(|c| c.encrypted),
+            cannot_store: statuses.iter().any(|c| c.cannot_store),
+            ..worst.clone()
+        }
+    }
+}
+
 /// Counters for diagnostics: what arrived and what was refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -632,6 +656,32 @@ impl Drop for Bus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_connections_show_as_the_one_furthest_from_working() {
+        let combined = ConnectionStatus::combined;
+        let status = |phase, problem, encrypted| ConnectionStatus {
+            phase,
+            since_ms: 0,
+            attempt: 0,
+            problem,
+            encrypted,
+            cannot_store: false,
+        };
+        let connected = status(ConnectionPhase::Connected, None, true);
+        let retrying = status(ConnectionPhase::Reconnecting, Some(ConnectionProblem::Unreachable), true);
+        let revoked = status(ConnectionPhase::Stopped, Some(ConnectionProblem::NotAuthorized), true);
+        assert_eq!(combined(&[]).phase, ConnectionPhase::Stopped);
+        assert_eq!(combined(&[]).problem, None);
+        assert_eq!(combined(std::slice::from_ref(&connected)), connected);
+        assert_eq!(combined(&[connected.clone(), retrying.clone()]), retrying);
+        assert_eq!(combined(&[retrying.clone(), revoked.clone(), connected.clone()]), revoked);
+        // Plain on any connection is not shown as encrypted; storage trouble on any is shown.
+        let plain = status(ConnectionPhase::Connected, None, false);
+        assert!(!combined(&[connected.clone(), plain]).encrypted);
+        let full = ConnectionStatus { cannot_store: true, ..connected.clone() };
+        assert!(combined(&[full, connected]).cannot_store);
+    }
 
     #[test]
     fn without_a_connection_no_site_is_vouched_for_as_online() {
