@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStore } from '../www/js/store.js';
 import { createSync } from '../www/js/sync.js';
+import { initialState as initial } from './fixtures.js';
 
 /**
  * @typedef {import('../www/js/types.js').SiteSummary} SiteSummary
@@ -201,12 +202,6 @@ function fakeApi() {
   };
 }
 
-/** @returns {import('../www/js/store.js').State} */
-const initial = () => ({
-  available: true, info: null, connection: null, stats: null, sites: null, sitesError: null,
-  openSiteId: null, site: null, siteError: null, openCameraId: null, moment: null, clips: null, controls: null, sending: null, confirming: null, pin: null, profiles: null, profilesError: null, alerts: null, alertsError: null, gaps: [], acking: null, ackSending: null, banner: null, alertFilter: { site: '', kind: '', state: 'all' }, background: null, quiet: null, audit: null,
-  enrolment: { busy: false, error: null, result: null }, removal: null, tab: 'sites', filter: '', lang: 'en', theme: 'dark',
-});
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 

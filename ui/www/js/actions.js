@@ -71,13 +71,22 @@ export function createActions(store, sync) {
         store.set({ quiet: { set: store.get().quiet?.set ?? null, error: toIpcError(e).message } });
       }
     },
-    /** @param {boolean} enabled */
+    /**
+     * Shown at once, so that a render before the answer (an alert arriving) does not undo
+     * the tap; only the answer to the latest change is kept, and a refusal puts back what
+     * was shown before it.
+     * @param {boolean} enabled
+     */
     async setStartAtLogin(enabled) {
-      backgroundChanges++;
+      const change = ++backgroundChanges;
+      const before = store.get().background;
+      if (before) store.set({ background: { ...before, startAtLogin: enabled } });
       try {
-        store.set({ background: await setStartAtLogin(enabled) });
+        const background = await setStartAtLogin(enabled);
+        if (change === backgroundChanges) store.set({ background });
       } catch (e) {
         console.error('start at login', toIpcError(e));
+        if (change === backgroundChanges) store.set({ background: before });
       }
     },
     /** @param {string} siteId */
