@@ -6,12 +6,20 @@ pub mod broker;
 pub mod camera;
 pub mod control;
 pub mod demo;
-pub mod gst;
-pub mod mosquitto;
-pub mod netns;
-#[cfg(target_os = "linux")]
-pub mod notifications;
 pub mod site;
+
+// The test harness: real peers for the tests of every crate (a private Mosquitto,
+// GStreamer's RTSP server, a network of their own, a recording notification service) and
+// ready-made test data. Behind the `testing` feature, so that none of it ships in the app
+// or the CLI.
+#[cfg(feature = "testing")]
+pub mod gst;
+#[cfg(feature = "testing")]
+pub mod mosquitto;
+#[cfg(feature = "testing")]
+pub mod netns;
+#[cfg(all(feature = "testing", target_os = "linux"))]
+pub mod notifications;
 #[cfg(feature = "testing")]
 pub mod testing;
 
