@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mimamori_core::video::snapshot::{ALERT_THUMBNAIL, parse_http, shrink_within};
+use mimamori_core::video::http::parse_http;
+use mimamori_core::video::snapshot::{ALERT_THUMBNAIL, shrink_within};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_http(data);

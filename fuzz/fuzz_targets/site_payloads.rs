@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mimamori_core::{control, event, protocol, replay};
+use mimamori_core::protocol;
+use mimamori_core::protocol::{command, event, recovery};
 
 const TOPICS: [&str; 5] = [
     "mimamori/v1/sites/hq/catalog",
@@ -20,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         // Whatever is accepted encodes and decodes to itself.
         assert_eq!(event::decode(&event::encode(&e)).expect("re-decodes"), e);
     }
-    let _ = replay::decode_response(payload);
-    let _ = replay::decode_request(payload);
-    let _ = control::decode_response(payload);
+    let _ = recovery::decode_response(payload);
+    let _ = recovery::decode_request(payload);
+    let _ = command::decode_response(payload);
 });

@@ -17,7 +17,7 @@ pub mod state;
 mod tests;
 
 use mimamori_core::bus::{BusChange, BusConfig};
-use mimamori_core::profile::{Profiles, default_dir};
+use mimamori_core::profile::Profiles;
 use mimamori_core::vault::KeychainStore;
 use mimamori_core::video::clip::{self, ClipLibrary};
 use state::AppState;
@@ -154,7 +154,8 @@ fn choose_state() -> anyhow::Result<AppState> {
     if demo_flag {
         return AppState::demo();
     }
-    let keychain = KeychainStore::open().map(|vault| Arc::new(Profiles::new(default_dir(), Arc::new(vault))));
+    let keychain = KeychainStore::open()
+        .map(|vault| Arc::new(Profiles::new(mimamori_core::dirs::settings(), Arc::new(vault))));
     if let Err(err) = &keychain {
         tracing::warn!("{err}");
     }

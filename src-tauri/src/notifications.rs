@@ -5,7 +5,8 @@
 //! asked.
 
 use crate::state::AppState;
-use mimamori_core::notify::{self, Lang, Notifier, Target, policy::Policy};
+use mimamori_core::lang::Lang;
+use mimamori_core::notify::{self, Notifier, Target, policy::Policy};
 use serde::Serialize;
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, Runtime};

@@ -11,13 +11,13 @@ use mimamori_core::Secret;
 use mimamori_core::audit::{Audit, AuditError};
 use mimamori_core::bus::{Bus, BusConfig, BusState, BusStats, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
-use mimamori_core::enrol::Role;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
 use mimamori_core::notify::policy::QuietHours;
 use mimamori_core::notify::settings::{self as notify_settings, QuietHoursSetting, SettingsError};
 use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
+use mimamori_core::role::Role;
 use mimamori_core::site::{SiteSummary, SiteView};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::MemoryStore;
@@ -204,8 +204,7 @@ impl AppState {
             pin,
             demo,
             quiet: watch::channel(
-                notify_settings::load_quiet(&mimamori_core::profile::default_dir())
-                    .and_then(|q| q.check().ok()),
+                notify_settings::load_quiet(&mimamori_core::dirs::settings()).and_then(|q| q.check().ok()),
             )
             .0,
         }
@@ -275,7 +274,7 @@ impl AppState {
     /// Sets (or clears) the quiet hours: kept on this device, applied from the next alert.
     pub fn set_quiet_hours(&self, quiet: Option<QuietHoursSetting>) -> Result<(), SettingsError> {
         let checked = quiet.map(QuietHoursSetting::check).transpose()?;
-        notify_settings::save_quiet(&mimamori_core::profile::default_dir(), quiet)?;
+        notify_settings::save_quiet(&mimamori_core::dirs::settings(), quiet)?;
         self.quiet.send_replace(checked);
         Ok(())
     }
@@ -428,7 +427,7 @@ impl AppState {
     fn audit(&self) -> Result<Arc<Audit>, AuditError> {
         self.audit
             .get_or_init(|| {
-                std::fs::create_dir_all(mimamori_core::profile::default_dir())
+                std::fs::create_dir_all(mimamori_core::dirs::settings())
                     .map_err(|e| AuditError::Io(e.to_string()))?;
                 Audit::open(self.audit_path()).map(Arc::new)
             })
@@ -448,7 +447,7 @@ impl AppState {
     /// Where this device's audit log is (the demo keeps its own).
     pub fn audit_path(&self) -> std::path::PathBuf {
         let name = if self.demo { "demo-audit.log" } else { "audit.log" };
-        mimamori_core::profile::default_dir().join(name)
+        mimamori_core::dirs::settings().join(name)
     }
 
     /// The audit log as Settings shows it: whether its chain holds, and its newest records.

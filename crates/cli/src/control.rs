@@ -5,7 +5,7 @@ use crate::Source;
 use anyhow::Context;
 use mimamori_core::audit::{Audit, Record};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
-use mimamori_core::enrol::Role;
+use mimamori_core::role::Role;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -58,7 +58,7 @@ pub struct AuditArgs {
 }
 
 fn audit_path(demo: bool) -> PathBuf {
-    mimamori_core::profile::default_dir().join(if demo { "demo-audit.log" } else { "audit.log" })
+    mimamori_core::dirs::settings().join(if demo { "demo-audit.log" } else { "audit.log" })
 }
 
 /// Who acts and with which role on `site`.
@@ -99,8 +99,7 @@ async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::R
 }
 
 fn open_audit(demo: bool) -> anyhow::Result<Audit> {
-    std::fs::create_dir_all(mimamori_core::profile::default_dir())
-        .context("creating the settings directory")?;
+    std::fs::create_dir_all(mimamori_core::dirs::settings()).context("creating the settings directory")?;
     Ok(Audit::open(audit_path(demo))?)
 }
 

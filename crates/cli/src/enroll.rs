@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use mimamori_core::Secret;
 use mimamori_core::enrol::{self, CameraCredential, EnrolledSite, Enrolment, LINK_PREFIX};
-use mimamori_core::profile::{Profiles, default_dir};
+use mimamori_core::profile::Profiles;
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::KeychainStore;
 use serde::Deserialize;
@@ -73,14 +73,14 @@ pub fn broker(command: BrokerCommand) -> anyhow::Result<()> {
     match command {
         BrokerCommand::Acl { table } => {
             let text = std::fs::read(&table).with_context(|| format!("reading {}", table.display()))?;
-            let table: mimamori_core::admin::RoleTable =
+            let table: mimamori_core::acl::RoleTable =
                 serde_json::from_slice(&text).map_err(|e| anyhow::anyhow!("{}: {e}", table.display()))?;
             print!("{}", table.mosquitto_acl()?);
         }
         BrokerCommand::Passwd { user } => {
             let password = std::env::var(PASSWORD_VAR)
                 .with_context(|| format!("set {PASSWORD_VAR} to the user's broker password"))?;
-            out!("{}", mimamori_core::admin::mosquitto_password_line(&user, &Secret::new(password))?);
+            out!("{}", mimamori_core::acl::mosquitto_password_line(&user, &Secret::new(password))?);
         }
     }
     Ok(())
@@ -117,7 +117,7 @@ fn parse_site(spec: &str) -> anyhow::Result<EnrolledSite> {
 /// The profiles of this device, in the OS keychain. There is no other store to fall back to.
 pub fn profiles() -> anyhow::Result<Profiles> {
     let vault = KeychainStore::open()?;
-    Ok(Profiles::new(default_dir(), Arc::new(vault)))
+    Ok(Profiles::new(mimamori_core::dirs::settings(), Arc::new(vault)))
 }
 
 /// The link as a QR code in terminal block characters (two modules per character row).

@@ -100,7 +100,7 @@ impl Audit {
 
     /// The log beside the settings (`audit.log`).
     pub fn open_default() -> Result<Audit, AuditError> {
-        let dir = crate::profile::default_dir();
+        let dir = crate::dirs::settings();
         std::fs::create_dir_all(&dir)
             .map_err(|e| AuditError::Io(format!("cannot create the settings directory: {e}")))?;
         Audit::open(dir.join("audit.log"))
@@ -131,30 +131,6 @@ impl Audit {
             .and_then(|()| file.sync_data())
             .map_err(|e| AuditError::Io(format!("cannot write the audit log: {e}")))?;
         *tail = (line.seq, line.hash);
-        Ok(())
-    }
-
-    /// Records an enrolment (`what` = `enrol`) or a removal (`remove`) of a profile: one
-    /// record per site, with the role (`role:operator`). Ids only, never a secret.
-    pub fn profile_change(
-        &self,
-        what: &str,
-        profile: &crate::profile::ProfileSummary,
-        time_ms: u64,
-    ) -> Result<(), AuditError> {
-        for site in &profile.sites {
-            self.append(Record {
-                time_ms,
-                user: profile.user.clone(),
-                what: what.to_owned(),
-                site: site.id.clone(),
-                target: format!("profile:{}", profile.id),
-                action: format!("role:{}", site.role.as_str()),
-                request_id: profile.id.clone(),
-                outcome: "done".to_owned(),
-                note: None,
-            })?;
-        }
         Ok(())
     }
 

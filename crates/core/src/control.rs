@@ -7,8 +7,9 @@
 
 use crate::audit::{Audit, AuditError, Record};
 use crate::bus::{BusState, Reply};
-use crate::enrol::{Action as RoleAction, Role};
+use crate::protocol::command::Request;
 use crate::protocol::{OutputKind, check_id};
+use crate::role::{Permission, Role};
 use crate::site::SiteView;
 use crate::time::now_ms;
 use serde::{Deserialize, Serialize};
@@ -171,48 +172,6 @@ pub struct Command {
     pub note: Option<String>,
 }
 
-/// The request body on the wire.
-#[derive(Debug, Serialize)]
-pub(crate) struct Request<'a> {
-    v: u8,
-    request_id: &'a str,
-    target: serde_json::Value,
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seconds: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a str>,
-}
-
-/// A site's response on the wire.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Response {
-    pub v: u8,
-    pub request_id: String,
-    pub outcome: String,
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// Largest response accepted.
-const MAX_RESPONSE: usize = 4096;
-
-/// Decodes a response; errors name what is wrong, never quote the payload.
-pub fn decode_response(payload: &[u8]) -> Result<Response, String> {
-    if payload.len() > MAX_RESPONSE {
-        return Err(format!("response of {} bytes is over the {MAX_RESPONSE}-byte limit", payload.len()));
-    }
-    let r: Response = serde_json::from_slice(payload)
-        .map_err(|e| format!("malformed response ({:?} at column {})", e.classify(), e.column()))?;
-    if r.v != 1 {
-        return Err(format!("response version {} is not 1", r.v));
-    }
-    check_id("request id", &r.request_id).map_err(|e| e.to_string())?;
-    Ok(r)
-}
-
 /// Whether a command lowers protection — unlocking, disarming, silencing the siren — and
 /// so needs a fresh proof that the device's owner holds it (the app PIN) on top of the role.
 pub fn needs_proof(kind: Option<OutputKind>, action: Action) -> bool {
@@ -264,7 +223,7 @@ pub fn check_in(view: &SiteView, role: Role, cmd: &Command) -> Result<Option<Out
                         target: format!("output `{id}` ({:?})", out.kind).to_lowercase(),
                     });
                 }
-                (Some(out.kind), RoleAction::Output(out.kind))
+                (Some(out.kind), Permission::Output(out.kind))
             }
             Target::Site => {
                 let fits =
@@ -275,7 +234,7 @@ pub fn check_in(view: &SiteView, role: Role, cmd: &Command) -> Result<Option<Out
                         target: format!("site `{}`", cmd.site),
                     });
                 }
-                (None, RoleAction::ArmOrDisarm)
+                (None, Permission::ArmOrDisarm)
             }
         };
     if !role.may(needed) {
@@ -401,7 +360,7 @@ pub async fn acknowledge(
         Err(ControlError::NoteTooLong)
     } else if bus.view(site).is_none() {
         Err(ControlError::UnknownSite(site.to_owned()))
-    } else if !role.may(RoleAction::Acknowledge) {
+    } else if !role.may(Permission::Acknowledge) {
         Err(ControlError::NotPermitted { site: site.to_owned(), role: role.as_str() })
     } else if !bus.connection().phase.is_connected() {
         Err(ControlError::NotConnected)
@@ -464,15 +423,5 @@ mod tests {
         assert_eq!("partial".parse::<Action>().unwrap(), Action::ArmPartial);
         assert!("explode".parse::<Action>().is_err());
         assert!("pulse:x".parse::<Action>().is_err());
-    }
-
-    #[test]
-    fn responses_are_checked() {
-        let ok = decode_response(br#"{"v":1,"request_id":"r-1","outcome":"done","state":"on"}"#).unwrap();
-        assert_eq!((ok.outcome.as_str(), ok.state.as_deref()), ("done", Some("on")));
-        assert!(decode_response(br#"{"v":2,"request_id":"r-1","outcome":"done"}"#).is_err());
-        assert!(decode_response(br#"{"v":1,"request_id":"a/b","outcome":"done"}"#).is_err());
-        assert!(decode_response(b"CANARY not json").unwrap_err().find("CANARY").is_none());
-        assert!(decode_response(&vec![b' '; 5000]).is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! memory.
 
 use crate::protocol::check_id;
+use crate::role::Role;
 use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -74,62 +75,6 @@ pub enum CodeError {
     Expired,
     #[error("the enrolment code's contents are invalid: {0}")]
     Invalid(String),
-}
-
-/// What a manager's role on a site allows: see the roles table in `docs/enrolment.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-/// Something a user can ask of a site, for the permission check the core makes before
-/// anything is sent (the broker's ACL enforces the coarse part of the same table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Switch an output of this kind.
-    Output(crate::protocol::OutputKind),
-    Acknowledge,
-    ArmOrDisarm,
-}
-
-impl Role {
-    /// The roles table of `docs/enrolment.md`: viewers only look; operators also sound the
-    /// siren, switch the light and acknowledge alerts; admins also lock and unlock, switch
-    /// relays and arm or disarm.
-    pub fn may(self, action: Action) -> bool {
-        use crate::protocol::OutputKind::{Light, Lock, Relay, Siren};
-        match (self, action) {
-            (Role::Viewer, _) => false,
-            (Role::Operator, Action::Output(Siren | Light) | Action::Acknowledge) => true,
-            (Role::Operator, Action::Output(Lock | Relay) | Action::ArmOrDisarm) => false,
-            (Role::Admin, _) => true,
-        }
-    }
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "operator" => Ok(Role::Operator),
-            "admin" => Ok(Role::Admin),
-            _ => Err(format!("unknown role `{s}` (viewer, operator or admin)")),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -617,23 +562,6 @@ mod tests {
         let mut e = sample();
         e.sites.clear();
         assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(_))));
-    }
-
-    #[test]
-    fn the_roles_table() {
-        use crate::protocol::OutputKind::*;
-        let all = [
-            Action::Output(Siren),
-            Action::Output(Light),
-            Action::Output(Lock),
-            Action::Output(Relay),
-            Action::Acknowledge,
-            Action::ArmOrDisarm,
-        ];
-        let allowed = |role: Role| all.iter().map(|a| role.may(*a)).collect::<Vec<_>>();
-        assert_eq!(allowed(Role::Viewer), [false; 6]);
-        assert_eq!(allowed(Role::Operator), [true, true, false, false, true, false]);
-        assert_eq!(allowed(Role::Admin), [true; 6]);
     }
 
     #[test]

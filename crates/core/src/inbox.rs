@@ -4,7 +4,7 @@
 //! knows which sequence numbers are still missing: the gaps that replay from the site
 //! must fill. See "Delivery rules" in `docs/site-protocol.md`.
 
-use crate::event::{Alert, AlertKind, Event, EventBody};
+use crate::protocol::event::{Alert, AlertKind, Event, EventBody};
 use crate::video::snapshot;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -132,7 +132,7 @@ impl Inbox {
     /// This device's inbox: `alerts.db` in the settings directory, shared by the app and the
     /// CLI (each event is stored once whoever receives it first).
     pub fn open_default() -> Result<Inbox, InboxError> {
-        let dir = crate::profile::default_dir();
+        let dir = crate::dirs::settings();
         std::fs::create_dir_all(&dir)?;
         Inbox::open(&dir.join("alerts.db"))
     }
@@ -552,7 +552,7 @@ fn subtract(range: (i64, i64), cut: &[(i64, i64)]) -> Vec<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::AlertUpdate;
+    use crate::protocol::event::AlertUpdate;
 
     fn alert(epoch: u64, seq: u64) -> Event {
         Event {

@@ -1,18 +1,28 @@
 //! Mimamori's core: everything that is not UI. The Tauri shell, the CLI and the tests all
 //! drive the product through this crate. See `docs/architecture.md`.
+//!
+//! Modules are layered: each uses only those of a lower layer, never one above it (a test
+//! in `tests/core/layers.rs` keeps it so).
+//! 1. `secret`, `time`, `dirs`, `lang`, `backoff`: no other module of the core.
+//! 2. `protocol` (with its `event`, `recovery` and `command` messages), `vault`, `video`.
+//! 3. `role`, `inbox`, `site`, `audit`, `pin`.
+//! 4. `bus` (the client of the site bus), `enrol`, `acl`.
+//! 5. `profile`, `control`, `notify`.
 
-pub mod admin;
+pub mod acl;
 pub mod audit;
+pub mod backoff;
 pub mod bus;
 pub mod control;
+pub mod dirs;
 pub mod enrol;
-pub mod event;
 pub mod inbox;
+pub mod lang;
 pub mod notify;
 pub mod pin;
 pub mod profile;
 pub mod protocol;
-pub mod replay;
+pub mod role;
 pub mod secret;
 pub mod site;
 pub mod time;

@@ -6,7 +6,8 @@
 //! in the same order, so a failure never leaves a secret behind outside the keychain.
 
 use crate::bus::{BrokerAddress, BusConfig};
-use crate::enrol::{CameraCredential, CodeError, EnrolledSite, Enrolment, Role, Sealed};
+use crate::enrol::{CameraCredential, CodeError, EnrolledSite, Enrolment, Sealed};
+use crate::role::Role;
 use crate::secret::Secret;
 use crate::vault::{SecretStore, VaultError};
 use blake2::{Blake2s256, Digest};
@@ -107,16 +108,28 @@ pub struct Profiles {
     vault: Arc<dyn SecretStore>,
 }
 
-/// The settings directory: `$MIMAMORI_CONFIG_DIR`, else `$XDG_CONFIG_HOME/mimamori`, else
-/// `~/.config/mimamori`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MIMAMORI_CONFIG_DIR") {
-        return PathBuf::from(dir);
+/// Records an enrolment (`what` = `enrol`) or a removal (`remove`) of a profile: one
+/// record per site, with the role (`role:operator`). Ids only, never a secret.
+fn record_change(
+    audit: &crate::audit::Audit,
+    what: &str,
+    profile: &ProfileSummary,
+    time_ms: u64,
+) -> Result<(), crate::audit::AuditError> {
+    for site in &profile.sites {
+        audit.append(crate::audit::Record {
+            time_ms,
+            user: profile.user.clone(),
+            what: what.to_owned(),
+            site: site.id.clone(),
+            target: format!("profile:{}", profile.id),
+            action: format!("role:{}", site.role.as_str()),
+            request_id: profile.id.clone(),
+            outcome: "done".to_owned(),
+            note: None,
+        })?;
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
-    });
-    base.join("mimamori")
+    Ok(())
 }
 
 /// A profile is one broker account: enrolling the same account again replaces it, which is
@@ -230,7 +243,7 @@ impl Profiles {
         }
         settings.attempts.retain(|(f, _)| *f != fingerprint);
         self.save(&settings)?;
-        audit.profile_change("enrol", &summary, now_ms)?;
+        record_change(&audit, "enrol", &summary, now_ms)?;
         Ok(summary)
     }
 
@@ -288,7 +301,7 @@ impl Profiles {
         settings.profiles.retain(|p| p.id != id);
         self.save(&settings)?;
         if let Err(e) =
-            self.audit().and_then(|a| Ok(a.profile_change("remove", &profile, crate::time::now_ms())?))
+            self.audit().and_then(|a| Ok(record_change(&a, "remove", &profile, crate::time::now_ms())?))
         {
             tracing::error!("the removal of profile {id} could not be written to the audit log: {e}");
         }

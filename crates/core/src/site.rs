@@ -54,11 +54,11 @@ impl Trouble {
     pub fn alert(
         &self,
         view: Option<&SiteView>,
-        lang: crate::notify::Lang,
+        lang: crate::lang::Lang,
         now_ms: u64,
-    ) -> crate::event::Alert {
-        use crate::event::AlertKind;
-        use crate::notify::Lang::{En, Ja};
+    ) -> crate::protocol::event::Alert {
+        use crate::lang::Lang::{En, Ja};
+        use crate::protocol::event::AlertKind;
         let site = view.and_then(|v| v.summary.name.clone()).unwrap_or_else(|| self.site().to_owned());
         let (kind, slug, title, cameras, zone) = match self {
             Trouble::Lost { silent_s, .. } => (
@@ -96,7 +96,7 @@ impl Trouble {
                 )
             }
         };
-        crate::event::Alert {
+        crate::protocol::event::Alert {
             // Unique per site and device: raised here, never by the site.
             id: format!("local-{slug}-{now_ms}-{:04x}", fastrand::u16(..)),
             time: now_ms,

@@ -4,11 +4,11 @@
 
 use crate::control::{Effect, Executor};
 use mimamori_core::bus::BrokerAddress;
-use mimamori_core::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
+use mimamori_core::protocol::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
+use mimamori_core::protocol::recovery;
 use mimamori_core::protocol::{
     self, ArmState, Catalog, EventsHead, LinkState, OutputState, OutputValue, Status, topics,
 };
-use mimamori_core::replay;
 use mimamori_core::secret::Secret;
 use mimamori_core::time::now_ms;
 use rumqttc::v5::mqttbytes::QoS;
@@ -125,8 +125,8 @@ impl Stream {
 
     /// The answer to a replay request: what is still held of the range, what is gone, and
     /// where to ask again when the answer had to be cut to fit the payload limit.
-    fn replay(&self, req: &replay::Request) -> replay::Response {
-        let mut r = replay::Response {
+    fn replay(&self, req: &recovery::Request) -> recovery::Response {
+        let mut r = recovery::Response {
             v: protocol::VERSION,
             request_id: req.request_id.clone(),
             outcome: "done".into(),
@@ -137,13 +137,13 @@ impl Stream {
         };
         if req.epoch != self.epoch {
             // A run this controller no longer knows anything of.
-            r.gone = Some(replay::Gone { from_seq: req.from_seq, to_seq: None });
+            r.gone = Some(recovery::Gone { from_seq: req.from_seq, to_seq: None });
             return r;
         }
         let to = req.to_seq.unwrap_or(self.seq).min(self.seq);
         let oldest = self.history.front().map_or(self.seq + 1, |(s, _)| *s);
         if req.from_seq < oldest && req.from_seq <= to {
-            r.gone = Some(replay::Gone { from_seq: req.from_seq, to_seq: Some(to.min(oldest - 1)) });
+            r.gone = Some(recovery::Gone { from_seq: req.from_seq, to_seq: Some(to.min(oldest - 1)) });
         }
         let from = req.from_seq.max(oldest);
         let mut size = 1024; // the envelope, generously
@@ -327,7 +327,7 @@ async fn run(
                     let props = p.properties.clone().unwrap_or_default();
                     if topic.starts_with(&replays) {
                         let Some(response_topic) = props.response_topic.clone() else { continue };
-                        match replay::decode_request(&p.payload) {
+                        match recovery::decode_request(&p.payload) {
                             Ok(req) => {
                                 let r = Reply { topic: response_topic, correlation: props.correlation_data.clone(), answer: protocol::encode(&stream.replay(&req)) };
                                 answer(&client, r);

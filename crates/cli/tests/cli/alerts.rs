@@ -2,7 +2,7 @@
 //! is stored on this device, from any earlier run.
 
 use mimamori_core::Secret;
-use mimamori_core::event::AlertKind;
+use mimamori_core::protocol::event::AlertKind;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
 use std::io::{BufRead, BufReader};
@@ -46,8 +46,8 @@ async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
             }
         }
     };
-    wait_for("the connection", &|l| l.starts_with("broker  Connected"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The site's retained catalog arrives only once the subscription is in place.
+    wait_for("the subscription", &|l| l.starts_with("site    hq"));
     for title in ["正面玄関 扉開放", "<b>not bold</b>", "サーバー室 侵入"] {
         hq.raise(SimAlert {
             kind: AlertKind::Intrusion,

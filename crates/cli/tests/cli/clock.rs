@@ -3,8 +3,8 @@
 //! command's validity is relative (MQTT message expiry), never a time stamp.
 
 use mimamori_core::Secret;
-use mimamori_core::admin::{RoleTable, mosquitto_password_line};
-use mimamori_core::event::AlertKind;
+use mimamori_core::acl::{RoleTable, mosquitto_password_line};
+use mimamori_core::protocol::event::AlertKind;
 use mimamori_sim::mosquitto::Mosquitto;
 use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
 use std::io::{BufRead, BufReader};
@@ -40,11 +40,11 @@ fn watch_for(offset: &str, env: &[(&str, String)], raise: impl FnOnce(), n: usiz
     let deadline = Instant::now() + Duration::from_secs(20);
     for line in lines {
         assert!(Instant::now() < deadline, "timed out");
-        if line.starts_with("broker  Connected") {
-            std::thread::sleep(Duration::from_millis(300));
-            if let Some(raise) = raise.take() {
-                raise();
-            }
+        // The site's retained catalog arrives only once the subscription is in place.
+        if line.starts_with("site    hq")
+            && let Some(raise) = raise.take()
+        {
+            raise();
         }
         if line.starts_with("alert   hq") {
             seen += 1;

@@ -1,17 +1,15 @@
-//! Recovery of lost events by replay (see `crate::replay`): for each site with gaps in the
+//! Recovery of lost events (see `protocol::recovery`): for each site with gaps in the
 //! inbox, one replay request at a time, asked again when it goes unanswered. A gap found
 //! by a status head or at connect is given a moment to fill by itself first, since the
 //! broker may still be delivering what it queued.
 
 use super::BusState;
+use super::connection::{Broker, RequestProperties, Sent};
 use crate::inbox::{Inbox, Recorded};
+use crate::protocol::recovery::{self, REPLAY_TIMEOUT, Replayed};
 use crate::protocol::{self, topics};
-use crate::replay::{self, REPLAY_TIMEOUT, Replayed};
 use crate::time::now_ms;
-use rumqttc::v5::AsyncClient;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::PublishProperties;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,13 +18,13 @@ use tokio::time::Instant;
 pub(super) const SETTLE: Duration = Duration::from_secs(2);
 
 /// Where replay requests go and answers come.
-pub(super) struct Link<'a> {
-    pub client: &'a AsyncClient,
+pub(super) struct Link<'a, B: Broker> {
+    pub broker: &'a B,
     pub inbox: &'a Inbox,
     pub user: &'a str,
     pub responses: &'a str,
-    /// Publishes waiting for their packet id, in order (see `mqtt.rs`).
-    pub sent: &'a std::cell::RefCell<std::collections::VecDeque<(String, bool)>>,
+    /// Publishes waiting for their packet id, in order (see `connection.rs`).
+    pub sent: &'a mut VecDeque<Sent>,
 }
 
 #[derive(Default)]
@@ -51,7 +49,7 @@ impl Recovery {
     }
 
     /// Asks every site that is due, and again every site whose request went unanswered.
-    pub fn tick(&mut self, link: &Link<'_>) {
+    pub fn tick(&mut self, link: &mut Link<'_, impl Broker>) {
         let now = Instant::now();
         let mut sites: Vec<String> =
             self.due.iter().filter(|(_, t)| **t <= now).map(|(s, _)| s.clone()).collect();
@@ -67,7 +65,7 @@ impl Recovery {
     }
 
     /// Sends a replay request for the first gap of `site`, unless one is on its way.
-    pub fn ask(&mut self, link: &Link<'_>, site: &str) {
+    pub fn ask(&mut self, link: &mut Link<'_, impl Broker>, site: &str) {
         self.due.remove(site);
         if self.in_flight.get(site).is_some_and(|(_, sent)| sent.elapsed() < REPLAY_TIMEOUT) {
             return;
@@ -83,24 +81,17 @@ impl Recovery {
                 return;
             }
         };
-        let request = replay::request(gap.epoch, gap.from, Some(gap.to));
-        let properties = PublishProperties {
-            response_topic: Some(link.responses.to_owned()),
-            correlation_data: Some(request.request_id.clone().into_bytes().into()),
-            message_expiry_interval: Some(u32::try_from(REPLAY_TIMEOUT.as_secs()).unwrap_or(10)),
-            ..PublishProperties::default()
+        let request = recovery::request(gap.epoch, gap.from, Some(gap.to));
+        let properties = RequestProperties {
+            response_topic: link.responses.to_owned(),
+            correlation: request.request_id.clone(),
+            expiry_s: u32::try_from(REPLAY_TIMEOUT.as_secs()).unwrap_or(10),
         };
         let topic = topics::replay(site, link.user);
-        match link.client.try_publish_with_properties(
-            topic,
-            QoS::AtLeastOnce,
-            false,
-            protocol::encode(&request),
-            properties,
-        ) {
+        match link.broker.publish(topic, protocol::encode(&request), Some(properties)) {
             Ok(()) => {
                 tracing::info!(%site, epoch = gap.epoch, from = gap.from, to = gap.to, "asking the site to replay missing events");
-                link.sent.borrow_mut().push_back((request.request_id.clone(), true));
+                link.sent.push_back(Sent { request_id: request.request_id.clone(), expects_response: true });
                 self.in_flight.insert(site.to_owned(), (request.request_id, Instant::now()));
             }
             Err(err) => {
@@ -113,7 +104,13 @@ impl Recovery {
     /// Stores what a site replayed and what it said is gone, then asks for the next gap
     /// at once if this answer moved things on (otherwise after the timeout, so that a site
     /// that answers without progress is not asked in a tight loop).
-    pub fn apply(&mut self, link: &Link<'_>, state: &BusState, site: &str, replayed: Replayed) {
+    pub fn apply(
+        &mut self,
+        link: &mut Link<'_, impl Broker>,
+        state: &BusState,
+        site: &str,
+        replayed: Replayed,
+    ) {
         if replayed.outcome != "done" {
             tracing::warn!(%site, outcome = %replayed.outcome, "the site did not replay");
             self.in_flight.insert(site.to_owned(), (String::new(), Instant::now()));

@@ -11,8 +11,9 @@ pub mod policy;
 pub mod settings;
 
 use crate::bus::{BusChange, BusState};
-use crate::event::AlertKind;
 use crate::inbox::{AlertView, Inbox};
+use crate::lang::Lang;
+use crate::protocol::event::AlertKind;
 use policy::{Decision, Notices, Policy};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -55,25 +56,6 @@ pub trait Notifier: Send + Sync + 'static {
 
     /// Takes an incident's notification away (its alerts were acknowledged).
     fn close(&self, incident: u64);
-}
-
-/// The words of a notification, in the device's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Ja,
-}
-
-impl Lang {
-    /// From `LANG` / `LC_ALL` / `LC_MESSAGES`: Japanese when they say so, else English.
-    pub fn from_env() -> Lang {
-        let ja = ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|v| !v.is_empty())
-            .is_some_and(|v| v.starts_with("ja"));
-        if ja { Lang::Ja } else { Lang::En }
-    }
 }
 
 fn kind_words(kind: AlertKind, lang: Lang) -> &'static str {

@@ -10,7 +10,7 @@
 //! - **Critical kinds** (intrusion, fire, panic) always get through: no cool-down, no
 //!   quiet hours, and they make their incident critical.
 
-use crate::event::AlertKind;
+use crate::protocol::event::AlertKind;
 use std::collections::HashMap;
 
 /// Kinds that always get through.

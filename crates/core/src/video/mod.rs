@@ -8,6 +8,7 @@
 pub mod clip;
 pub mod feed;
 pub mod fmp4;
+pub mod http;
 pub mod memory;
 pub mod probe;
 pub mod rtsp;

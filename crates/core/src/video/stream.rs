@@ -5,7 +5,7 @@
 
 use super::memory::{Budget, Memory, MemoryLimits};
 use super::{Frame, Item, Opener, StreamProblem, StreamSource, VideoParams};
-use crate::bus::Backoff;
+use crate::backoff::Backoff;
 use crate::time::now_ms;
 use futures_util::StreamExt;
 use serde::Serialize;

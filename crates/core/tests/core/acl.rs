@@ -3,7 +3,7 @@
 //! into the "enrol again" state without a retry storm.
 
 use mimamori_core::Secret;
-use mimamori_core::admin::{RoleTable, mosquitto_password_line};
+use mimamori_core::acl::{RoleTable, mosquitto_password_line};
 use mimamori_core::bus::{Bus, BusConfig, ConnectionPhase, ConnectionProblem};
 use mimamori_sim::mosquitto::Mosquitto;
 use rumqttc::v5::mqttbytes::QoS;

@@ -3,9 +3,9 @@
 //! acknowledged, and the broker delivers it again.
 
 use mimamori_core::Secret;
-use mimamori_core::bus::{BrokerAddress, Bus, BusConfig, ConnectionPhase};
-use mimamori_core::event::AlertKind;
+use mimamori_core::bus::{BrokerAddress, Bus, BusConfig};
 use mimamori_core::inbox::Inbox;
+use mimamori_core::protocol::event::AlertKind;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
 use std::sync::Arc;
@@ -49,11 +49,12 @@ pub(crate) async fn until(what: &str, secs: u64, pred: impl Fn() -> bool) {
     }
 }
 
+/// Waits until the client is connected and the broker has acknowledged its subscriptions.
 pub(crate) async fn connected(bus: &Bus) {
     let state = bus.state().clone();
-    until("the client to connect", 10, move || state.connection().phase == ConnectionPhase::Connected).await;
-    // The subscription follows the CONNACK; give it a moment to be in place.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    if tokio::time::timeout(Duration::from_secs(10), state.subscribed()).await.is_err() {
+        panic!("timed out waiting for the client to subscribe: {:?}", state.connection());
+    }
 }
 
 #[tokio::test]
@@ -206,7 +207,7 @@ async fn what_the_site_no_longer_has_after_a_long_outage_is_a_possible_gap() {
 async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, ControlError, DeniedBy, Outcome};
-    use mimamori_core::enrol::Role;
+    use mimamori_core::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let viewer_inbox = Arc::new(Inbox::in_memory().unwrap());
@@ -278,7 +279,7 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
 async fn a_site_that_vanishes_is_a_link_failure_alert_of_this_device_acknowledged_here() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::enrol::Role;
+    use mimamori_core::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let inbox = Arc::new(Inbox::in_memory().unwrap());

@@ -4,12 +4,12 @@
 //! shown as done unless the site said so.
 
 use mimamori_core::Secret;
-use mimamori_core::admin::{RoleTable, mosquitto_password_line};
+use mimamori_core::acl::{RoleTable, mosquitto_password_line};
 use mimamori_core::audit::Audit;
 use mimamori_core::bus::{Bus, BusConfig, BusState, Reply};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
-use mimamori_core::enrol::Role;
 use mimamori_core::protocol::OutputValue;
+use mimamori_core::role::Role;
 use mimamori_sim::mosquitto::Mosquitto;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::path::PathBuf;

@@ -12,8 +12,8 @@
 use super::alerts::{client, connected, until};
 use mimamori_core::Secret;
 use mimamori_core::bus::{Bus, ConnectionPhase};
-use mimamori_core::event::AlertKind;
 use mimamori_core::inbox::Inbox;
+use mimamori_core::protocol::event::AlertKind;
 use mimamori_core::site::SiteLink;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::netns::{Fault, TestNet};
@@ -217,7 +217,7 @@ async fn a_refusing_link_is_reported_at_once_and_retried_until_it_heals() {
 async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores_the_rest_later() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Action, Command, ControlError, Target};
-    use mimamori_core::enrol::Role;
+    use mimamori_core::role::Role;
     let Some(disk) = SmallDisk::mount(1024) else { return };
     let broker = Mosquitto::start();
     let hq = site(&broker);
@@ -332,7 +332,7 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     use mimamori_core::audit::Audit;
     use mimamori_core::bus::{BrokerAddress, BusConfig};
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::enrol::Role;
+    use mimamori_core::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     // The phone on a slow mobile link: 500 ms each way.
@@ -343,12 +343,9 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     config.keep_alive = Duration::from_secs(5);
     let bus = Bus::start_with_inbox(config, Some(inbox.clone()));
-    let state = bus.state().clone();
-    until("connected through the slow link", 20, move || {
-        state.connection().phase == ConnectionPhase::Connected
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await; // the subscription, a round trip later
+    if tokio::time::timeout(Duration::from_secs(20), bus.state().subscribed()).await.is_err() {
+        panic!("never subscribed through the slow link: {:?}", bus.state().connection());
+    }
     raise(&hq, 0, 20).await;
     stored(&inbox, "20 alerts through the slow link", 20, 30).await;
     nothing_lost(&inbox, 20);

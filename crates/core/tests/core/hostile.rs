@@ -3,10 +3,11 @@
 //! what decodes survives a round trip. The inbox's gap bookkeeping holds for any order
 //! of arrival, duplicates included.
 
-use mimamori_core::event::{self, Alert, AlertKind, Event, EventBody};
 use mimamori_core::inbox::{Gap, Inbox};
+use mimamori_core::protocol::event::{self, Alert, AlertKind, Event, EventBody};
+use mimamori_core::protocol::{command, recovery};
 use mimamori_core::video::snapshot::{ALERT_THUMBNAIL, shrink_within};
-use mimamori_core::{control, enrol, protocol, replay};
+use mimamori_core::{enrol, protocol};
 use proptest::prelude::*;
 
 const TOPICS: [&str; 5] = [
@@ -40,9 +41,9 @@ proptest! {
     fn any_bytes_on_any_topic_decode_or_are_refused(topic in 0..TOPICS.len(), bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let _ = protocol::decode(TOPICS[topic], &bytes);
         let _ = event::decode(&bytes);
-        let _ = replay::decode_response(&bytes);
-        let _ = replay::decode_request(&bytes);
-        let _ = control::decode_response(&bytes);
+        let _ = recovery::decode_response(&bytes);
+        let _ = recovery::decode_request(&bytes);
+        let _ = command::decode_response(&bytes);
     }
 
     #[test]

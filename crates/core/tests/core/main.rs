@@ -10,6 +10,7 @@ mod clips;
 mod control;
 mod faults;
 mod hostile;
+mod layers;
 #[cfg(target_os = "linux")]
 mod notify;
 mod tls;

@@ -3,7 +3,7 @@
 //! duplicates are dropped and gaps are found (see `inbox.rs`, and "Events" and "Delivery
 //! rules" in `docs/site-protocol.md`).
 
-use crate::protocol::{MAX_CAMERAS, MAX_EVENT_NUMBER, ProtocolError, check_id};
+use super::{MAX_CAMERAS, MAX_EVENT_NUMBER, ProtocolError, check_id};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -132,7 +132,7 @@ fn check_text(field: &'static str, text: &str, max: usize, newlines: bool) -> Re
 
 /// Decodes and checks one event payload (already size-checked by the caller).
 pub fn decode(payload: &[u8]) -> Result<Event, ProtocolError> {
-    let wire: Wire = crate::protocol::parse(payload)?;
+    let wire: Wire = super::parse(payload)?;
     if wire.epoch > MAX_EVENT_NUMBER {
         return Err(invalid("epoch", "out of range"));
     }
@@ -220,8 +220,8 @@ pub fn encode(event: &Event) -> Vec<u8> {
             }),
         ),
     };
-    crate::protocol::encode(&Wire {
-        v: crate::protocol::VERSION,
+    super::encode(&Wire {
+        v: super::VERSION,
         epoch: event.epoch,
         seq: event.seq,
         kind: kind.to_owned(),

@@ -1,12 +1,14 @@
-//! Replay: asking a site for the events this device is missing. A broker may acknowledge
+//! Event recovery on the wire: asking a site to send again the events this device is
+//! missing (the request on `…/replay/{user}`, which keeps its v1 topic name, and the
+//! site's answer). Not video replay, which plays a camera from memory. A broker may acknowledge
 //! an event and then lose it (killed before it saved, a full queue, an expired session), so
 //! the device finds the gaps in each site's numbered stream (`inbox.rs`) and asks the site
 //! itself, which keeps a window of its recent events. What the site no longer has comes
 //! back as `gone` and is shown to people as a *possible gap*. See "Replay" in
 //! `docs/site-protocol.md`.
 
-use crate::event::{self, Event};
-use crate::protocol::{self, MAX_EVENT_NUMBER, ProtocolError, check_id};
+use super::event::{self, Event};
+use super::{self as protocol, MAX_EVENT_NUMBER, ProtocolError, check_id};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -149,7 +151,7 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertUpdate, EventBody};
+    use crate::protocol::event::{AlertUpdate, EventBody};
 
     fn update(epoch: u64, seq: u64) -> serde_json::Value {
         let e = Event {

@@ -7,6 +7,10 @@
 //! than the payload limit allows. Unknown fields are ignored so that sites can add fields
 //! without breaking older clients.
 
+pub mod command;
+pub mod event;
+pub mod recovery;
+
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -340,7 +344,7 @@ pub enum Message {
     /// One event of the site's numbered stream (alerts, alert updates).
     Event {
         site: String,
-        event: crate::event::Event,
+        event: event::Event,
     },
 }
 
@@ -387,7 +391,7 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Message, ProtocolError> {
             }
             Ok(Message::OutputState { site, output, state })
         }
-        Topic::Events { site } => Ok(Message::Event { site, event: crate::event::decode(payload)? }),
+        Topic::Events { site } => Ok(Message::Event { site, event: event::decode(payload)? }),
     }
 }
 

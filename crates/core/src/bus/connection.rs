@@ -1,0 +1,666 @@
+//! The rules of one connection to the broker, one method per thing that happens: the
+//! broker's CONNACK, a PUBLISH, a PUBACK, a SUBACK, a lost connection, a request from the
+//! core, the recovery tick and the supervision deadline. `mqtt.rs` drives it from the MQTT
+//! client library; everything it asks of the broker goes through the narrow [`Broker`]
+//! seam, so each rule has a unit test with a recording broker and paused time.
+//!
+//! The rules: subscribe to exactly the topics this client reads, again on every CONNACK
+//! (retained state comes again, which is how the model catches up after a broker
+//! restart); acknowledge an event only once it is committed to the inbox; match PUBACKs
+//! to requests by packet id and responses by request id; ask sites for what the inbox is
+//! missing (`recovery.rs`); supervise the sites only while connected; back off with jitter
+//! after a failure, and stop for good when the broker refuses the account.
+
+use super::recovery::{Link, Recovery};
+use super::{BusConfig, BusState, ConnectionPhase, ConnectionProblem, Ingested, Outgoing, Reply};
+use crate::backoff::Backoff;
+use crate::inbox::{Inbox, Recorded};
+use crate::lang::Lang;
+use crate::protocol::{recovery, topics};
+use crate::time::now_ms;
+use rumqttc::v5::mqttbytes::v5::{PubAckReason, Publish, SubAck, SubscribeReasonCode};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Filters per SUBSCRIBE packet: large enrolments go out in several packets, since brokers
+/// cap the size of one.
+pub(super) const FILTERS_PER_SUBSCRIBE: usize = 100;
+
+/// The MQTT 5 properties of a request that expects a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RequestProperties {
+    pub response_topic: String,
+    /// The request id, as Correlation Data.
+    pub correlation: String,
+    /// Message Expiry Interval: relative, so a wrong clock on the phone cannot make a
+    /// command fire late.
+    pub expiry_s: u32,
+}
+
+/// What a connection asks of the broker. Each call only queues a packet in the client;
+/// an error means it could not be queued (the client's queue is full or gone).
+pub(super) trait Broker {
+    /// One SUBSCRIBE packet for these filters, at QoS 1.
+    fn subscribe(&self, filters: &[String]) -> Result<(), String>;
+    /// One PUBLISH at QoS 1, not retained.
+    fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        request: Option<RequestProperties>,
+    ) -> Result<(), String>;
+    /// The PUBACK of a received PUBLISH.
+    fn ack(&self, publish: &Publish) -> Result<(), String>;
+}
+
+/// A publish of ours on its way: its request id, and whether it expects a response (a
+/// command, a replay request) or only its PUBACK (an acknowledgement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Sent {
+    pub request_id: String,
+    pub expects_response: bool,
+}
+
+/// What to do after a failed connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// Try again after this delay.
+    Retry(Duration),
+    /// Retrying cannot help: stay stopped until the device is enrolled again.
+    Stop,
+}
+
+pub(super) struct Connection {
+    state: BusState,
+    inbox: Option<Arc<Inbox>>,
+    user: String,
+    sites: Vec<String>,
+    /// This client's responses topic (`clients/{user}/{client}/responses`).
+    responses: String,
+    /// Publishes handed to the client, waiting for their packet id (assigned in order of
+    /// sending), then by packet id until their PUBACK.
+    unnumbered: VecDeque<Sent>,
+    by_pkid: HashMap<u16, Sent>,
+    recovery: Recovery,
+    backoff: Backoff,
+    ever_connected: bool,
+    connected: bool,
+    /// SUBSCRIBE packets of this connection the broker has not acknowledged yet.
+    unacked_subscriptions: usize,
+    next_check: Option<Instant>,
+    lang: Lang,
+}
+
+impl Connection {
+    pub fn new(config: &BusConfig, state: BusState, inbox: Option<Arc<Inbox>>) -> Connection {
+        Connection {
+            state,
+            inbox,
+            user: config.user.clone(),
+            sites: config.sites.clone(),
+            responses: topics::responses(&config.user, &config.client_id),
+            unnumbered: VecDeque::new(),
+            by_pkid: HashMap::new(),
+            recovery: Recovery::default(),
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
+            ever_connected: false,
+            connected: false,
+            unacked_subscriptions: 0,
+            next_check: None,
+            lang: Lang::from_env(),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Whether this connection fills gaps (only with an inbox to find them in).
+    pub fn recovers(&self) -> bool {
+        self.inbox.is_some()
+    }
+
+    /// When supervision next needs to run.
+    pub fn next_check(&self) -> Option<Instant> {
+        self.next_check
+    }
+
+    /// What the sites cannot report themselves (offline, silent, a camera gone dark)
+    /// becomes this device's own alert.
+    pub fn raise_troubles(&self) {
+        for trouble in self.state.take_troubles() {
+            let Some(inbox) = &self.inbox else { continue };
+            let site = trouble.site().to_owned();
+            let alert = trouble.alert(self.state.view(&site).as_ref(), self.lang, now_ms());
+            match inbox.record_local(&site, &alert, now_ms()) {
+                Ok(_) => self.state.inbox_changed(site),
+                Err(err) => tracing::error!(%site, "the device's own alert was not stored: {err}"),
+            }
+        }
+    }
+
+    /// The broker accepted the connection.
+    pub fn on_connack(&mut self, broker: &impl Broker, session_present: bool) {
+        tracing::info!(session_present, "connected to the broker");
+        self.ever_connected = true;
+        self.connected = true;
+        self.backoff.reset();
+        self.state.set_subscribed(false);
+        // Subscribing again even with a resumed session re-delivers retained state, which
+        // is how the model catches up after a broker restart. Only the topics this client
+        // reads: a site-wide `#` would also bring every user's commands and
+        // acknowledgements, which are none of this client's business.
+        let filters: Vec<String> = self.sites.iter().flat_map(|s| topics::client_filters(s)).collect();
+        self.unacked_subscriptions = 0;
+        for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
+            match broker.subscribe(chunk) {
+                Ok(()) => self.unacked_subscriptions += 1,
+                Err(err) => tracing::error!(%err, "could not queue a subscription"),
+            }
+        }
+        match broker.subscribe(std::slice::from_ref(&self.responses)) {
+            Ok(()) => self.unacked_subscriptions += 1,
+            Err(err) => tracing::error!(%err, "could not queue the responses subscription"),
+        }
+        self.state.restart_supervision();
+        self.next_check = self.state.supervise();
+        // Gaps left from before (an app killed mid-replay, a broker that lost the session)
+        // are looked at once the backlog had its chance.
+        for site in &self.sites {
+            self.recovery.check_soon(site);
+        }
+        self.state.set_connection(ConnectionPhase::Connected, 0, None);
+    }
+
+    /// The broker answered a SUBSCRIBE.
+    pub fn on_suback(&mut self, ack: &SubAck) {
+        let refused =
+            ack.return_codes.iter().filter(|c| !matches!(c, SubscribeReasonCode::Success(_))).count();
+        if refused > 0 {
+            tracing::warn!(refused, "broker refused some site subscriptions");
+        }
+        self.unacked_subscriptions = self.unacked_subscriptions.saturating_sub(1);
+        if self.connected && self.unacked_subscriptions == 0 {
+            self.state.set_subscribed(true);
+        }
+    }
+
+    /// A request from the core (a command or an acknowledgement) to publish.
+    pub fn send(&mut self, broker: &impl Broker, req: Outgoing) {
+        let properties = req.expiry_s.map(|expiry_s| RequestProperties {
+            response_topic: self.responses.clone(),
+            correlation: req.request_id.clone(),
+            expiry_s,
+        });
+        match broker.publish(req.topic, req.payload, properties) {
+            Ok(()) => self
+                .unnumbered
+                .push_back(Sent { request_id: req.request_id, expects_response: req.expiry_s.is_some() }),
+            Err(err) => {
+                tracing::warn!("could not queue a command: {err}");
+                self.state.forget_request(&req.request_id);
+            }
+        }
+    }
+
+    /// The client sent a PUBLISH of ours with this packet id.
+    pub fn on_sent(&mut self, pkid: u16) {
+        if let Some(sent) = self.unnumbered.pop_front() {
+            self.by_pkid.insert(pkid, sent);
+        }
+    }
+
+    /// The broker acknowledged (or refused) a PUBLISH of ours.
+    pub fn on_puback(&mut self, pkid: u16, reason: PubAckReason) {
+        let Some(sent) = self.by_pkid.remove(&pkid) else { return };
+        if !matches!(reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) {
+            let reason = match reason {
+                PubAckReason::NotAuthorized => {
+                    "the broker does not allow this user to do this at this site".to_owned()
+                }
+                other => format!("the broker refused it ({other:?})"),
+            };
+            self.state.answer(&sent.request_id, Reply::Refused(reason));
+        } else if !sent.expects_response {
+            self.state.answer(&sent.request_id, Reply::Accepted);
+        }
+    }
+
+    /// A PUBLISH from the broker: an answer on our responses topic, or a site's message.
+    pub fn on_publish(&mut self, broker: &impl Broker, p: &Publish) {
+        let stored = if p.topic == self.responses.as_bytes() {
+            self.on_response(broker, &p.payload);
+            true
+        } else {
+            let topic = String::from_utf8_lossy(&p.topic).into_owned();
+            let stored = self.on_site_message(broker, &topic, &p.payload);
+            self.next_check = self.state.supervise();
+            stored
+        };
+        // Rejected messages are acknowledged, since a redelivery would be rejected again;
+        // an event is acknowledged only once it is in the inbox.
+        if stored && let Err(err) = broker.ack(p) {
+            tracing::warn!("could not queue an acknowledgement: {err}");
+        }
+    }
+
+    /// A response: to one of our replay requests, or to a command.
+    fn on_response(&mut self, broker: &impl Broker, payload: &[u8]) {
+        let replay_site = recovery::request_id_of(payload).and_then(|id| self.recovery.answered(&id));
+        let (Some(site), Some(inbox)) = (replay_site, &self.inbox) else {
+            answer_command(&self.state, payload);
+            return;
+        };
+        let mut link =
+            Link { broker, inbox, user: &self.user, responses: &self.responses, sent: &mut self.unnumbered };
+        match recovery::decode_response(payload) {
+            Ok(replayed) => self.recovery.apply(&mut link, &self.state, &site, replayed),
+            Err(err) => {
+                tracing::warn!(%site, "a malformed replay response was ignored: {err}");
+                self.recovery.check_soon(&site);
+            }
+        }
+    }
+
+    /// A site's message: into the model, and an event into the inbox. False when an event
+    /// could not be stored, so must not be acknowledged.
+    fn on_site_message(&mut self, broker: &impl Broker, topic: &str, payload: &[u8]) -> bool {
+        let Ok(Some(ingested)) = self.state.ingest(topic, payload) else { return true };
+        let Some(inbox) = &self.inbox else { return true };
+        match ingested {
+            Ingested::Event(site, event) => match inbox.record(&site, &event, now_ms()) {
+                Ok(Recorded::New) => {
+                    // A number skipped within the stream: the broker delivers a topic in
+                    // order, so what is missing before it is lost.
+                    let mut link = Link {
+                        broker,
+                        inbox,
+                        user: &self.user,
+                        responses: &self.responses,
+                        sent: &mut self.unnumbered,
+                    };
+                    self.recovery.ask(&mut link, &site);
+                    self.state.inbox_changed(site);
+                    true
+                }
+                Ok(Recorded::Duplicate) => true,
+                Err(err) => {
+                    tracing::error!(%site, seq = event.seq, "event not stored, so not acknowledged: {err}");
+                    self.state.count_unstored(&err);
+                    false
+                }
+            },
+            Ingested::Head(site, head) => {
+                match inbox.note_head(&site, head.epoch, head.last_seq) {
+                    Ok(true) => self.recovery.check_soon(&site),
+                    Ok(false) => {}
+                    Err(err) => tracing::error!(%site, "the stream head was not stored: {err}"),
+                }
+                true
+            }
+        }
+    }
+
+    /// Once a second while connected: ask the sites that are due for their gaps.
+    pub fn on_recovery_tick(&mut self, broker: &impl Broker) {
+        if let Some(inbox) = &self.inbox {
+            let mut link = Link {
+                broker,
+                inbox,
+                user: &self.user,
+                responses: &self.responses,
+                sent: &mut self.unnumbered,
+            };
+            self.recovery.tick(&mut link);
+        }
+    }
+
+    /// The supervision deadline passed.
+    pub fn on_supervision(&mut self) {
+        self.next_check = self.state.supervise();
+    }
+
+    /// The connection failed or dropped.
+    pub fn on_error(&mut self, problem: ConnectionProblem, err: &dyn std::fmt::Display) -> After {
+        self.connected = false;
+        self.state.set_subscribed(false);
+        let attempt = self.backoff.attempt() + 1;
+        tracing::warn!(?problem, attempt, "broker connection failed: {err}");
+        if problem == ConnectionProblem::NotAuthorized {
+            // Revoked or wrong credentials: retrying cannot help and would hammer the
+            // broker.
+            tracing::error!("the broker refused this account; enrol this device again");
+            self.state.set_connection(ConnectionPhase::Stopped, attempt, Some(problem));
+            return After::Stop;
+        }
+        let phase =
+            if self.ever_connected { ConnectionPhase::Reconnecting } else { ConnectionPhase::Connecting };
+        self.state.set_connection(phase, attempt, Some(problem));
+        After::Retry(self.backoff.next_delay())
+    }
+
+    /// The connection task ends (a clean stop).
+    pub fn on_stopped(&mut self) {
+        self.connected = false;
+        self.state.set_subscribed(false);
+        self.state.set_outgoing(&self.user, None);
+        self.state.set_connection(ConnectionPhase::Stopped, 0, None);
+    }
+}
+
+/// Hands a command's response to whoever waits for it.
+fn answer_command(state: &BusState, payload: &[u8]) {
+    match crate::protocol::command::decode_response(payload) {
+        Ok(r) => {
+            let id = r.request_id.clone();
+            if !state.answer(&id, Reply::Response(r)) {
+                tracing::debug!(request = %id, "a response nobody waits for (late or duplicate)");
+            }
+        }
+        Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::BrokerAddress;
+    use crate::protocol::event::{self, Alert, AlertKind, Event, EventBody};
+    use rumqttc::v5::mqttbytes::QoS;
+    use std::cell::{Cell, RefCell};
+
+    type Published = (String, Vec<u8>, Option<RequestProperties>);
+
+    /// A broker that records what it is asked, and can refuse to queue anything.
+    #[derive(Default)]
+    struct Recorder {
+        subscriptions: RefCell<Vec<Vec<String>>>,
+        published: RefCell<Vec<Published>>,
+        acked: RefCell<Vec<u16>>,
+        full: Cell<bool>,
+    }
+
+    impl Recorder {
+        fn refuse_if_full(&self) -> Result<(), String> {
+            if self.full.get() { Err("the request queue is full".into()) } else { Ok(()) }
+        }
+        fn published_on(&self, topic: &str) -> Vec<Published> {
+            self.published.borrow().iter().filter(|p| p.0 == topic).cloned().collect()
+        }
+    }
+
+    impl Broker for Recorder {
+        fn subscribe(&self, filters: &[String]) -> Result<(), String> {
+            self.refuse_if_full()?;
+            self.subscriptions.borrow_mut().push(filters.to_vec());
+            Ok(())
+        }
+        fn publish(
+            &self,
+            topic: String,
+            payload: Vec<u8>,
+            request: Option<RequestProperties>,
+        ) -> Result<(), String> {
+            self.refuse_if_full()?;
+            self.published.borrow_mut().push((topic, payload, request));
+            Ok(())
+        }
+        fn ack(&self, publish: &Publish) -> Result<(), String> {
+            self.refuse_if_full()?;
+            self.acked.borrow_mut().push(publish.pkid);
+            Ok(())
+        }
+    }
+
+    const RESPONSES: &str = "mimamori/v1/clients/aiko/phone/responses";
+
+    fn connection(sites: &[&str], inbox: Option<Arc<Inbox>>) -> (Connection, BusState) {
+        let sites: Vec<String> = sites.iter().map(|s| (*s).to_owned()).collect();
+        let config = BusConfig::new(BrokerAddress::plain("127.0.0.1", 1883), "phone", "aiko", sites.clone());
+        let state = BusState::new(sites);
+        (Connection::new(&config, state.clone(), inbox), state)
+    }
+
+    fn delivery(pkid: u16, topic: &str, payload: Vec<u8>) -> Publish {
+        let mut p = Publish::new(topic, QoS::AtLeastOnce, payload, None);
+        p.pkid = pkid;
+        p
+    }
+
+    fn door(seq: u64) -> Vec<u8> {
+        event::encode(&Event {
+            epoch: 7,
+            seq,
+            body: EventBody::Alert(Alert {
+                id: format!("a-{seq}"),
+                time: 1_000 + seq,
+                kind: AlertKind::Door,
+                zone: None,
+                title: format!("door {seq}"),
+                cameras: vec![],
+                snapshot: None,
+            }),
+        })
+    }
+
+    fn suback(pkid: u16) -> SubAck {
+        SubAck { pkid, return_codes: vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)], properties: None }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn connack_subscribes_in_packets_and_subscribed_waits_for_every_suback() {
+        let sites: Vec<String> = (0..60).map(|i| format!("site-{i}")).collect();
+        let names: Vec<&str> = sites.iter().map(String::as_str).collect();
+        let (mut conn, state) = connection(&names, None);
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        assert!(conn.is_connected());
+        assert_eq!(state.connection().phase, ConnectionPhase::Connected);
+        let packets = broker.subscriptions.borrow().clone();
+        // 60 sites × 4 filters in packets of 100, then the responses topic on its own.
+        assert_eq!(packets.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 40, 1]);
+        assert_eq!(packets[3], [RESPONSES]);
+        assert!(packets.concat().iter().all(|f| !f.ends_with('#')), "only the topics this client reads");
+        for pkid in 1..=3 {
+            conn.on_suback(&suback(pkid));
+            assert!(!state.is_subscribed(), "after {pkid} of 4 SUBACKs");
+        }
+        let waiter = tokio::spawn({
+            let state = state.clone();
+            async move { state.subscribed().await }
+        });
+        conn.on_suback(&suback(4));
+        assert!(state.is_subscribed());
+        tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        // A lost connection is no longer subscribed, and the next one starts over.
+        assert!(matches!(conn.on_error(ConnectionProblem::Closed, &"reset"), After::Retry(_)));
+        assert!(!state.is_subscribed());
+        conn.on_connack(&broker, true);
+        assert!(!state.is_subscribed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_is_acknowledged_only_once_it_is_stored() {
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        conn.on_publish(&broker, &delivery(11, "mimamori/v1/sites/hq/events", door(1)));
+        assert_eq!(inbox.event_count("hq").unwrap(), 1);
+        assert_eq!(*broker.acked.borrow(), [11]);
+        // A redelivery is a duplicate: acknowledged again, stored once.
+        conn.on_publish(&broker, &delivery(12, "mimamori/v1/sites/hq/events", door(1)));
+        assert_eq!(inbox.event_count("hq").unwrap(), 1);
+        // A message that is rejected is acknowledged too: a redelivery would be rejected again.
+        conn.on_publish(&broker, &delivery(13, "mimamori/v1/sites/hq/events", b"{not json".to_vec()));
+        assert_eq!(*broker.acked.borrow(), [11, 12, 13]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_that_cannot_be_stored_is_not_acknowledged() {
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let (mut conn, state) = connection(&["hq"], Some(inbox.clone()));
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        inbox.set_read_only(true).unwrap();
+        conn.on_publish(&broker, &delivery(21, "mimamori/v1/sites/hq/events", door(1)));
+        assert!(broker.acked.borrow().is_empty(), "the broker must deliver it again");
+        assert_eq!(state.stats().unstored, 1);
+        assert!(state.connection().cannot_store);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_within_the_stream_is_asked_for_at_once_and_again_after_the_timeout() {
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        conn.on_publish(&broker, &delivery(1, "mimamori/v1/sites/hq/events", door(1)));
+        conn.on_publish(&broker, &delivery(2, "mimamori/v1/sites/hq/events", door(5)));
+        let asked = broker.published_on("mimamori/v1/sites/hq/replay/aiko");
+        assert_eq!(asked.len(), 1, "one request for 2–4");
+        let request = crate::protocol::recovery::decode_request(&asked[0].1).unwrap();
+        assert_eq!((request.epoch, request.from_seq, request.to_seq), (7, 2, Some(4)));
+        let properties = asked[0].2.clone().unwrap();
+        assert_eq!(
+            (properties.response_topic.as_str(), properties.correlation),
+            (RESPONSES, request.request_id)
+        );
+        // Unanswered: asked again once the replay timeout has passed, not before.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        conn.on_recovery_tick(&broker);
+        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 1);
+        tokio::time::advance(crate::protocol::recovery::REPLAY_TIMEOUT).await;
+        conn.on_recovery_tick(&broker);
+        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_at_the_end_of_the_stream_waits_for_the_broker_to_settle() {
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        conn.on_publish(&broker, &delivery(1, "mimamori/v1/sites/hq/events", door(1)));
+        let head = br#"{"v":1,"state":"online","events":{"epoch":7,"last_seq":3}}"#.to_vec();
+        conn.on_publish(&broker, &delivery(2, "mimamori/v1/sites/hq/status", head));
+        conn.on_recovery_tick(&broker);
+        assert!(
+            broker.published_on("mimamori/v1/sites/hq/replay/aiko").is_empty(),
+            "the backlog may still come"
+        );
+        tokio::time::advance(super::super::recovery::SETTLE).await;
+        conn.on_recovery_tick(&broker);
+        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pubacks_and_responses_answer_their_requests() {
+        let (mut conn, state) = connection(&["hq"], None);
+        let broker = Recorder::default();
+        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        state.set_outgoing("aiko", Some(tx));
+        conn.on_connack(&broker, false);
+        // A command refused by the broker.
+        let refused = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        let (topic, _, properties) = broker.published.borrow()[0].clone();
+        assert_eq!(topic, "mimamori/v1/sites/hq/commands/aiko");
+        assert_eq!(
+            properties,
+            Some(RequestProperties {
+                response_topic: RESPONSES.into(),
+                correlation: "r-1".into(),
+                expiry_s: 10
+            })
+        );
+        // An acknowledgement, taken by the broker.
+        let accepted = state.publish_ack("hq", "k-1", b"{}".to_vec()).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        assert_eq!(broker.published.borrow()[1].2, None);
+        // A command the site answers.
+        let answered = state.request("hq", "r-2", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        // Packet ids come in the order of sending.
+        conn.on_sent(7);
+        conn.on_sent(8);
+        conn.on_sent(9);
+        conn.on_puback(7, PubAckReason::NotAuthorized);
+        conn.on_puback(8, PubAckReason::Success);
+        conn.on_puback(9, PubAckReason::Success);
+        assert!(matches!(refused.await, Ok(Reply::Refused(r)) if r.contains("does not allow")));
+        assert!(matches!(accepted.await, Ok(Reply::Accepted)));
+        let response = br#"{"v":1,"request_id":"r-2","outcome":"done","state":"on"}"#.to_vec();
+        conn.on_publish(&broker, &delivery(30, RESPONSES, response));
+        assert!(matches!(answered.await, Ok(Reply::Response(r)) if r.outcome == "done"));
+        assert_eq!(*broker.acked.borrow(), [30]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_cannot_be_queued_is_forgotten() {
+        let (mut conn, state) = connection(&["hq"], None);
+        let broker = Recorder::default();
+        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        state.set_outgoing("aiko", Some(tx));
+        let reply = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        broker.full.set(true);
+        conn.send(&broker, queued.try_recv().unwrap());
+        assert!(reply.await.is_err(), "nobody waits for an answer that cannot come");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_back_off_and_a_refused_account_stops() {
+        let (mut conn, state) = connection(&["hq"], None);
+        let broker = Recorder::default();
+        let mut delays = Vec::new();
+        for _ in 0..10 {
+            let After::Retry(delay) = conn.on_error(ConnectionProblem::Unreachable, &"refused") else {
+                panic!("an unreachable broker is tried again");
+            };
+            delays.push(delay);
+        }
+        assert_eq!(state.connection().phase, ConnectionPhase::Connecting, "never connected yet");
+        assert_eq!(state.connection().attempt, 10);
+        assert!(
+            delays[0] <= Duration::from_millis(250) && delays[9] >= Duration::from_secs(15),
+            "{delays:?}"
+        );
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(30)));
+        // A connection resets the backoff; losing it is reconnecting.
+        conn.on_connack(&broker, false);
+        let After::Retry(first) = conn.on_error(ConnectionProblem::Closed, &"reset") else { panic!() };
+        assert!(first <= Duration::from_millis(250));
+        assert_eq!(state.connection().phase, ConnectionPhase::Reconnecting);
+        assert!(!conn.is_connected(), "no supervision without a connection");
+        assert_eq!(conn.on_error(ConnectionProblem::NotAuthorized, &"not authorized"), After::Stop);
+        let status = state.connection();
+        assert_eq!(
+            (status.phase, status.problem),
+            (ConnectionPhase::Stopped, Some(ConnectionProblem::NotAuthorized))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_site_is_lost_at_its_supervision_deadline() {
+        let (mut conn, state) = connection(&["hq"], None);
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        let catalog = br#"{"v":1,"name":"HQ","time_zone":"UTC","supervision_s":30}"#.to_vec();
+        conn.on_publish(&broker, &delivery(1, "mimamori/v1/sites/hq/catalog", catalog));
+        conn.on_publish(
+            &broker,
+            &delivery(2, "mimamori/v1/sites/hq/status", br#"{"v":1,"state":"online"}"#.to_vec()),
+        );
+        assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Online);
+        let deadline = conn.next_check().expect("a deadline for the online site");
+        assert_eq!(deadline - Instant::now(), Duration::from_secs(30));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        conn.on_supervision();
+        assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Online);
+        tokio::time::advance(Duration::from_millis(1_001)).await;
+        conn.on_supervision();
+        assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Lost);
+    }
+}

@@ -1,0 +1,64 @@
+//! Commands and responses on the wire (`docs/site-protocol.md`, Commands and responses):
+//! the request a client publishes on `…/commands/{user}` and the response a site sends to
+//! its Response Topic. What a command means, who may send it and how its outcome is shown
+//! is `control.rs`; this is only the shape of the bytes.
+
+use super::check_id;
+use serde::{Deserialize, Serialize};
+
+/// The request body on the wire.
+#[derive(Debug, Serialize)]
+pub struct Request<'a> {
+    pub v: u8,
+    pub request_id: &'a str,
+    pub target: serde_json::Value,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+}
+
+/// A site's response on the wire.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Response {
+    pub v: u8,
+    pub request_id: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Largest response accepted.
+const MAX_RESPONSE: usize = 4096;
+
+/// Decodes a response; errors name what is wrong, never quote the payload.
+pub fn decode_response(payload: &[u8]) -> Result<Response, String> {
+    if payload.len() > MAX_RESPONSE {
+        return Err(format!("response of {} bytes is over the {MAX_RESPONSE}-byte limit", payload.len()));
+    }
+    let r: Response = serde_json::from_slice(payload)
+        .map_err(|e| format!("malformed response ({:?} at column {})", e.classify(), e.column()))?;
+    if r.v != 1 {
+        return Err(format!("response version {} is not 1", r.v));
+    }
+    check_id("request id", &r.request_id).map_err(|e| e.to_string())?;
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_checked() {
+        let ok = decode_response(br#"{"v":1,"request_id":"r-1","outcome":"done","state":"on"}"#).unwrap();
+        assert_eq!((ok.outcome.as_str(), ok.state.as_deref()), ("done", Some("on")));
+        assert!(decode_response(br#"{"v":2,"request_id":"r-1","outcome":"done"}"#).is_err());
+        assert!(decode_response(br#"{"v":1,"request_id":"a/b","outcome":"done"}"#).is_err());
+        assert!(decode_response(b"CANARY not json").unwrap_err().find("CANARY").is_none());
+        assert!(decode_response(&vec![b' '; 5000]).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! Roles: what a user may do at one site — the roles table of `docs/enrolment.md`. The
+//! enrolment code carries a role per site, the broker ACL (`acl.rs`) enforces the coarse
+//! part of the table, and the core checks the whole of it before any command is sent
+//! (`control.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// What a manager's role on a site allows: see the roles table in `docs/enrolment.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+/// Something a user can ask of a site (not to be confused with `control::Action`, the
+/// verb of one command), for the permission check the core makes before
+/// anything is sent (the broker's ACL enforces the coarse part of the same table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Switch an output of this kind.
+    Output(crate::protocol::OutputKind),
+    Acknowledge,
+    ArmOrDisarm,
+}
+
+impl Role {
+    /// The roles table of `docs/enrolment.md`: viewers only look; operators also sound the
+    /// siren, switch the light and acknowledge alerts; admins also lock and unlock, switch
+    /// relays and arm or disarm.
+    pub fn may(self, permission: Permission) -> bool {
+        use crate::protocol::OutputKind::{Light, Lock, Relay, Siren};
+        match (self, permission) {
+            (Role::Viewer, _) => false,
+            (Role::Operator, Permission::Output(Siren | Light) | Permission::Acknowledge) => true,
+            (Role::Operator, Permission::Output(Lock | Relay) | Permission::ArmOrDisarm) => false,
+            (Role::Admin, _) => true,
+        }
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            _ => Err(format!("unknown role `{s}` (viewer, operator or admin)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roles_table() {
+        use crate::protocol::OutputKind::*;
+        let all = [
+            Permission::Output(Siren),
+            Permission::Output(Light),
+            Permission::Output(Lock),
+            Permission::Output(Relay),
+            Permission::Acknowledge,
+            Permission::ArmOrDisarm,
+        ];
+        let allowed = |role: Role| all.iter().map(|a| role.may(*a)).collect::<Vec<_>>();
+        assert_eq!(allowed(Role::Viewer), [false; 6]);
+        assert_eq!(allowed(Role::Operator), [true, true, false, false, true, false]);
+        assert_eq!(allowed(Role::Admin), [true; 6]);
+    }
+}
