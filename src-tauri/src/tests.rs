@@ -385,19 +385,35 @@ fn quiet_hours_are_checked_before_anything_is_kept() {
 
 /// Every command the app registers is declared in build.rs and granted to the window:
 /// a command missing from either is refused at run time, and the web view only sees an
-/// error it may well ignore.
+/// error it may well ignore. The table of IPC commands in `docs/architecture.md` names
+/// exactly the registered ones, the benchmark probe's included.
 #[test]
 fn every_registered_command_is_declared_and_granted() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let read = |path: &str| std::fs::read_to_string(dir.join(path)).unwrap();
     let (lib, build, capability) = (read("src/lib.rs"), read("build.rs"), read("capabilities/main.json"));
-    let handler = lib.split("generate_handler![").nth(1).and_then(|s| s.split(']').next()).unwrap();
+    let handler = lib.split("generate_handler![").nth(1).and_then(|s| s.split("])").next()).unwrap();
     let registered: Vec<&str> =
         handler.split(',').filter_map(|c| c.trim().strip_prefix("commands::")).collect();
     assert!(registered.len() > 20, "read the handler list: {registered:?}");
-    for command in registered {
+    for command in &registered {
         assert!(build.contains(&format!("\"{command}\"")), "{command} is not declared in build.rs");
         let permission = format!("\"allow-{}\"", command.replace('_', "-"));
         assert!(capability.contains(&permission), "{command} is not granted in capabilities/main.json");
     }
+    let probe: Vec<&str> =
+        handler.split(',').filter_map(|c| c.split("probe::").nth(1).map(str::trim)).collect();
+    assert_eq!(probe.len(), 2, "read the probe's commands: {probe:?}");
+    let architecture = read("../docs/architecture.md");
+    let section = architecture.split("### IPC commands").nth(1).and_then(|s| s.split("\n#").next()).unwrap();
+    // The second column of the table's rows.
+    let mut documented: Vec<&str> = section
+        .lines()
+        .filter_map(|row| row.strip_prefix('|')?.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .collect();
+    let mut expected: Vec<&str> = registered.iter().chain(&probe).copied().collect();
+    documented.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(documented, expected, "the IPC commands of docs/architecture.md are not the registered ones");
 }

@@ -1,8 +1,8 @@
 //! The alert inbox: every event of every site, committed to a local SQLite store before
-//! the broker is told it arrived (manual PUBACK in `bus/mqtt.rs`), so that an app killed at
-//! any moment gets it again. Events are de-duplicated by (site, epoch, seq) and the store
-//! knows which sequence numbers are still missing: the gaps that replay from the site
-//! must fill. See "Delivery rules" in `docs/site-protocol.md`.
+//! the broker is told it arrived (manual PUBACK in `bus/connection.rs`), so that an app
+//! killed at any moment gets it again. Events are de-duplicated by (site, epoch, seq) and
+//! the store knows which sequence numbers are still missing: the gaps that recovery from
+//! the site must fill. See "Delivery rules" in `docs/site-protocol.md`.
 
 use crate::protocol::event::{Alert, AlertKind, Event, EventBody};
 use crate::video::snapshot;

@@ -72,16 +72,22 @@ pub(super) enum After {
     Stop,
 }
 
+/// What this client publishes as, and its publishes on their way.
+pub(super) struct Own {
+    pub user: String,
+    /// This client's responses topic (`clients/{user}/{client}/responses`).
+    pub responses: String,
+    /// Publishes handed to the client, waiting for their packet id (assigned in order of
+    /// sending).
+    pub unnumbered: VecDeque<Sent>,
+}
+
 pub(super) struct Connection {
     state: BusState,
     inbox: Option<Arc<Inbox>>,
-    user: String,
     sites: Vec<String>,
-    /// This client's responses topic (`clients/{user}/{client}/responses`).
-    responses: String,
-    /// Publishes handed to the client, waiting for their packet id (assigned in order of
-    /// sending), then by packet id until their PUBACK.
-    unnumbered: VecDeque<Sent>,
+    own: Own,
+    /// Publishes of ours by packet id, until their PUBACK.
     by_pkid: HashMap<u16, Sent>,
     recovery: Recovery,
     backoff: Backoff,
@@ -98,10 +104,12 @@ impl Connection {
         Connection {
             state,
             inbox,
-            user: config.user.clone(),
             sites: config.sites.clone(),
-            responses: topics::responses(&config.user, &config.client_id),
-            unnumbered: VecDeque::new(),
+            own: Own {
+                user: config.user.clone(),
+                responses: topics::responses(&config.user, &config.client_id),
+                unnumbered: VecDeque::new(),
+            },
             by_pkid: HashMap::new(),
             recovery: Recovery::default(),
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
@@ -160,7 +168,7 @@ impl Connection {
                 Err(err) => tracing::error!(%err, "could not queue a subscription"),
             }
         }
-        match broker.subscribe(std::slice::from_ref(&self.responses)) {
+        match broker.subscribe(std::slice::from_ref(&self.own.responses)) {
             Ok(()) => self.unacked_subscriptions += 1,
             Err(err) => tracing::error!(%err, "could not queue the responses subscription"),
         }
@@ -190,12 +198,13 @@ impl Connection {
     /// A request from the core (a command or an acknowledgement) to publish.
     pub fn send(&mut self, broker: &impl Broker, req: Outgoing) {
         let properties = req.expiry_s.map(|expiry_s| RequestProperties {
-            response_topic: self.responses.clone(),
+            response_topic: self.own.responses.clone(),
             correlation: req.request_id.clone(),
             expiry_s,
         });
         match broker.publish(req.topic, req.payload, properties) {
             Ok(()) => self
+                .own
                 .unnumbered
                 .push_back(Sent { request_id: req.request_id, expects_response: req.expiry_s.is_some() }),
             Err(err) => {
@@ -207,7 +216,7 @@ impl Connection {
 
     /// The client sent a PUBLISH of ours with this packet id.
     pub fn on_sent(&mut self, pkid: u16) {
-        if let Some(sent) = self.unnumbered.pop_front() {
+        if let Some(sent) = self.own.unnumbered.pop_front() {
             self.by_pkid.insert(pkid, sent);
         }
     }
@@ -230,7 +239,7 @@ impl Connection {
 
     /// A PUBLISH from the broker: an answer on our responses topic, or a site's message.
     pub fn on_publish(&mut self, broker: &impl Broker, p: &Publish) {
-        let stored = if p.topic == self.responses.as_bytes() {
+        let stored = if p.topic == self.own.responses.as_bytes() {
             self.on_response(broker, &p.payload);
             true
         } else {
@@ -253,8 +262,7 @@ impl Connection {
             answer_command(&self.state, payload);
             return;
         };
-        let mut link =
-            Link { broker, inbox, user: &self.user, responses: &self.responses, sent: &mut self.unnumbered };
+        let mut link = Link { broker, inbox, own: &mut self.own };
         match recovery::decode_response(payload) {
             Ok(replayed) => self.recovery.apply(&mut link, &self.state, &site, replayed),
             Err(err) => {
@@ -274,13 +282,7 @@ impl Connection {
                 Ok(Recorded::New) => {
                     // A number skipped within the stream: the broker delivers a topic in
                     // order, so what is missing before it is lost.
-                    let mut link = Link {
-                        broker,
-                        inbox,
-                        user: &self.user,
-                        responses: &self.responses,
-                        sent: &mut self.unnumbered,
-                    };
+                    let mut link = Link { broker, inbox, own: &mut self.own };
                     self.recovery.ask(&mut link, &site);
                     self.state.inbox_changed(site);
                     true
@@ -306,13 +308,7 @@ impl Connection {
     /// Once a second while connected: ask the sites that are due for their gaps.
     pub fn on_recovery_tick(&mut self, broker: &impl Broker) {
         if let Some(inbox) = &self.inbox {
-            let mut link = Link {
-                broker,
-                inbox,
-                user: &self.user,
-                responses: &self.responses,
-                sent: &mut self.unnumbered,
-            };
+            let mut link = Link { broker, inbox, own: &mut self.own };
             self.recovery.tick(&mut link);
         }
     }
@@ -345,7 +341,7 @@ impl Connection {
     pub fn on_stopped(&mut self) {
         self.connected = false;
         self.state.set_subscribed(false);
-        self.state.set_outgoing(&self.user, None);
+        self.state.set_outgoing(&self.own.user, None);
         self.state.set_connection(ConnectionPhase::Stopped, 0, None);
     }
 }
@@ -415,12 +411,23 @@ mod tests {
     }
 
     const RESPONSES: &str = "mimamori/v1/clients/aiko/phone/responses";
+    const EVENTS: &str = "mimamori/v1/sites/hq/events";
+    const REPLAY: &str = "mimamori/v1/sites/hq/replay/aiko";
 
     fn connection(sites: &[&str], inbox: Option<Arc<Inbox>>) -> (Connection, BusState) {
         let sites: Vec<String> = sites.iter().map(|s| (*s).to_owned()).collect();
         let config = BusConfig::new(BrokerAddress::plain("127.0.0.1", 1883), "phone", "aiko", sites.clone());
         let state = BusState::new(sites);
         (Connection::new(&config, state.clone(), inbox), state)
+    }
+
+    /// A connection to `hq` with an inbox, connected.
+    fn connected_to_hq() -> (Connection, BusState, Recorder, Arc<Inbox>) {
+        let inbox = Arc::new(Inbox::in_memory().unwrap());
+        let (mut conn, state) = connection(&["hq"], Some(inbox.clone()));
+        let broker = Recorder::default();
+        conn.on_connack(&broker, false);
+        (conn, state, broker, inbox)
     }
 
     fn delivery(pkid: u16, topic: &str, payload: Vec<u8>) -> Publish {
@@ -483,29 +490,23 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_event_is_acknowledged_only_once_it_is_stored() {
-        let inbox = Arc::new(Inbox::in_memory().unwrap());
-        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
-        let broker = Recorder::default();
-        conn.on_connack(&broker, false);
-        conn.on_publish(&broker, &delivery(11, "mimamori/v1/sites/hq/events", door(1)));
+        let (mut conn, _state, broker, inbox) = connected_to_hq();
+        conn.on_publish(&broker, &delivery(11, EVENTS, door(1)));
         assert_eq!(inbox.event_count("hq").unwrap(), 1);
         assert_eq!(*broker.acked.borrow(), [11]);
         // A redelivery is a duplicate: acknowledged again, stored once.
-        conn.on_publish(&broker, &delivery(12, "mimamori/v1/sites/hq/events", door(1)));
+        conn.on_publish(&broker, &delivery(12, EVENTS, door(1)));
         assert_eq!(inbox.event_count("hq").unwrap(), 1);
         // A message that is rejected is acknowledged too: a redelivery would be rejected again.
-        conn.on_publish(&broker, &delivery(13, "mimamori/v1/sites/hq/events", b"{not json".to_vec()));
+        conn.on_publish(&broker, &delivery(13, EVENTS, b"{not json".to_vec()));
         assert_eq!(*broker.acked.borrow(), [11, 12, 13]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_event_that_cannot_be_stored_is_not_acknowledged() {
-        let inbox = Arc::new(Inbox::in_memory().unwrap());
-        let (mut conn, state) = connection(&["hq"], Some(inbox.clone()));
-        let broker = Recorder::default();
-        conn.on_connack(&broker, false);
+        let (mut conn, state, broker, inbox) = connected_to_hq();
         inbox.set_read_only(true).unwrap();
-        conn.on_publish(&broker, &delivery(21, "mimamori/v1/sites/hq/events", door(1)));
+        conn.on_publish(&broker, &delivery(21, EVENTS, door(1)));
         assert!(broker.acked.borrow().is_empty(), "the broker must deliver it again");
         assert_eq!(state.stats().unstored, 1);
         assert!(state.connection().cannot_store);
@@ -513,13 +514,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_gap_within_the_stream_is_asked_for_at_once_and_again_after_the_timeout() {
-        let inbox = Arc::new(Inbox::in_memory().unwrap());
-        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
-        let broker = Recorder::default();
-        conn.on_connack(&broker, false);
-        conn.on_publish(&broker, &delivery(1, "mimamori/v1/sites/hq/events", door(1)));
-        conn.on_publish(&broker, &delivery(2, "mimamori/v1/sites/hq/events", door(5)));
-        let asked = broker.published_on("mimamori/v1/sites/hq/replay/aiko");
+        let (mut conn, _state, broker, _inbox) = connected_to_hq();
+        conn.on_publish(&broker, &delivery(1, EVENTS, door(1)));
+        conn.on_publish(&broker, &delivery(2, EVENTS, door(5)));
+        let asked = broker.published_on(REPLAY);
         assert_eq!(asked.len(), 1, "one request for 2–4");
         let request = crate::protocol::recovery::decode_request(&asked[0].1).unwrap();
         assert_eq!((request.epoch, request.from_seq, request.to_seq), (7, 2, Some(4)));
@@ -531,29 +529,23 @@ mod tests {
         // Unanswered: asked again once the replay timeout has passed, not before.
         tokio::time::advance(Duration::from_secs(5)).await;
         conn.on_recovery_tick(&broker);
-        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 1);
+        assert_eq!(broker.published_on(REPLAY).len(), 1);
         tokio::time::advance(crate::protocol::recovery::REPLAY_TIMEOUT).await;
         conn.on_recovery_tick(&broker);
-        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 2);
+        assert_eq!(broker.published_on(REPLAY).len(), 2);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_gap_at_the_end_of_the_stream_waits_for_the_broker_to_settle() {
-        let inbox = Arc::new(Inbox::in_memory().unwrap());
-        let (mut conn, _state) = connection(&["hq"], Some(inbox.clone()));
-        let broker = Recorder::default();
-        conn.on_connack(&broker, false);
-        conn.on_publish(&broker, &delivery(1, "mimamori/v1/sites/hq/events", door(1)));
+        let (mut conn, _state, broker, _inbox) = connected_to_hq();
+        conn.on_publish(&broker, &delivery(1, EVENTS, door(1)));
         let head = br#"{"v":1,"state":"online","events":{"epoch":7,"last_seq":3}}"#.to_vec();
         conn.on_publish(&broker, &delivery(2, "mimamori/v1/sites/hq/status", head));
         conn.on_recovery_tick(&broker);
-        assert!(
-            broker.published_on("mimamori/v1/sites/hq/replay/aiko").is_empty(),
-            "the backlog may still come"
-        );
+        assert!(broker.published_on(REPLAY).is_empty(), "the backlog may still come");
         tokio::time::advance(super::super::recovery::SETTLE).await;
         conn.on_recovery_tick(&broker);
-        assert_eq!(broker.published_on("mimamori/v1/sites/hq/replay/aiko").len(), 1);
+        assert_eq!(broker.published_on(REPLAY).len(), 1);
     }
 
     #[tokio::test(start_paused = true)]

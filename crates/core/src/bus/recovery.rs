@@ -4,12 +4,12 @@
 //! broker may still be delivering what it queued.
 
 use super::BusState;
-use super::connection::{Broker, RequestProperties, Sent};
+use super::connection::{Broker, Own, RequestProperties, Sent};
 use crate::inbox::{Inbox, Recorded};
 use crate::protocol::recovery::{self, REPLAY_TIMEOUT, Replayed};
 use crate::protocol::{self, topics};
 use crate::time::now_ms;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,10 +21,7 @@ pub(super) const SETTLE: Duration = Duration::from_secs(2);
 pub(super) struct Link<'a, B: Broker> {
     pub broker: &'a B,
     pub inbox: &'a Inbox,
-    pub user: &'a str,
-    pub responses: &'a str,
-    /// Publishes waiting for their packet id, in order (see `connection.rs`).
-    pub sent: &'a mut VecDeque<Sent>,
+    pub own: &'a mut Own,
 }
 
 #[derive(Default)]
@@ -83,15 +80,17 @@ impl Recovery {
         };
         let request = recovery::request(gap.epoch, gap.from, Some(gap.to));
         let properties = RequestProperties {
-            response_topic: link.responses.to_owned(),
+            response_topic: link.own.responses.clone(),
             correlation: request.request_id.clone(),
             expiry_s: u32::try_from(REPLAY_TIMEOUT.as_secs()).unwrap_or(10),
         };
-        let topic = topics::replay(site, link.user);
+        let topic = topics::replay(site, &link.own.user);
         match link.broker.publish(topic, protocol::encode(&request), Some(properties)) {
             Ok(()) => {
                 tracing::info!(%site, epoch = gap.epoch, from = gap.from, to = gap.to, "asking the site to replay missing events");
-                link.sent.push_back(Sent { request_id: request.request_id.clone(), expects_response: true });
+                link.own
+                    .unnumbered
+                    .push_back(Sent { request_id: request.request_id.clone(), expects_response: true });
                 self.in_flight.insert(site.to_owned(), (request.request_id, Instant::now()));
             }
             Err(err) => {

@@ -4,7 +4,7 @@
 //! an event and then lose it (killed before it saved, a full queue, an expired session), so
 //! the device finds the gaps in each site's numbered stream (`inbox.rs`) and asks the site
 //! itself, which keeps a window of its recent events. What the site no longer has comes
-//! back as `gone` and is shown to people as a *possible gap*. See "Replay" in
+//! back as `gone` and is shown to people as a *possible gap*. See "Recovery" in
 //! `docs/site-protocol.md`.
 
 use super::event::{self, Event};

@@ -1,4 +1,4 @@
-//! The broker side written from a role table (`admin.rs`), loaded into a real Mosquitto:
+//! The broker side written from a role table (`acl.rs`), loaded into a real Mosquitto:
 //! it allows and refuses exactly what the roles say, and removing a user revokes them
 //! into the "enrol again" state without a retry storm.
 
