@@ -222,14 +222,20 @@ fn print_site(view: &SiteView) {
     }
 }
 
-/// Waits until every site has a catalog and a status, or the time is up.
+/// Sites that have not sent their catalog and status yet.
+fn waiting(state: &BusState) -> usize {
+    state.site_ids().iter().filter(|id| !state.has_reported(id)).count()
+}
+
+/// Waits until every site has reported and every output's state is known, or the time
+/// is up.
 async fn settle(state: &BusState, wait: Duration) {
     let complete = |s: &BusState| {
-        s.site_ids().iter().filter_map(|id| s.view(id)).all(|v| {
-            v.summary.name.is_some()
-                && v.summary.link != SiteLink::Unknown
-                && v.outputs.iter().all(|o| o.state.is_some())
-        })
+        waiting(s) == 0
+            && s.site_ids()
+                .iter()
+                .filter_map(|id| s.view(id))
+                .all(|v| v.outputs.iter().all(|o| o.state.is_some()))
     };
     let mut changes = state.subscribe();
     let _ = tokio::time::timeout(wait, async {
@@ -256,6 +262,10 @@ async fn sites(source: Source, json: bool, wait: u64) -> anyhow::Result<()> {
         }
         for v in &views {
             print_site(v);
+        }
+        let waiting = waiting(&state);
+        if waiting > 0 {
+            out!("{waiting} of {} sites have not reported yet; they are asked again", views.len());
         }
     }
     session.bus.stop().await;

@@ -383,6 +383,13 @@ impl Sites {
         })
     }
 
+    /// Whether `site` has reported: its catalog and its status, the retained state every
+    /// site keeps on the broker. Until then the broker may still be delivering it — or has
+    /// dropped it (`bus/pacing.rs`).
+    pub fn has_reported(&self, site: &str) -> bool {
+        self.entries.get(site).is_some_and(|e| e.catalog.is_some() && e.status.is_some())
+    }
+
     /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
     pub fn camera_entry(&self, site: &str, camera: &str) -> Option<&CameraEntry> {
         self.entries.get(site)?.catalog.as_ref()?.cameras.iter().find(|c| c.id == camera)

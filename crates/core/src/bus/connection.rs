@@ -6,17 +6,19 @@
 //!
 //! The rules: subscribe to exactly the topics this client reads, again on every CONNACK
 //! (retained state comes again, which is how the model catches up after a broker
-//! restart); acknowledge an event only once it is committed to the inbox; match PUBACKs
+//! restart), in batches the broker can deliver (`pacing.rs`); acknowledge an event only
+//! once it is committed to the inbox, and never drop an acknowledgement; match PUBACKs
 //! to requests by packet id and responses by request id; ask sites for what the inbox is
 //! missing (`recovery.rs`); supervise the sites only while connected; back off with jitter
 //! after a failure, and stop for good when the broker refuses the account.
 
+use super::pacing::Pacing;
 use super::recovery::{Link, Recovery};
 use super::{BusConfig, BusState, ConnectionPhase, ConnectionProblem, Ingested, Outgoing, Reply};
 use crate::backoff::Backoff;
 use crate::inbox::{Inbox, Recorded};
 use crate::lang::Lang;
-use crate::protocol::{recovery, topics};
+use crate::protocol::{Topic, recovery, topics};
 use crate::time::now_ms;
 use rumqttc::v5::mqttbytes::v5::{PubAckReason, Publish, SubAck, SubscribeReasonCode};
 use std::collections::{HashMap, VecDeque};
@@ -24,9 +26,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Filters per SUBSCRIBE packet: large enrolments go out in several packets, since brokers
-/// cap the size of one.
-pub(super) const FILTERS_PER_SUBSCRIBE: usize = 100;
+/// The most QoS 1 messages the broker may have on their way to this client unacknowledged
+/// (MQTT 5 Receive Maximum): what the connection holds while their acknowledgements wait
+/// for room in the client's queue, at most 64 × 68 KB.
+pub(super) const RECEIVE_MAXIMUM: u16 = 64;
 
 /// The MQTT 5 properties of a request that expects a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +96,15 @@ pub(super) struct Connection {
     backoff: Backoff,
     ever_connected: bool,
     connected: bool,
-    /// SUBSCRIBE packets of this connection the broker has not acknowledged yet.
-    unacked_subscriptions: usize,
+    /// What to subscribe when (`pacing.rs`).
+    pacing: Pacing,
+    /// Acknowledgements the client's queue had no room for yet, in order: sent as room
+    /// comes, never dropped.
+    unsent_acks: VecDeque<Publish>,
+    /// Whether the responses topic is subscribed on this connection.
+    responses_subscribed: bool,
+    /// A subscription waits for room in the client's queue.
+    subscribe_blocked: bool,
     next_check: Option<Instant>,
     lang: Lang,
 }
@@ -115,7 +125,10 @@ impl Connection {
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
             ever_connected: false,
             connected: false,
-            unacked_subscriptions: 0,
+            pacing: Pacing::default(),
+            unsent_acks: VecDeque::new(),
+            responses_subscribed: false,
+            subscribe_blocked: false,
             next_check: None,
             lang: Lang::from_env(),
         }
@@ -130,9 +143,12 @@ impl Connection {
         self.inbox.is_some()
     }
 
-    /// When supervision next needs to run.
-    pub fn next_check(&self) -> Option<Instant> {
-        self.next_check
+    /// When [`Connection::on_timer`] next needs to run: supervision, or pacing.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.next_check, self.pacing.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// What the sites cannot report themselves (offline, silent, a camera gone dark)
@@ -156,22 +172,14 @@ impl Connection {
         self.connected = true;
         self.backoff.reset();
         self.state.set_subscribed(false);
+        self.unsent_acks.clear();
         // Subscribing again even with a resumed session re-delivers retained state, which
         // is how the model catches up after a broker restart. Only the topics this client
         // reads: a site-wide `#` would also bring every user's commands and
         // acknowledgements, which are none of this client's business.
-        let filters: Vec<String> = self.sites.iter().flat_map(|s| topics::client_filters(s)).collect();
-        self.unacked_subscriptions = 0;
-        for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
-            match broker.subscribe(chunk) {
-                Ok(()) => self.unacked_subscriptions += 1,
-                Err(err) => tracing::error!(%err, "could not queue a subscription"),
-            }
-        }
-        match broker.subscribe(std::slice::from_ref(&self.own.responses)) {
-            Ok(()) => self.unacked_subscriptions += 1,
-            Err(err) => tracing::error!(%err, "could not queue the responses subscription"),
-        }
+        self.pacing.restart(&self.sites);
+        self.responses_subscribed = false;
+        self.pace(broker);
         self.state.restart_supervision();
         self.next_check = self.state.supervise();
         // Gaps left from before (an app killed mid-replay, a broker that lost the session)
@@ -183,14 +191,45 @@ impl Connection {
     }
 
     /// The broker answered a SUBSCRIBE.
-    pub fn on_suback(&mut self, ack: &SubAck) {
+    pub fn on_suback(&mut self, broker: &impl Broker, ack: &SubAck) {
         let refused =
             ack.return_codes.iter().filter(|c| !matches!(c, SubscribeReasonCode::Success(_))).count();
         if refused > 0 {
             tracing::warn!(refused, "broker refused some site subscriptions");
         }
-        self.unacked_subscriptions = self.unacked_subscriptions.saturating_sub(1);
-        if self.connected && self.unacked_subscriptions == 0 {
+        self.pacing.acked(Instant::now());
+        self.pace(broker);
+    }
+
+    /// Subscribes to the batches that may go now, and tells whoever waits once every site
+    /// is subscribed.
+    fn pace(&mut self, broker: &impl Broker) {
+        let now = Instant::now();
+        let state = &self.state;
+        self.pacing.settle(now, |site| state.has_reported(site));
+        self.subscribe_blocked = true;
+        if !self.responses_subscribed {
+            if let Err(err) = broker.subscribe(std::slice::from_ref(&self.own.responses)) {
+                tracing::debug!(%err, "the responses subscription waits for room in the client's queue");
+                return;
+            }
+            self.pacing.sent_responses();
+            self.responses_subscribed = true;
+        }
+        self.subscribe_blocked = false;
+        while let Some(sites) = self.pacing.next(now) {
+            let filters: Vec<String> = sites.iter().flat_map(|s| topics::client_filters(s)).collect();
+            match broker.subscribe(&filters) {
+                Ok(()) => self.pacing.sent(sites),
+                Err(err) => {
+                    tracing::debug!(%err, "a subscription waits for room in the client's queue");
+                    self.pacing.not_sent(sites);
+                    self.subscribe_blocked = true;
+                    break;
+                }
+            }
+        }
+        if self.connected && self.pacing.all_subscribed() {
             self.state.set_subscribed(true);
         }
     }
@@ -246,13 +285,45 @@ impl Connection {
             let topic = String::from_utf8_lossy(&p.topic).into_owned();
             let stored = self.on_site_message(broker, &topic, &p.payload);
             self.next_check = self.state.supervise();
+            if let Ok(topic) = Topic::parse(&topic) {
+                self.heard(broker, topic.site());
+            }
             stored
         };
         // Rejected messages are acknowledged, since a redelivery would be rejected again;
         // an event is acknowledged only once it is in the inbox.
-        if stored && let Err(err) = broker.ack(p) {
-            tracing::warn!("could not queue an acknowledgement: {err}");
+        if stored {
+            // Only what the acknowledgement needs: the packet id and the QoS.
+            let mut ack = Publish::new("", p.qos, Vec::new(), None);
+            ack.pkid = p.pkid;
+            self.unsent_acks.push_back(ack);
+            self.flush_acks(broker);
         }
+    }
+
+    /// Queues what waits for room in the client's queue: the acknowledgements first, then a
+    /// batch of subscriptions. The task calls this each time round, as the client sends
+    /// and makes room; the broker sends no more than [`RECEIVE_MAXIMUM`] unacknowledged
+    /// messages, so what waits here is bounded.
+    pub fn flush(&mut self, broker: &impl Broker) {
+        if !self.flush_acks(broker) {
+            return;
+        }
+        if self.subscribe_blocked && self.connected {
+            self.pace(broker);
+        }
+    }
+
+    /// Queues the acknowledgements that wait; whether all of them went.
+    fn flush_acks(&mut self, broker: &impl Broker) -> bool {
+        while let Some(ack) = self.unsent_acks.front() {
+            if let Err(err) = broker.ack(ack) {
+                tracing::debug!(waiting = self.unsent_acks.len(), "acknowledgements wait for room: {err}");
+                return false;
+            }
+            self.unsent_acks.pop_front();
+        }
+        true
     }
 
     /// A response: to one of our replay requests, or to a command.
@@ -305,6 +376,16 @@ impl Connection {
         }
     }
 
+    /// A message from `site` arrived: its batch may have settled, or it may have reported
+    /// after all.
+    fn heard(&mut self, broker: &impl Broker, site: &str) {
+        if self.pacing.heard(site, Instant::now()) {
+            self.pace(broker);
+        } else if self.pacing.waiting() > 0 && self.state.has_reported(site) {
+            self.pacing.reported(site);
+        }
+    }
+
     /// Once a second while connected: ask the sites that are due for their gaps.
     pub fn on_recovery_tick(&mut self, broker: &impl Broker) {
         if let Some(inbox) = &self.inbox {
@@ -313,15 +394,19 @@ impl Connection {
         }
     }
 
-    /// The supervision deadline passed.
-    pub fn on_supervision(&mut self) {
+    /// [`Connection::next_deadline`] passed: supervise the sites, and subscribe what is due.
+    pub fn on_timer(&mut self, broker: &impl Broker) {
         self.next_check = self.state.supervise();
+        self.pace(broker);
     }
 
     /// The connection failed or dropped.
     pub fn on_error(&mut self, problem: ConnectionProblem, err: &dyn std::fmt::Display) -> After {
         self.connected = false;
         self.state.set_subscribed(false);
+        // The broker delivers again what this connection did not acknowledge.
+        self.unsent_acks.clear();
+        self.subscribe_blocked = false;
         let attempt = self.backoff.attempt() + 1;
         tracing::warn!(?problem, attempt, "broker connection failed: {err}");
         if problem == ConnectionProblem::NotAuthorized {
@@ -456,36 +541,99 @@ mod tests {
         SubAck { pkid, return_codes: vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)], properties: None }
     }
 
+    /// A site's retained state, as the broker delivers it on a SUBSCRIBE.
+    fn report(conn: &mut Connection, broker: &Recorder, site: &str) {
+        let catalog = br#"{"v":1,"name":"Site","time_zone":"UTC"}"#.to_vec();
+        conn.on_publish(broker, &delivery(1, &topics::catalog(site), catalog));
+        conn.on_publish(broker, &delivery(2, &topics::status(site), br#"{"v":1,"state":"online"}"#.to_vec()));
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn connack_subscribes_in_packets_and_subscribed_waits_for_every_suback() {
-        let sites: Vec<String> = (0..60).map(|i| format!("site-{i}")).collect();
+    async fn sites_are_subscribed_in_batches_the_broker_can_deliver() {
+        let sites: Vec<String> = (0..60).map(|i| format!("site-{i:02}")).collect();
         let names: Vec<&str> = sites.iter().map(String::as_str).collect();
         let (mut conn, state) = connection(&names, None);
         let broker = Recorder::default();
         conn.on_connack(&broker, false);
         assert!(conn.is_connected());
         assert_eq!(state.connection().phase, ConnectionPhase::Connected);
-        let packets = broker.subscriptions.borrow().clone();
-        // 60 sites × 4 filters in packets of 100, then the responses topic on its own.
-        assert_eq!(packets.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 40, 1]);
-        assert_eq!(packets[3], [RESPONSES]);
-        assert!(packets.concat().iter().all(|f| !f.ends_with('#')), "only the topics this client reads");
-        for pkid in 1..=3 {
-            conn.on_suback(&suback(pkid));
-            assert!(!state.is_subscribed(), "after {pkid} of 4 SUBACKs");
+        let packets = || broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>();
+        // The responses topic, then two batches of 25 sites × 4 filters; no more at once.
+        assert_eq!(packets(), [1, 100, 100]);
+        assert_eq!(broker.subscriptions.borrow()[0], [RESPONSES]);
+        assert!(
+            broker.subscriptions.borrow().concat().iter().all(|f| !f.ends_with('#')),
+            "only what it reads"
+        );
+        for _ in 0..3 {
+            conn.on_suback(&broker, &suback(1));
         }
+        assert_eq!(packets(), [1, 100, 100], "the first batches' retained state is still coming");
+        // The first batch's sites report: the last ten sites may go.
+        for site in &sites[..25] {
+            report(&mut conn, &broker, site);
+        }
+        assert_eq!(packets(), [1, 100, 100, 40]);
+        assert!(!state.is_subscribed());
         let waiter = tokio::spawn({
             let state = state.clone();
             async move { state.subscribed().await }
         });
-        conn.on_suback(&suback(4));
-        assert!(state.is_subscribed());
+        conn.on_suback(&broker, &suback(4));
+        assert!(state.is_subscribed(), "every site subscribed once, every SUBACK in");
         tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        // The second batch never reports (its sites have no retained state on this broker):
+        // after a quiet moment it is given up for now, and asked again later.
+        tokio::time::advance(super::super::pacing::QUIET).await;
+        conn.on_timer(&broker);
+        tokio::time::advance(super::super::pacing::ASK_AGAIN_FIRST).await;
+        conn.on_timer(&broker);
+        assert_eq!(packets(), [1, 100, 100, 40, 100, 40], "the 35 silent sites asked again");
         // A lost connection is no longer subscribed, and the next one starts over.
         assert!(matches!(conn.on_error(ConnectionProblem::Closed, &"reset"), After::Retry(_)));
         assert!(!state.is_subscribed());
         conn.on_connack(&broker, true);
         assert!(!state.is_subscribed());
+        assert_eq!(packets().len(), 9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn subscriptions_wait_for_room_in_the_queue() {
+        let (mut conn, state) = connection(&["hq", "shop"], None);
+        let broker = Recorder::default();
+        broker.full.set(true);
+        conn.on_connack(&broker, false);
+        assert!(broker.subscriptions.borrow().is_empty());
+        conn.flush(&broker);
+        assert!(broker.subscriptions.borrow().is_empty(), "still no room");
+        broker.full.set(false);
+        conn.flush(&broker);
+        assert_eq!(broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>(), [1, 8]);
+        conn.on_suback(&broker, &suback(1));
+        conn.on_suback(&broker, &suback(2));
+        assert!(state.is_subscribed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_acknowledgement_is_dropped_when_the_queue_is_full() {
+        let (mut conn, _state, broker, inbox) = connected_to_hq();
+        broker.full.set(true);
+        for seq in 1..=200 {
+            conn.on_publish(&broker, &delivery(seq as u16, EVENTS, door(seq)));
+        }
+        assert_eq!(inbox.event_count("hq").unwrap(), 200);
+        assert!(broker.acked.borrow().is_empty());
+        // Room again: every acknowledgement goes, in order.
+        broker.full.set(false);
+        conn.flush(&broker);
+        assert_eq!(*broker.acked.borrow(), (1..=200).collect::<Vec<u16>>());
+        // Those of a lost connection are not sent on the next: the broker sends again.
+        broker.full.set(true);
+        conn.on_publish(&broker, &delivery(201, EVENTS, door(201)));
+        conn.on_error(ConnectionProblem::Closed, &"reset");
+        broker.full.set(false);
+        conn.flush(&broker);
+        assert_eq!(broker.acked.borrow().len(), 200);
     }
 
     #[tokio::test(start_paused = true)]
@@ -646,13 +794,13 @@ mod tests {
             &delivery(2, "mimamori/v1/sites/hq/status", br#"{"v":1,"state":"online"}"#.to_vec()),
         );
         assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Online);
-        let deadline = conn.next_check().expect("a deadline for the online site");
+        let deadline = conn.next_deadline().expect("a deadline for the online site");
         assert_eq!(deadline - Instant::now(), Duration::from_secs(30));
         tokio::time::advance(Duration::from_secs(29)).await;
-        conn.on_supervision();
+        conn.on_timer(&broker);
         assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Online);
         tokio::time::advance(Duration::from_millis(1_001)).await;
-        conn.on_supervision();
+        conn.on_timer(&broker);
         assert_eq!(state.summaries()[0].link, crate::site::SiteLink::Lost);
     }
 }

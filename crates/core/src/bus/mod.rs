@@ -18,6 +18,7 @@ mod address;
 mod config;
 mod connection;
 mod mqtt;
+mod pacing;
 mod recovery;
 mod request;
 mod state;

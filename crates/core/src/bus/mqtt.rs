@@ -3,7 +3,7 @@
 //! [`Broker`] of `connection.rs`, and the loop that hands each thing that happens to the
 //! [`Connection`] — and waits out the backoff it asks for.
 
-use super::connection::{After, Broker, Connection, RequestProperties};
+use super::connection::{After, Broker, Connection, RECEIVE_MAXIMUM, RequestProperties};
 use super::{BusConfig, BusState, ConnectionPhase, ConnectionProblem, Outgoing};
 use crate::inbox::Inbox;
 use crate::protocol;
@@ -38,6 +38,9 @@ fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError>
     o.set_connection_timeout(5);
     // PUBACK only after an event is committed to the inbox (see `connection.rs`).
     o.set_manual_acks(true);
+    // No more unacknowledged messages at once than the connection holds acknowledgements
+    // for.
+    o.set_receive_maximum(Some(RECEIVE_MAXIMUM));
     if let Some(password) = &config.password {
         o.set_credentials(&config.user, password.expose());
     } else {
@@ -138,11 +141,12 @@ pub(super) async fn run(
     let far = || Instant::now() + Duration::from_secs(3600);
     loop {
         conn.raise_troubles();
+        conn.flush(&client);
         tokio::select! {
             _ = stop.changed() => break,
             // Supervision only while connected: a client that cannot hear anybody must not
             // blame the sites for the silence.
-            () = sleep_until(conn.next_check().unwrap_or_else(far)), if conn.is_connected() => conn.on_supervision(),
+            () = sleep_until(conn.next_deadline().unwrap_or_else(far)), if conn.is_connected() => conn.on_timer(&client),
             _ = recovery_tick.tick(), if conn.is_connected() && conn.recovers() => conn.on_recovery_tick(&client),
             Some(req) = outgoing.recv() => conn.send(&client, req),
             event = events.poll() => match event {
@@ -150,7 +154,7 @@ pub(super) async fn run(
                 Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => conn.on_sent(pkid),
                 Ok(Event::Incoming(Packet::PubAck(ack))) => conn.on_puback(ack.pkid, ack.reason),
                 Ok(Event::Incoming(Packet::Publish(p))) => conn.on_publish(&client, &p),
-                Ok(Event::Incoming(Packet::SubAck(ack))) => conn.on_suback(&ack),
+                Ok(Event::Incoming(Packet::SubAck(ack))) => conn.on_suback(&client, &ack),
                 Ok(Event::Incoming(Packet::Disconnect(d))) => {
                     tracing::warn!(reason = ?d.reason_code, "broker closed the session");
                 }

@@ -205,6 +205,11 @@ impl BusState {
         Some(view)
     }
 
+    /// Whether `site` has sent its catalog and its status.
+    pub fn has_reported(&self, site: &str) -> bool {
+        lock(&self.inner.sites).has_reported(site)
+    }
+
     /// A camera's catalog entry, endpoints included: for the video pipeline, never for IPC.
     pub fn camera_entry(&self, site: &str, camera: &str) -> Option<crate::protocol::CameraEntry> {
         lock(&self.inner.sites).camera_entry(site, camera).cloned()

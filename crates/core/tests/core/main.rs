@@ -13,5 +13,6 @@ mod hostile;
 mod layers;
 #[cfg(target_os = "linux")]
 mod notify;
+mod scale;
 mod tls;
 mod video;
