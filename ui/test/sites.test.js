@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterSites, needingAttention, nextCamera, shownSites, siteForDigit, sortSites, FILTER_FROM } from '../www/js/sites.js';
+import { filterSites, needingAttention, nextCamera, shownSites, siteForDigit, sortSites, waitingForCatalog, FILTER_FROM } from '../www/js/sites.js';
 
 /**
  * @param {string} id
@@ -58,6 +58,12 @@ test('sites needing attention: offline, lost or with a camera at fault', () => {
     site('unk', 'D', { link: 'unknown' }), site('cam', 'E', { faultyCameras: 1 }),
   ];
   assert.deepEqual(needingAttention(sites).map((s) => s.id), ['off', 'lost', 'cam']);
+});
+
+test('the sites still waiting for their catalog are counted apart', () => {
+  const sites = [site('a', 'A'), site('b', null, { link: 'unknown' }), site('c', null, { link: 'unknown' })];
+  assert.deepEqual(waitingForCatalog(sites).map((s) => s.id), ['b', 'c']);
+  assert.deepEqual(waitingForCatalog([site('a', 'A', { link: 'unknown' })]), [], 'a named site has its catalog');
 });
 
 test('digits 1–9 pick the n-th site shown', () => {

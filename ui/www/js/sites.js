@@ -53,6 +53,16 @@ export function needingAttention(sites) {
 }
 
 /**
+ * The sites whose catalog has not arrived: on a broker that has many sites to deliver,
+ * they come in batches (and one that did not come is asked for again), so the list says
+ * how many are still on their way.
+ * @param {readonly SiteSummary[]} sites
+ */
+export function waitingForCatalog(sites) {
+  return sites.filter((s) => s.name === null);
+}
+
+/**
  * The site for digit key `n` (1-based) in the list as shown, if there is one.
  * @param {readonly SiteSummary[]} shown
  * @param {number} n

@@ -4,7 +4,7 @@
 import { t } from '../i18n.js';
 import { h, mark } from '../dom.js';
 import { armLabel, linkLabel } from '../labels.js';
-import { FILTER_FROM, needingAttention, shownSites } from '../sites.js';
+import { FILTER_FROM, needingAttention, shownSites, waitingForCatalog } from '../sites.js';
 import { errorText } from './error.js';
 import { enrolResult } from './enrol-form.js';
 import { needsEnrolment } from '../enrolment.js';
@@ -50,10 +50,12 @@ export function siteList(state, actions) {
     return [notice, head, empty].filter((n) => n !== null);
   }
   const attention = needingAttention(sites).length;
+  const waiting = waitingForCatalog(sites).length;
   head.append(
     h('p', { class: 'muted list-count' },
       t('sites.count', { count: sites.length }),
       attention > 0 ? h('span', { class: 'attention', text: ` · ${t('sites.attention', { count: attention })}` }) : null,
+      waiting > 0 ? h('span', { testid: 'sites-waiting', text: ` · ${t('sites.waiting', { count: waiting })}` }) : null,
     ),
   );
   const filter = sites.length >= FILTER_FROM
