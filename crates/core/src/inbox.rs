@@ -554,21 +554,7 @@ mod tests {
     use super::*;
     use crate::protocol::event::AlertUpdate;
 
-    fn alert(epoch: u64, seq: u64) -> Event {
-        Event {
-            epoch,
-            seq,
-            body: EventBody::Alert(Alert {
-                id: format!("a-{epoch}-{seq}"),
-                time: 1_000 + seq,
-                kind: AlertKind::Door,
-                zone: None,
-                title: format!("door {seq}"),
-                cameras: vec!["entrance".into()],
-                snapshot: None,
-            }),
-        }
-    }
+    use crate::protocol::event::example_door as alert;
 
     #[test]
     fn alerts_are_followed_in_the_order_they_were_stored() {

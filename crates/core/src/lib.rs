@@ -1,13 +1,14 @@
 //! Mimamori's core: everything that is not UI. The Tauri shell, the CLI and the tests all
 //! drive the product through this crate. See `docs/architecture.md`.
 //!
-//! Modules are layered: each uses only those of a lower layer, never one above it (a test
-//! in `tests/core/layers.rs` keeps it so).
+//! Modules are layered: each uses only those of a lower layer, never its own or one above
+//! it (`tests/core/layers.rs` reads every `crate::` path and keeps it so).
 //! 1. `secret`, `time`, `dirs`, `lang`, `backoff`: no other module of the core.
 //! 2. `protocol` (with its `event`, `recovery` and `command` messages), `vault`, `video`.
 //! 3. `role`, `inbox`, `site`, `audit`, `pin`.
-//! 4. `bus` (the client of the site bus), `enrol`, `acl`.
-//! 5. `profile`, `control`, `notify`.
+//! 4. `bus` (the client of the site bus), `acl`.
+//! 5. `enrol`.
+//! 6. `profile`, `control`, `notify`.
 
 pub mod acl;
 pub mod audit;

@@ -448,7 +448,7 @@ fn answer_command(state: &BusState, payload: &[u8]) {
 mod tests {
     use super::*;
     use crate::bus::BrokerAddress;
-    use crate::protocol::event::{self, Alert, AlertKind, Event, EventBody};
+    use crate::protocol::event;
     use rumqttc::v5::mqttbytes::QoS;
     use std::cell::{Cell, RefCell};
 
@@ -522,19 +522,7 @@ mod tests {
     }
 
     fn door(seq: u64) -> Vec<u8> {
-        event::encode(&Event {
-            epoch: 7,
-            seq,
-            body: EventBody::Alert(Alert {
-                id: format!("a-{seq}"),
-                time: 1_000 + seq,
-                kind: AlertKind::Door,
-                zone: None,
-                title: format!("door {seq}"),
-                cameras: vec![],
-                snapshot: None,
-            }),
-        })
+        event::encode(&event::example_door(7, seq))
     }
 
     fn suback(pkid: u16) -> SubAck {

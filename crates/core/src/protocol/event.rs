@@ -230,6 +230,25 @@ pub fn encode(event: &Event) -> Vec<u8> {
     })
 }
 
+/// A door alert numbered (`epoch`, `seq`), for the tests of the modules that store and
+/// carry events.
+#[cfg(test)]
+pub(crate) fn example_door(epoch: u64, seq: u64) -> Event {
+    Event {
+        epoch,
+        seq,
+        body: EventBody::Alert(Alert {
+            id: format!("a-{epoch}-{seq}"),
+            time: 1_000 + seq,
+            kind: AlertKind::Door,
+            zone: None,
+            title: format!("door {seq}"),
+            cameras: vec!["entrance".into()],
+            snapshot: None,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
