@@ -145,7 +145,7 @@ impl Connection {
 
     /// When [`Connection::on_timer`] next needs to run: supervision, or pacing.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.next_check, self.pacing.next_deadline()) {
+        match (self.next_check, self.pacing.next_deadline(!self.subscribe_blocked)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -177,7 +177,7 @@ impl Connection {
         // is how the model catches up after a broker restart. Only the topics this client
         // reads: a site-wide `#` would also bring every user's commands and
         // acknowledgements, which are none of this client's business.
-        self.pacing.restart(&self.sites);
+        self.pacing.restart(&self.sites, session_present);
         self.responses_subscribed = false;
         self.pace(broker);
         self.state.restart_supervision();
@@ -197,7 +197,7 @@ impl Connection {
         if refused > 0 {
             tracing::warn!(refused, "broker refused some site subscriptions");
         }
-        self.pacing.acked(Instant::now());
+        self.pacing.acked(ack.pkid, Instant::now());
         self.pace(broker);
     }
 
@@ -205,33 +205,39 @@ impl Connection {
     /// is subscribed.
     fn pace(&mut self, broker: &impl Broker) {
         let now = Instant::now();
-        let state = &self.state;
-        self.pacing.settle(now, |site| state.has_reported(site));
-        self.subscribe_blocked = true;
-        if !self.responses_subscribed {
-            if let Err(err) = broker.subscribe(std::slice::from_ref(&self.own.responses)) {
-                tracing::debug!(%err, "the responses subscription waits for room in the client's queue");
-                return;
-            }
-            self.pacing.sent_responses();
-            self.responses_subscribed = true;
-        }
-        self.subscribe_blocked = false;
-        while let Some(sites) = self.pacing.next(now) {
-            let filters: Vec<String> = sites.iter().flat_map(|s| topics::client_filters(s)).collect();
-            match broker.subscribe(&filters) {
-                Ok(()) => self.pacing.sent(sites),
-                Err(err) => {
-                    tracing::debug!(%err, "a subscription waits for room in the client's queue");
-                    self.pacing.not_sent(sites);
-                    self.subscribe_blocked = true;
-                    break;
-                }
-            }
-        }
+        self.pacing.settle(now);
+        self.subscribe_blocked = !self.subscribe_what_may_go(broker, now);
         if self.connected && self.pacing.all_subscribed() {
             self.state.set_subscribed(true);
         }
+    }
+
+    /// Queues the responses topic's SUBSCRIBE if it is not yet, then the batches that may
+    /// go; false when the client's queue had no room for one.
+    fn subscribe_what_may_go(&mut self, broker: &impl Broker, now: Instant) -> bool {
+        if !self.responses_subscribed {
+            if let Err(err) = broker.subscribe(std::slice::from_ref(&self.own.responses)) {
+                tracing::debug!(%err, "the responses subscription waits for room in the client's queue");
+                return false;
+            }
+            self.pacing.queued_responses();
+            self.responses_subscribed = true;
+        }
+        while let Some(sites) = self.pacing.next(now) {
+            let filters: Vec<String> = sites.iter().flat_map(|s| topics::client_filters(s)).collect();
+            if let Err(err) = broker.subscribe(&filters) {
+                tracing::debug!(%err, "a subscription waits for room in the client's queue");
+                self.pacing.not_queued(sites);
+                return false;
+            }
+            self.pacing.queued(sites);
+        }
+        true
+    }
+
+    /// The client sent a SUBSCRIBE with this packet id.
+    pub fn on_subscribe_sent(&mut self, pkid: u16) {
+        self.pacing.numbered(pkid);
     }
 
     /// A request from the core (a command or an acknowledgement) to publish.
@@ -285,9 +291,6 @@ impl Connection {
             let topic = String::from_utf8_lossy(&p.topic).into_owned();
             let stored = self.on_site_message(broker, &topic, &p.payload);
             self.next_check = self.state.supervise();
-            if let Ok(topic) = Topic::parse(&topic) {
-                self.heard(broker, topic.site());
-            }
             stored
         };
         // Rejected messages are acknowledged, since a redelivery would be rejected again;
@@ -298,6 +301,13 @@ impl Connection {
             ack.pkid = p.pkid;
             self.unsent_acks.push_back(ack);
             self.flush_acks(broker);
+        }
+        // After the acknowledgement, so that a subscription never takes its room.
+        if let Ok(topic) = Topic::parse(&String::from_utf8_lossy(&p.topic)) {
+            let now = Instant::now();
+            if self.pacing.heard(&topic, now) {
+                self.pace(broker);
+            }
         }
     }
 
@@ -312,6 +322,11 @@ impl Connection {
         if self.subscribe_blocked && self.connected {
             self.pace(broker);
         }
+    }
+
+    /// Whether acknowledgements wait for room in the client's queue.
+    pub fn has_unsent_acks(&self) -> bool {
+        !self.unsent_acks.is_empty()
     }
 
     /// Queues the acknowledgements that wait; whether all of them went.
@@ -376,16 +391,6 @@ impl Connection {
         }
     }
 
-    /// A message from `site` arrived: its batch may have settled, or it may have reported
-    /// after all.
-    fn heard(&mut self, broker: &impl Broker, site: &str) {
-        if self.pacing.heard(site, Instant::now()) {
-            self.pace(broker);
-        } else if self.pacing.waiting() > 0 && self.state.has_reported(site) {
-            self.pacing.reported(site);
-        }
-    }
-
     /// Once a second while connected: ask the sites that are due for their gaps.
     pub fn on_recovery_tick(&mut self, broker: &impl Broker) {
         if let Some(inbox) = &self.inbox {
@@ -407,6 +412,7 @@ impl Connection {
         // The broker delivers again what this connection did not acknowledge.
         self.unsent_acks.clear();
         self.subscribe_blocked = false;
+        self.pacing.lost();
         let attempt = self.backoff.attempt() + 1;
         tracing::warn!(?problem, attempt, "broker connection failed: {err}");
         if problem == ConnectionProblem::NotAuthorized {
@@ -461,6 +467,8 @@ mod tests {
         published: RefCell<Vec<Published>>,
         acked: RefCell<Vec<u16>>,
         full: Cell<bool>,
+        /// SUBSCRIBEs the client has sent (and numbered 1, 2, …).
+        sent_subscriptions: Cell<usize>,
     }
 
     impl Recorder {
@@ -492,6 +500,14 @@ mod tests {
             self.refuse_if_full()?;
             self.acked.borrow_mut().push(publish.pkid);
             Ok(())
+        }
+    }
+
+    /// The client sends what is queued: each SUBSCRIBE gets the next packet id.
+    fn send_subscriptions(conn: &mut Connection, broker: &Recorder) {
+        while broker.sent_subscriptions.get() < broker.subscriptions.borrow().len() {
+            broker.sent_subscriptions.set(broker.sent_subscriptions.get() + 1);
+            conn.on_subscribe_sent(u16::try_from(broker.sent_subscriptions.get()).unwrap());
         }
     }
 
@@ -553,8 +569,9 @@ mod tests {
             broker.subscriptions.borrow().concat().iter().all(|f| !f.ends_with('#')),
             "only what it reads"
         );
-        for _ in 0..3 {
-            conn.on_suback(&broker, &suback(1));
+        send_subscriptions(&mut conn, &broker);
+        for pkid in 1..=3 {
+            conn.on_suback(&broker, &suback(pkid));
         }
         assert_eq!(packets(), [1, 100, 100], "the first batches' retained state is still coming");
         // The first batch's sites report: the last ten sites may go.
@@ -562,6 +579,7 @@ mod tests {
             report(&mut conn, &broker, site);
         }
         assert_eq!(packets(), [1, 100, 100, 40]);
+        send_subscriptions(&mut conn, &broker);
         assert!(!state.is_subscribed());
         let waiter = tokio::spawn({
             let state = state.clone();
@@ -597,6 +615,7 @@ mod tests {
         broker.full.set(false);
         conn.flush(&broker);
         assert_eq!(broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>(), [1, 8]);
+        send_subscriptions(&mut conn, &broker);
         conn.on_suback(&broker, &suback(1));
         conn.on_suback(&broker, &suback(2));
         assert!(state.is_subscribed());

@@ -9,7 +9,8 @@
 //! - `state.rs`: [`BusState`], the shared handle everyone reads;
 //! - `request.rs`: requests waiting for their answers (commands, acknowledgements);
 //! - `connection.rs`: the rules of one connection, one method per event, behind a narrow
-//!   broker seam; `recovery.rs`: filling gaps by asking sites to send events again;
+//!   broker seam; `pacing.rs`: subscribing in batches the broker can deliver;
+//!   `recovery.rs`: filling gaps by asking sites to send events again;
 //! - `mqtt.rs`: the task that drives a connection with the MQTT client library.
 //!
 //! [`Bus::start`] spawns that task; dropping the [`Bus`] stops it.

@@ -152,6 +152,7 @@ pub(super) async fn run(
             event = events.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => conn.on_connack(&client, ack.session_present),
                 Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => conn.on_sent(pkid),
+                Ok(Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid))) => conn.on_subscribe_sent(pkid),
                 Ok(Event::Incoming(Packet::PubAck(ack))) => conn.on_puback(ack.pkid, ack.reason),
                 Ok(Event::Incoming(Packet::Publish(p))) => conn.on_publish(&client, &p),
                 Ok(Event::Incoming(Packet::SubAck(ack))) => conn.on_suback(&client, &ack),
@@ -172,16 +173,23 @@ pub(super) async fn run(
             }
         }
     }
-    // A clean DISCONNECT: the broker keeps our session and publishes no Last Will.
-    if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    // The acknowledgements still waiting go first, then a clean DISCONNECT: the broker
+    // keeps our session, delivers nothing again and publishes no Last Will.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while conn.has_unsent_acks() {
+            conn.flush(&client);
+            if events.poll().await.is_err() {
+                break;
+            }
+        }
+        if client.try_disconnect().is_ok() {
             while let Ok(ev) = events.poll().await {
                 if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
                     break;
                 }
             }
-        })
-        .await;
-    }
+        }
+    })
+    .await;
     conn.on_stopped();
 }
