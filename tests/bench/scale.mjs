@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TauriDriver, WebDriver, freePort, until } from "../e2e/harness.mjs";
+import { TauriDriver, WebDriver, freePort, freePortPair, until } from "../e2e/harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const app = join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "mimamori-app");
@@ -56,7 +56,7 @@ async function broker(extra) {
  * launch to every site listed online and to the first paint, and the open session. */
 async function launch(port) {
   const config = mkdtempSync(join(tmpdir(), "mimamori-scale-config-"));
-  const driver = new TauriDriver(await freePort(), {
+  const driver = new TauriDriver(await freePortPair(), {
     RUST_LOG: "warn",
     MIMAMORI_CONFIG_DIR: config,
     MIMAMORI_BROKER: `mqtt://127.0.0.1:${port}`,

@@ -16,7 +16,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { TauriDriver, WebDriver, freePort, until } from "../e2e/harness.mjs";
+import { TauriDriver, WebDriver, freePortPair, until } from "../e2e/harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const app = join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "mimamori-app");
@@ -65,7 +65,7 @@ setTimeout(() => result(null), 15000);
 
 const rows = [];
 for (const [run, gop] of GOPS.entries()) {
-  const driver = new TauriDriver(await freePort(), { MIMAMORI_DEMO: "1", MIMAMORI_DEMO_GOP: String(gop), RUST_LOG: process.env.BENCH_LOG ?? "warn" });
+  const driver = new TauriDriver(await freePortPair(), { MIMAMORI_DEMO: "1", MIMAMORI_DEMO_GOP: String(gop), RUST_LOG: process.env.BENCH_LOG ?? "warn" });
   await driver.start();
   const wd = new WebDriver(driver.port);
   try {

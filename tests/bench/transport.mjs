@@ -13,7 +13,7 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TauriDriver, WebDriver, freePort, until } from "../e2e/harness.mjs";
+import { TauriDriver, WebDriver, freePortPair, until } from "../e2e/harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const app = process.argv[2] ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "mimamori-app");
@@ -53,7 +53,7 @@ async function viaFetch(count) {
   done({ channel, fetched, burstChannel, burstFetch });
 })().catch((e) => done({ error: String(e) }));`;
 
-const driver = new TauriDriver(await freePort(), { MIMAMORI_DEMO: "1", RUST_LOG: "warn" });
+const driver = new TauriDriver(await freePortPair(), { MIMAMORI_DEMO: "1", RUST_LOG: "warn" });
 await driver.start();
 const wd = new WebDriver(driver.port);
 const rows = [];

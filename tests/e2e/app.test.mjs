@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, killByEnvironment, makeTlsFiles, until as waitFor } from "./harness.mjs";
+import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, freePortPair, killByEnvironment, makeTlsFiles, until as waitFor } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -118,7 +118,7 @@ before(async () => {
   notifications = new NotifyRecorder(recorderBin);
   await notifications.start();
   // Not enrolled yet: the app starts with an empty settings directory and keychain.
-  driver = new TauriDriver(await freePort(), appEnv);
+  driver = new TauriDriver(await freePortPair(), appEnv);
   await driver.start();
   wd = new WebDriver(driver.port);
   await wd.open(app);

@@ -23,6 +23,25 @@ export function freePort() {
   });
 }
 
+/** Whether nothing listens on the loopback port. */
+function isFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A free port whose next one is free too: tauri-driver listens on both (its own and
+ * WebKitWebDriver's), and a taken neighbour makes it fail to start. */
+export async function freePortPair() {
+  for (;;) {
+    const port = await freePort();
+    if (port < 65535 && (await isFree(port + 1))) return port;
+  }
+}
+
 /** Resolves once something accepts TCP connections on the port. */
 export async function waitForPort(port, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs;
@@ -278,6 +297,7 @@ export class Site {
 
 /** tauri-driver under the current DISPLAY; the app inherits `env`. */
 export class TauriDriver {
+  /** `port`: from `freePortPair`, since WebKitWebDriver takes the next one. */
   constructor(port, env) {
     this.port = port;
     this.env = env;
