@@ -149,7 +149,7 @@ export class Mosquitto {
       "topic read mimamori/v1/clients/owner/#", "",
       "user guard", "topic read mimamori/v1/sites/hq/#", "topic write mimamori/v1/sites/hq/ack/guard",
       "topic write mimamori/v1/sites/hq/replay/guard", "topic read mimamori/v1/clients/guard/#", "",
-      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, "topic write mimamori/v1/clients/#", ""]),
+      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, `topic write mimamori/v1/clients/+/+/responses/${s}`, ""]),
     ].join("\n");
     writeFileSync(join(this.dir, "acl"), acl);
     const listeners = tls

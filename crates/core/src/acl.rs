@@ -64,7 +64,7 @@ impl RoleTable {
             // responses) and reads what users send it.
             let _ = writeln!(
                 acl,
-                "user site-{site}\ntopic readwrite {ROOT}/sites/{site}/#\ntopic write {ROOT}/clients/#\n"
+                "user site-{site}\ntopic readwrite {ROOT}/sites/{site}/#\ntopic write {ROOT}/clients/+/+/responses/{site}\n"
             );
         }
         for (user, roles) in &self.users {

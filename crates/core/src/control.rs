@@ -253,7 +253,7 @@ pub async fn send(
     cmd: Command,
     timeout: Duration,
 ) -> Result<Outcome, ControlError> {
-    let request_id = format!("r-{:016x}", fastrand::u64(..));
+    let request_id = crate::protocol::new_request_id('r');
     let (action, seconds) = cmd.action.wire();
     let target_text = match &cmd.target {
         Target::Output(id) => format!("output:{id}"),
@@ -344,7 +344,7 @@ pub async fn acknowledge(
     let (site, alert_id) = (site.as_str(), alert_id.as_str());
     check_id("site id", site)?;
     check_id("alert id", alert_id)?;
-    let request_id = format!("k-{:016x}", fastrand::u64(..));
+    let request_id = crate::protocol::new_request_id('k');
     let record = |what: &str, outcome: &str| Record {
         time_ms: now_ms(),
         user: user.to_owned(),

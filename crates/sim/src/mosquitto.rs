@@ -31,11 +31,11 @@ topic read mimamori/v1/clients/manager/#
 
 user site-hq
 topic readwrite mimamori/v1/sites/hq/#
-topic write mimamori/v1/clients/#
+topic write mimamori/v1/clients/+/+/responses/hq
 
 user site-shop
 topic readwrite mimamori/v1/sites/shop/#
-topic write mimamori/v1/clients/#
+topic write mimamori/v1/clients/+/+/responses/shop
 ";
 const USERS: [&str; 4] = ["viewer-hq", "manager", "site-hq", "site-shop"];
 
@@ -80,6 +80,15 @@ impl Mosquitto {
     pub fn in_network(net: &crate::netns::TestNet) -> Mosquitto {
         let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
         let mut m = Mosquitto::configure(&users, "", ACL, None, true, &net.ns_ip);
+        m.namespace = Some(net.name.clone());
+        m.restart();
+        m
+    }
+
+    /// A broker with a ready-made password file and ACL, persistent, inside a test
+    /// network: an administrator's broker behind a link the test can damage.
+    pub fn in_network_with_files(net: &crate::netns::TestNet, passwd: &str, acl: &str) -> Mosquitto {
+        let mut m = Mosquitto::configure(&[], passwd, acl, None, true, &net.ns_ip);
         m.namespace = Some(net.name.clone());
         m.restart();
         m

@@ -45,6 +45,9 @@ pub enum Fault {
     Loss(u8),
     /// Every packet is dropped silently: connections hang until their timeouts.
     Blackhole,
+    /// Like [`Fault::Blackhole`], except for the TCP connection from this port of the host
+    /// (one that keeps its link: a site, while a phone's link goes dark).
+    BlackholeExcept(u16),
     /// Every new TCP connection is refused at once with a reset; open ones are reset too.
     Reject,
     /// At most this many kilobits per second leave the namespace.
@@ -100,6 +103,19 @@ impl TestNet {
         cmd
     }
 
+    /// The host-side ports of the TCP connections established from this host to `port`
+    /// of the namespace.
+    pub fn connections_to(&self, port: u16) -> Vec<u16> {
+        let out = Command::new("ss")
+            .args(["-tnH", "state", "established", "dst", &format!("{}:{port}", self.ns_ip)])
+            .output()
+            .expect("ss (iproute2)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2)?.rsplit_once(':')?.1.parse().ok())
+            .collect()
+    }
+
     /// Puts a fault on the link (replacing any other).
     pub fn fault(&self, fault: Fault) {
         self.heal();
@@ -116,6 +132,39 @@ impl TestNet {
             Fault::Blackhole => self
                 .exec(&["iptables", "-A", "INPUT", "-i", &self.ns_if, "-j", "DROP"])
                 .and_then(|()| self.exec(&["iptables", "-A", "OUTPUT", "-o", &self.ns_if, "-j", "DROP"])),
+            Fault::BlackholeExcept(port) => {
+                let port = port.to_string();
+                self.exec(&[
+                    "iptables",
+                    "-A",
+                    "INPUT",
+                    "-i",
+                    &self.ns_if,
+                    "-p",
+                    "tcp",
+                    "!",
+                    "--sport",
+                    &port,
+                    "-j",
+                    "DROP",
+                ])
+                .and_then(|()| {
+                    self.exec(&[
+                        "iptables",
+                        "-A",
+                        "OUTPUT",
+                        "-o",
+                        &self.ns_if,
+                        "-p",
+                        "tcp",
+                        "!",
+                        "--dport",
+                        &port,
+                        "-j",
+                        "DROP",
+                    ])
+                })
+            }
             Fault::Reject => self.exec(&[
                 "iptables",
                 "-A",

@@ -325,8 +325,16 @@ async fn run(
                         continue;
                     }
                     let props = p.properties.clone().unwrap_or_default();
+                    // A response goes only to the asking user's own tree, at this site's
+                    // level: never to another user or site, never into this site's topics.
+                    let asker = topic.rsplit('/').next().unwrap_or_default();
+                    let answerable = props.response_topic.clone().filter(|t| topics::is_response_topic_of(t, asker, &spec.id));
+                    if props.response_topic.is_some() && answerable.is_none() {
+                        tracing::warn!(site = %spec.id, user = %asker, "dropped a request that names a response topic not its own");
+                        continue;
+                    }
                     if topic.starts_with(&replays) {
-                        let Some(response_topic) = props.response_topic.clone() else { continue };
+                        let Some(response_topic) = answerable else { continue };
                         match recovery::decode_request(&p.payload) {
                             Ok(req) => {
                                 let r = Reply { topic: response_topic, correlation: props.correlation_data.clone(), answer: protocol::encode(&stream.replay(&req)) };
@@ -337,7 +345,7 @@ async fn run(
                         continue;
                     }
                     let Some(user) = topic.strip_prefix(&commands) else { continue };
-                    let Some(response_topic) = props.response_topic.clone() else { continue };
+                    let Some(response_topic) = answerable else { continue };
                     let reply = |answer: Vec<u8>| Reply { topic: response_topic.clone(), correlation: props.correlation_data.clone(), answer };
                     if props.message_expiry_interval == Some(0) {
                         // Too late to act on: say so, do nothing.

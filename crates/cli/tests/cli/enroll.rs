@@ -98,8 +98,8 @@ async fn enrol_use_and_remove_with_the_real_keychain_and_no_secret_anywhere_else
     let canary = "CANARY-9f2e41";
     let camera_canary = "CANARY-cam-77ab";
     // aiko views hq; ken, a second account on the same device, operates shop's siren.
-    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\ntopic write mimamori/v1/clients/#\n\n\
-               user site-shop\ntopic readwrite mimamori/v1/sites/shop/#\ntopic write mimamori/v1/clients/#\n\n\
+    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\ntopic write mimamori/v1/clients/+/+/responses/hq\n\n\
+               user site-shop\ntopic readwrite mimamori/v1/sites/shop/#\ntopic write mimamori/v1/clients/+/+/responses/shop\n\n\
                user aiko\ntopic read mimamori/v1/sites/hq/#\n\n\
                user ken\ntopic read mimamori/v1/sites/shop/#\ntopic write mimamori/v1/sites/shop/commands/ken\n\
                topic read mimamori/v1/clients/ken/#\n";

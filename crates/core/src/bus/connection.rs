@@ -78,8 +78,8 @@ pub(super) enum After {
 /// What this client publishes as, and its publishes on their way.
 pub(super) struct Own {
     pub user: String,
-    /// This client's responses topic (`clients/{user}/{client}/responses`).
-    pub responses: String,
+    /// This client's id, for its response topics (`clients/{user}/{client}/responses/{site}`).
+    pub client: String,
     /// Publishes handed to the client, waiting for their packet id (assigned in order of
     /// sending).
     pub unnumbered: VecDeque<Sent>,
@@ -117,7 +117,7 @@ impl Connection {
             sites: config.sites.clone(),
             own: Own {
                 user: config.user.clone(),
-                responses: topics::responses(&config.user, &config.client_id),
+                client: config.client_id.clone(),
                 unnumbered: VecDeque::new(),
             },
             by_pkid: HashMap::new(),
@@ -216,7 +216,8 @@ impl Connection {
     /// go; false when the client's queue had no room for one.
     fn subscribe_what_may_go(&mut self, broker: &impl Broker, now: Instant) -> bool {
         if !self.responses_subscribed {
-            if let Err(err) = broker.subscribe(std::slice::from_ref(&self.own.responses)) {
+            if let Err(err) = broker.subscribe(&[topics::responses_filter(&self.own.user, &self.own.client)])
+            {
                 tracing::debug!(%err, "the responses subscription waits for room in the client's queue");
                 return false;
             }
@@ -240,10 +241,16 @@ impl Connection {
         self.pacing.numbered(pkid);
     }
 
-    /// A request from the core (a command or an acknowledgement) to publish.
+    /// A request from the core (a command or an acknowledgement) to publish. Only while
+    /// connected: one queued meanwhile would go out whenever the link came back.
     pub fn send(&mut self, broker: &impl Broker, req: Outgoing) {
+        if !self.connected {
+            tracing::warn!(site = %req.site, "not connected: a request was not sent");
+            self.state.forget_request(&req.request_id);
+            return;
+        }
         let properties = req.expiry_s.map(|expiry_s| RequestProperties {
-            response_topic: self.own.responses.clone(),
+            response_topic: topics::responses(&self.own.user, &self.own.client, &req.site),
             correlation: req.request_id.clone(),
             expiry_s,
         });
@@ -282,13 +289,15 @@ impl Connection {
         }
     }
 
-    /// A PUBLISH from the broker: an answer on our responses topic, or a site's message.
+    /// A PUBLISH from the broker: a site's answer on one of our response topics, or a
+    /// site's message.
     pub fn on_publish(&mut self, broker: &impl Broker, p: &Publish) {
-        let stored = if p.topic == self.own.responses.as_bytes() {
-            self.on_response(broker, &p.payload);
+        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        let stored = if let Some(site) = topics::response_site(&topic, &self.own.user, &self.own.client) {
+            let site = site.to_owned();
+            self.on_response(broker, &site, &p.payload);
             true
         } else {
-            let topic = String::from_utf8_lossy(&p.topic).into_owned();
             let stored = self.on_site_message(broker, &topic, &p.payload);
             self.next_check = self.state.supervise();
             stored
@@ -303,7 +312,7 @@ impl Connection {
             self.flush_acks(broker);
         }
         // After the acknowledgement, so that a subscription never takes its room.
-        if let Ok(topic) = Topic::parse(&String::from_utf8_lossy(&p.topic)) {
+        if let Ok(topic) = Topic::parse(&topic) {
             let now = Instant::now();
             if self.pacing.heard(&topic, now) {
                 self.pace(broker);
@@ -342,18 +351,20 @@ impl Connection {
     }
 
     /// A response: to one of our replay requests, or to a command.
-    fn on_response(&mut self, broker: &impl Broker, payload: &[u8]) {
-        let replay_site = recovery::request_id_of(payload).and_then(|id| self.recovery.answered(&id));
-        let (Some(site), Some(inbox)) = (replay_site, &self.inbox) else {
-            answer_command(&self.state, payload);
+    /// `site`'s response (the topic's site level, which only that site may write): to
+    /// one of our replay requests to it, or to a command sent to it.
+    fn on_response(&mut self, broker: &impl Broker, site: &str, payload: &[u8]) {
+        let replayed = recovery::request_id_of(payload).is_some_and(|id| self.recovery.answered(site, &id));
+        let (true, Some(inbox)) = (replayed, &self.inbox) else {
+            answer_command(&self.state, site, payload);
             return;
         };
         let mut link = Link { broker, inbox, own: &mut self.own };
         match recovery::decode_response(payload) {
-            Ok(replayed) => self.recovery.apply(&mut link, &self.state, &site, replayed),
+            Ok(replayed) => self.recovery.apply(&mut link, &self.state, site, replayed),
             Err(err) => {
                 tracing::warn!(%site, "a malformed replay response was ignored: {err}");
-                self.recovery.check_soon(&site);
+                self.recovery.check_soon(site);
             }
         }
     }
@@ -411,6 +422,12 @@ impl Connection {
         self.state.set_subscribed(false);
         // The broker delivers again what this connection did not acknowledge.
         self.unsent_acks.clear();
+        // Our publishes still on their way are not sent again on the next connection
+        // (`mqtt.rs` takes them out of the client's resend queue): a command must never
+        // fire late. Whoever waits for them is told at once: unconfirmed.
+        for sent in self.own.unnumbered.drain(..).chain(self.by_pkid.drain().map(|(_, s)| s)) {
+            self.state.forget_request(&sent.request_id);
+        }
         self.subscribe_blocked = false;
         self.pacing.lost();
         let attempt = self.backoff.attempt() + 1;
@@ -437,16 +454,17 @@ impl Connection {
     }
 }
 
-/// Hands a command's response to whoever waits for it.
-fn answer_command(state: &BusState, payload: &[u8]) {
+/// Hands `site`'s response to a command to whoever waits for it, if the command went to
+/// `site`.
+fn answer_command(state: &BusState, site: &str, payload: &[u8]) {
     match crate::protocol::command::decode_response(payload) {
         Ok(r) => {
             let id = r.request_id.clone();
-            if !state.answer(&id, Reply::Response(r)) {
-                tracing::debug!(request = %id, "a response nobody waits for (late or duplicate)");
+            if !state.answer_from(site, &id, Reply::Response(r)) {
+                tracing::debug!(%site, request = %id, "a response nobody waits for from this site (late, duplicate or not asked)");
             }
         }
-        Err(err) => tracing::warn!("a malformed command response was ignored: {err}"),
+        Err(err) => tracing::warn!(%site, "a malformed command response was ignored: {err}"),
     }
 }
 
@@ -511,7 +529,9 @@ mod tests {
         }
     }
 
-    const RESPONSES: &str = "mimamori/v1/clients/aiko/phone/responses";
+    /// What the client subscribes to for its answers, and hq's level of it.
+    const RESPONSES: &str = "mimamori/v1/clients/aiko/phone/responses/+";
+    const HQ_ANSWERS: &str = "mimamori/v1/clients/aiko/phone/responses/hq";
     const EVENTS: &str = "mimamori/v1/sites/hq/events";
     const REPLAY: &str = "mimamori/v1/sites/hq/replay/aiko";
 
@@ -679,7 +699,7 @@ mod tests {
         let properties = asked[0].2.clone().unwrap();
         assert_eq!(
             (properties.response_topic.as_str(), properties.correlation),
-            (RESPONSES, request.request_id)
+            (HQ_ANSWERS, request.request_id)
         );
         // Unanswered: asked again once the replay timeout has passed, not before.
         tokio::time::advance(Duration::from_secs(5)).await;
@@ -718,7 +738,7 @@ mod tests {
         assert_eq!(
             properties,
             Some(RequestProperties {
-                response_topic: RESPONSES.into(),
+                response_topic: HQ_ANSWERS.into(),
                 correlation: "r-1".into(),
                 expiry_s: 10
             })
@@ -740,9 +760,49 @@ mod tests {
         assert!(matches!(refused.await, Ok(Reply::Refused(r)) if r.contains("does not allow")));
         assert!(matches!(accepted.await, Ok(Reply::Accepted)));
         let response = br#"{"v":1,"request_id":"r-2","outcome":"done","state":"on"}"#.to_vec();
-        conn.on_publish(&broker, &delivery(30, RESPONSES, response));
+        // Another site cannot answer for hq: its level of the topic names it.
+        conn.on_publish(
+            &broker,
+            &delivery(29, "mimamori/v1/clients/aiko/phone/responses/shop", response.clone()),
+        );
+        let mut answered = answered;
+        assert!(answered.try_recv().is_err(), "a response from a site not asked is ignored");
+        conn.on_publish(&broker, &delivery(30, HQ_ANSWERS, response));
         assert!(matches!(answered.await, Ok(Reply::Response(r)) if r.outcome == "done"));
-        assert_eq!(*broker.acked.borrow(), [30]);
+        assert_eq!(*broker.acked.borrow(), [29, 30]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_connection_never_sends_a_command_later_and_says_so_at_once() {
+        let (mut conn, state) = connection(&["hq"], None);
+        let broker = Recorder::default();
+        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        state.set_outgoing("aiko", Some(tx));
+        conn.on_connack(&broker, false);
+        let sent = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        conn.on_sent(3);
+        let queued_only = state.request("hq", "r-2", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        conn.on_error(ConnectionProblem::TimedOut, &"no answer to a ping");
+        // Both are unconfirmed now, not after their timeout.
+        assert!(sent.await.is_err());
+        assert!(queued_only.await.is_err());
+        // Asked while there is no connection: not queued for whenever it comes back.
+        let offline = state.request("hq", "r-3", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        assert!(offline.await.is_err());
+        assert_eq!(broker.published.borrow().len(), 2);
+        // A PUBACK of the old connection's packet id answers nothing of the new one.
+        conn.on_connack(&broker, true);
+        let next = state.request("hq", "r-4", b"{}".to_vec(), 10).unwrap();
+        conn.send(&broker, queued.try_recv().unwrap());
+        conn.on_sent(1);
+        conn.on_puback(3, PubAckReason::NotAuthorized);
+        let mut next = next;
+        assert!(next.try_recv().is_err());
+        conn.on_puback(1, PubAckReason::NotAuthorized);
+        assert!(matches!(next.await, Ok(Reply::Refused(_))));
     }
 
     #[tokio::test(start_paused = true)]

@@ -160,16 +160,25 @@ pub(super) async fn run(
                     tracing::warn!(reason = ?d.reason_code, "broker closed the session");
                 }
                 Ok(_) => {}
-                Err(err) => match conn.on_error(problem(&err), &err) {
-                    After::Stop => {
-                        let _ = stop.changed().await;
-                        return;
+                Err(err) => {
+                    let after = conn.on_error(problem(&err), &err);
+                    // rumqttc keeps what was not acknowledged (and what was still queued) to
+                    // send again on a resumed session, where the broker would start a
+                    // command's expiry anew: a door could open minutes later. Our publishes
+                    // (commands, acknowledgements, replay requests) are not sent again; the
+                    // connection has already told whoever waits for them.
+                    events.pending.retain(|r| !matches!(r, rumqttc::v5::Request::Publish(_)));
+                    match after {
+                        After::Stop => {
+                            let _ = stop.changed().await;
+                            return;
+                        }
+                        After::Retry(delay) => tokio::select! {
+                            _ = stop.changed() => break,
+                            () = tokio::time::sleep(delay) => {}
+                        },
                     }
-                    After::Retry(delay) => tokio::select! {
-                        _ = stop.changed() => break,
-                        () = tokio::time::sleep(delay) => {}
-                    },
-                },
+                }
             }
         }
     }

@@ -38,11 +38,14 @@ impl Recovery {
         self.due.entry(site.to_owned()).or_insert_with(|| Instant::now() + SETTLE);
     }
 
-    /// The site a replay response answers, if it answers one of our requests.
-    pub fn answered(&mut self, request_id: &str) -> Option<String> {
-        let site = self.in_flight.iter().find(|(_, (id, _))| id == request_id).map(|(s, _)| s.clone())?;
-        self.in_flight.remove(&site);
-        Some(site)
+    /// Whether `site`'s response answers the request on its way to that site (and so is
+    /// no longer on its way).
+    pub fn answered(&mut self, site: &str, request_id: &str) -> bool {
+        let ours = self.in_flight.get(site).is_some_and(|(id, _)| id == request_id);
+        if ours {
+            self.in_flight.remove(site);
+        }
+        ours
     }
 
     /// Asks every site that is due, and again every site whose request went unanswered.
@@ -80,7 +83,7 @@ impl Recovery {
         };
         let request = recovery::request(gap.epoch, gap.from, Some(gap.to));
         let properties = RequestProperties {
-            response_topic: link.own.responses.clone(),
+            response_topic: topics::responses(&link.own.user, &link.own.client, site),
             correlation: request.request_id.clone(),
             expiry_s: u32::try_from(REPLAY_TIMEOUT.as_secs()).unwrap_or(10),
         };

@@ -20,6 +20,8 @@ pub enum Reply {
 
 /// A publish on its way to the connection task.
 pub(crate) struct Outgoing {
+    /// The site it is for: a response is taken only from this site.
+    pub site: String,
     pub topic: String,
     pub request_id: String,
     pub payload: Vec<u8>,
@@ -34,8 +36,8 @@ pub(crate) struct Outgoing {
 pub(super) struct Requests {
     /// Requests to publish, to the connection task (None without a connection).
     outgoing: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
-    /// Requests waiting for their answer, by request id.
-    pending: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
+    /// Requests waiting for their answer, by request id: the site asked, and who waits.
+    pending: Mutex<HashMap<String, (String, oneshot::Sender<Reply>)>>,
     /// This client's broker user, for the command topic.
     user: Mutex<String>,
 }
@@ -46,7 +48,7 @@ impl Requests {
     pub fn send(&self, request: Outgoing) -> Option<oneshot::Receiver<Reply>> {
         let (tx, rx) = oneshot::channel();
         let request_id = request.request_id.clone();
-        lock(&self.pending).insert(request_id.clone(), tx);
+        lock(&self.pending).insert(request_id.clone(), (request.site.clone(), tx));
         let sent = lock(&self.outgoing).as_ref().is_some_and(|o| o.send(request).is_ok());
         if !sent {
             self.forget(&request_id);
@@ -64,9 +66,20 @@ impl Requests {
         lock(&self.pending).remove(request_id);
     }
 
-    /// Hands an answer to whoever waits for `request_id`; false when nobody does.
+    /// Hands the broker's answer (a PUBACK) to whoever waits for `request_id`; false when
+    /// nobody does.
     pub fn answer(&self, request_id: &str, reply: Reply) -> bool {
-        lock(&self.pending).remove(request_id).is_some_and(|tx| tx.send(reply).is_ok())
+        lock(&self.pending).remove(request_id).is_some_and(|(_, tx)| tx.send(reply).is_ok())
+    }
+
+    /// Hands `site`'s response to whoever waits for `request_id`, if the request went to
+    /// that site; false when nobody does (a response from another site stays unanswered).
+    pub fn answer_from(&self, site: &str, request_id: &str, reply: Reply) -> bool {
+        let mut pending = lock(&self.pending);
+        if pending.get(request_id).is_none_or(|(asked, _)| asked != site) {
+            return false;
+        }
+        pending.remove(request_id).is_some_and(|(_, tx)| tx.send(reply).is_ok())
     }
 
     /// Connects these requests to a connection task publishing as `user` (or disconnects

@@ -226,8 +226,8 @@ impl BusState {
         expiry_s: u32,
     ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
         let topic = protocol::topics::commands(site, &self.user());
-        let request_id = request_id.to_owned();
-        self.inner.requests.send(Outgoing { topic, request_id, payload, expiry_s: Some(expiry_s) })
+        let (site, request_id) = (site.to_owned(), request_id.to_owned());
+        self.inner.requests.send(Outgoing { site, topic, request_id, payload, expiry_s: Some(expiry_s) })
     }
 
     /// Publishes an acknowledgement to `site`'s ack topic for this user; the broker's
@@ -239,8 +239,8 @@ impl BusState {
         payload: Vec<u8>,
     ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
         let topic = protocol::topics::ack(site, &self.user());
-        let request_id = request_id.to_owned();
-        self.inner.requests.send(Outgoing { topic, request_id, payload, expiry_s: None })
+        let (site, request_id) = (site.to_owned(), request_id.to_owned());
+        self.inner.requests.send(Outgoing { site, topic, request_id, payload, expiry_s: None })
     }
 
     /// This client's broker user (empty before the connection task starts).
@@ -253,9 +253,14 @@ impl BusState {
         self.inner.requests.forget(request_id);
     }
 
-    /// Hands an answer to whoever waits for `request_id`; false when nobody does.
+    /// Hands the broker's answer to whoever waits for `request_id`; false when nobody does.
     pub(crate) fn answer(&self, request_id: &str, reply: Reply) -> bool {
         self.inner.requests.answer(request_id, reply)
+    }
+
+    /// Hands `site`'s response to whoever waits for `request_id`, if it went to `site`.
+    pub(crate) fn answer_from(&self, site: &str, request_id: &str, reply: Reply) -> bool {
+        self.inner.requests.answer_from(site, request_id, reply)
     }
 
     pub(crate) fn set_outgoing(&self, user: &str, tx: Option<tokio::sync::mpsc::UnboundedSender<Outgoing>>) {

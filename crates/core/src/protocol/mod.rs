@@ -146,6 +146,17 @@ impl Topic {
     }
 }
 
+/// A new request id: `prefix`, a dash and 128 bits from the operating system's random
+/// source, so that nobody can guess the id of another request and answer it.
+pub fn new_request_id(prefix: char) -> String {
+    use chacha20poly1305::aead::OsRng;
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
+}
+
 /// Topic names, in one place so the client, the simulator and the docs agree.
 pub mod topics {
     use super::ROOT;
@@ -164,9 +175,35 @@ pub mod topics {
     pub fn commands(site: &str, user: &str) -> String {
         format!("{ROOT}/sites/{site}/commands/{user}")
     }
-    /// Where a site answers `user`'s device `client`.
-    pub fn responses(user: &str, client: &str) -> String {
-        format!("{ROOT}/clients/{user}/{client}/responses")
+    /// Where `site` answers `user`'s device `client`: a level per site, so that the broker
+    /// lets each site write only its own and the client knows who answered.
+    pub fn responses(user: &str, client: &str, site: &str) -> String {
+        format!("{ROOT}/clients/{user}/{client}/responses/{site}")
+    }
+    /// What a client subscribes to for the answers of all its sites.
+    pub fn responses_filter(user: &str, client: &str) -> String {
+        format!("{ROOT}/clients/{user}/{client}/responses/+")
+    }
+    /// The site whose answer `topic` is, if it is one of `user`'s device `client`'s
+    /// response topics.
+    pub fn response_site<'a>(topic: &'a str, user: &str, client: &str) -> Option<&'a str> {
+        let site =
+            topic.strip_prefix(ROOT)?.strip_prefix("/clients/")?.strip_prefix(user)?.strip_prefix('/')?;
+        let site = site.strip_prefix(client)?.strip_prefix("/responses/")?;
+        super::check_id("site id", site).ok().map(|()| site)
+    }
+    /// Whether a request of `user` to `site` names a response topic the site may answer
+    /// on: `user`'s own tree, `site`'s own level (`…/clients/{user}/{client}/responses/
+    /// {site}`). A site drops a request that names anything else — another user's or
+    /// another site's topic, or its own retained tree.
+    pub fn is_response_topic_of(topic: &str, user: &str, site: &str) -> bool {
+        let Some(rest) = topic.strip_prefix(ROOT).and_then(|r| r.strip_prefix("/clients/")) else {
+            return false;
+        };
+        matches!(
+            rest.split('/').collect::<Vec<_>>()[..],
+            [u, client, "responses", s] if u == user && s == site && super::check_id("client id", client).is_ok()
+        )
     }
     pub fn output_state(site: &str, output: &str) -> String {
         format!("{ROOT}/sites/{site}/outputs/{output}/state")
@@ -506,6 +543,38 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_topics_name_the_user_the_device_and_the_site() {
+        let topic = topics::responses("aiko", "phone-1", "hq");
+        assert_eq!(topic, "mimamori/v1/clients/aiko/phone-1/responses/hq");
+        assert_eq!(topics::response_site(&topic, "aiko", "phone-1"), Some("hq"));
+        assert_eq!(topics::response_site(&topic, "ken", "phone-1"), None);
+        assert_eq!(topics::response_site(&topic, "aiko", "phone"), None);
+        assert_eq!(
+            topics::response_site("mimamori/v1/clients/aiko/phone-1/responses/a/b", "aiko", "phone-1"),
+            None
+        );
+        assert!(topics::is_response_topic_of(&topic, "aiko", "hq"));
+        for foreign in [
+            topics::responses("ken", "phone-1", "hq"),
+            topics::responses("aiko", "phone-1", "shop"),
+            "mimamori/v1/clients/aiko/phone-1/responses".to_owned(),
+            "mimamori/v1/sites/hq/status".to_owned(),
+            "mimamori/v1/clients/aiko/+/responses/hq".to_owned(),
+            "mimamori/v1/clients/aiko/phone-1/responses/hq/x".to_owned(),
+        ] {
+            assert!(!topics::is_response_topic_of(&foreign, "aiko", "hq"), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_long_random_and_valid() {
+        let (a, b) = (new_request_id('r'), new_request_id('r'));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 2 + 32);
+        assert!(check_id("request id", &a).is_ok());
+    }
 
     const HQ: &str = "mimamori/v1/sites/hq/catalog";
 

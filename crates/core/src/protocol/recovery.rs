@@ -126,13 +126,7 @@ pub fn decode_response(payload: &[u8]) -> Result<Replayed, ProtocolError> {
 
 /// A fresh request for one gap.
 pub fn request(epoch: u64, from_seq: u64, to_seq: Option<u64>) -> Request {
-    Request {
-        v: protocol::VERSION,
-        request_id: format!("p-{:016x}", fastrand::u64(..)),
-        epoch,
-        from_seq,
-        to_seq,
-    }
+    Request { v: protocol::VERSION, request_id: super::new_request_id('p'), epoch, from_seq, to_seq }
 }
 
 /// Decodes a replay request (for sites: the simulator).

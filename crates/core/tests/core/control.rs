@@ -211,3 +211,115 @@ async fn a_denied_by_the_site_is_never_shown_as_done() {
         other => panic!("the site should deny: {other:?}"),
     }
 }
+
+/// A raw MQTT 5 client as `user`, as anybody with the user's password could write one:
+/// its events, to read PUBACKs and what arrives on its subscriptions.
+async fn raw(broker: &Mosquitto, user: &str) -> (rumqttc::v5::AsyncClient, rumqttc::v5::EventLoop) {
+    let address = broker.address();
+    let mut options = rumqttc::v5::MqttOptions::new(format!("raw-{user}"), address.host, address.port);
+    options.set_credentials(user, password(user));
+    let (client, mut events) = rumqttc::v5::AsyncClient::new(options, 16);
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.poll()).await.unwrap().unwrap();
+        if matches!(event, rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::ConnAck(_))) {
+            return (client, events);
+        }
+    }
+}
+
+/// The PUBACK reason of the next PUBACK, and every PUBLISH that arrived meanwhile.
+async fn next_puback(
+    events: &mut rumqttc::v5::EventLoop,
+) -> (rumqttc::v5::mqttbytes::v5::PubAckReason, Vec<String>) {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    let mut arrived = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.poll()).await.unwrap().unwrap() {
+            rumqttc::v5::Event::Incoming(Packet::PubAck(ack)) => return (ack.reason, arrived),
+            rumqttc::v5::Event::Incoming(Packet::Publish(p)) => {
+                arrived.push(String::from_utf8_lossy(&p.topic).into_owned())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What arrives on the raw client's subscriptions within `wait`.
+async fn arrivals(events: &mut rumqttc::v5::EventLoop, wait: Duration) -> Vec<String> {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    let mut arrived = Vec::new();
+    let _ = tokio::time::timeout(wait, async {
+        while let Ok(event) = events.poll().await {
+            if let rumqttc::v5::Event::Incoming(Packet::Publish(p)) = event {
+                arrived.push(String::from_utf8_lossy(&p.topic).into_owned());
+            }
+        }
+    })
+    .await;
+    arrived
+}
+
+#[tokio::test]
+async fn a_site_answers_only_on_its_own_level_of_the_asking_users_tree() {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::{PubAckReason, PublishProperties};
+    let broker = broker();
+    let _hq = site(&broker, "hq", &[]);
+    let _shop = site(&broker, "shop", &[]);
+    let watcher = client(&broker, "ken", &["hq"]);
+    ready(watcher.state(), "hq").await;
+    let (mari, mut events) = raw(&broker, "mari").await;
+    mari.subscribe("mimamori/v1/clients/mari/#", QoS::AtLeastOnce).await.unwrap();
+    let command =
+        |id: &str| format!(r#"{{"v":1,"request_id":"{id}","target":{{"output":"siren"}},"action":"on"}}"#);
+    let ask = |response_topic: &str, id: &str| {
+        let properties = PublishProperties {
+            response_topic: Some(response_topic.to_owned()),
+            correlation_data: Some(id.as_bytes().to_vec().into()),
+            message_expiry_interval: Some(10),
+            ..PublishProperties::default()
+        };
+        mari.publish_with_properties(
+            "mimamori/v1/sites/hq/commands/mari",
+            QoS::AtLeastOnce,
+            false,
+            command(id),
+            properties,
+        )
+    };
+    // Requests naming a topic that is not hq's level of mari's own tree: the broker takes
+    // them (mari may command hq), the site drops them — the siren stays off.
+    for (i, foreign) in [
+        "mimamori/v1/sites/hq/status",
+        "mimamori/v1/clients/ken/test-ken/responses/hq",
+        "mimamori/v1/clients/mari/raw-mari/responses/shop",
+        "mimamori/v1/clients/mari/raw-mari/responses",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ask(foreign, &format!("r-foreign-{i}")).await.unwrap();
+        assert_eq!(next_puback(&mut events).await.0, PubAckReason::Success);
+    }
+    let arrived = arrivals(&mut events, Duration::from_secs(2)).await;
+    assert!(arrived.is_empty(), "the site answered a foreign response topic: {arrived:?}");
+    let siren = watcher.state().view("hq").unwrap().outputs.into_iter().find(|o| o.id == "siren").unwrap();
+    assert_eq!(siren.state, Some(OutputValue::Off), "a dropped request was executed");
+    // The same request naming hq's level of mari's tree: executed and answered there.
+    ask("mimamori/v1/clients/mari/raw-mari/responses/hq", "r-own").await.unwrap();
+    let arrived = arrivals(&mut events, Duration::from_secs(2)).await;
+    assert_eq!(arrived, ["mimamori/v1/clients/mari/raw-mari/responses/hq"]);
+    output_becomes(watcher.state(), "hq", "siren", OutputValue::On).await;
+
+    // Another site cannot answer for hq: the broker refuses shop's write to hq's level.
+    let (shop, mut shop_events) = raw(&broker, "site-shop").await;
+    let forged = r#"{"v":1,"request_id":"r-own","outcome":"done","state":"unlocked"}"#;
+    shop.publish("mimamori/v1/clients/mari/raw-mari/responses/hq", QoS::AtLeastOnce, false, forged)
+        .await
+        .unwrap();
+    assert_eq!(next_puback(&mut shop_events).await.0, PubAckReason::NotAuthorized);
+    shop.publish("mimamori/v1/clients/mari/raw-mari/responses/shop", QoS::AtLeastOnce, false, forged)
+        .await
+        .unwrap();
+    assert_eq!(next_puback(&mut shop_events).await.0, PubAckReason::Success, "its own level it may write");
+}

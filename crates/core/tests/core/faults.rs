@@ -378,3 +378,68 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     assert_eq!(bus.state().connection().attempt, 0);
     let _ = std::fs::remove_file(&path);
 }
+
+/// An admin's Unlock whose link goes dark right after it is sent, while the site keeps its
+/// own link; healed 30 s later. The client says *unconfirmed*, and nothing it queued goes
+/// out again on the new connection: the door stays locked, whatever the broker would have
+/// done with a command sent anew (its expiry starts again on arrival).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
+    use mimamori_core::acl::{RoleTable, mosquitto_password_line};
+    use mimamori_core::audit::Audit;
+    use mimamori_core::bus::BusConfig;
+    use mimamori_core::control::{self, Action, Command, Outcome, Target};
+    use mimamori_core::protocol::OutputValue;
+    use mimamori_core::role::Role;
+    let Some(net) = network() else { return };
+    let table: RoleTable =
+        serde_json::from_str(r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#).unwrap();
+    let passwd: String = ["mari", "site-hq"]
+        .iter()
+        .map(|u| mosquitto_password_line(u, &Secret::new(format!("pw-of-{u}"))).unwrap() + "\n")
+        .collect();
+    let broker = Mosquitto::in_network_with_files(&net, &passwd, &table.mosquitto_acl().unwrap());
+    let mut config = SimConfig::new(broker.address());
+    config.password = Some(Secret::new("pw-of-site-hq".to_owned()));
+    let _hq = SimSite::start(demo::site("hq").unwrap(), config);
+    until("the site's connection", 10, || net.connections_to(broker.port).len() == 1).await;
+    let site_port = net.connections_to(broker.port)[0];
+
+    let mut config = BusConfig::new(broker.address(), "mari-phone", "mari", vec!["hq".into()]);
+    config.password = Some(Secret::new("pw-of-mari".to_owned()));
+    config.keep_alive = Duration::from_secs(5);
+    let bus = Bus::start(config);
+    let state = bus.state().clone();
+    let door = {
+        let state = state.clone();
+        move || state.view("hq").and_then(|v| v.outputs.into_iter().find(|o| o.id == "door"))
+    };
+    until("the door's state", 15, || door().is_some_and(|d| d.state == Some(OutputValue::Locked))).await;
+
+    net.fault(mimamori_sim::netns::Fault::BlackholeExcept(site_port));
+    let dark = tokio::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Audit::open(dir.path().join("audit.log")).unwrap();
+    let unlock = Command {
+        site: "hq".into(),
+        target: Target::Output("door".into()),
+        action: Action::Unlock,
+        note: None,
+    };
+    let outcome = control::send(&state, &audit, "mari", Role::Admin, unlock, Duration::from_secs(10)).await;
+    assert!(matches!(outcome, Ok(Outcome::Unconfirmed)), "{outcome:?}");
+    tokio::time::sleep_until(dark + Duration::from_secs(30)).await;
+    net.heal();
+    if tokio::time::timeout(Duration::from_secs(40), state.subscribed()).await.is_err() {
+        panic!("never back after the link healed: {:?}", state.connection());
+    }
+    // The site executes within a second of receiving a command (a lock takes 300 ms).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let door = door().unwrap();
+    assert_eq!(
+        (door.state, door.by),
+        (Some(OutputValue::Locked), None),
+        "the door opened after the user was told unconfirmed"
+    );
+    bus.stop().await;
+}

@@ -34,7 +34,7 @@ topic readwrite mimamori/v1/sites/#
 
 user site-hq
 topic readwrite mimamori/v1/sites/hq/#
-topic write mimamori/v1/clients/#
+topic write mimamori/v1/clients/+/+/responses/hq
 ";
 
 fn site_id(i: usize) -> String {
