@@ -288,7 +288,19 @@ pub async fn send(
         Target::Output(id) => serde_json::json!({ "output": id }),
         Target::Site => serde_json::json!({ "site": true }),
     };
-    let body = Request { v: 1, request_id: &request_id, target, action, seconds, note: cmd.note.as_deref() };
+    // The deadline on the site's clock, estimated from its live heartbeats (early rather
+    // than late); the relative expiry below holds whatever the clocks say.
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let deadline_ms = bus.site_clock_ms(&cmd.site).map(|now| now.saturating_add(timeout_ms));
+    let body = Request {
+        v: 1,
+        request_id: &request_id,
+        target,
+        action,
+        seconds,
+        note: cmd.note.as_deref(),
+        deadline_ms,
+    };
     let payload =
         serde_json::to_vec(&body).map_err(|e| ControlError::Audit(AuditError::Io(e.to_string())))?;
     let expiry = timeout.as_secs().max(1) as u32;

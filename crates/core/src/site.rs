@@ -174,6 +174,8 @@ struct SiteEntry {
     link: Option<SiteLink>,
     last_heard: Option<Instant>,
     last_seen_ms: Option<u64>,
+    /// The site's clock minus this device's, from its last live heartbeat (ms).
+    clock_offset_ms: Option<i64>,
 }
 
 impl SiteEntry {
@@ -381,6 +383,25 @@ impl Sites {
             cameras,
             outputs,
         })
+    }
+
+    /// A live heartbeat of `site` (not a retained copy, which may be old) said its clock
+    /// read `site_ms` when this device's read `local_ms` on receipt. The delivery's delay
+    /// makes the estimate early, never late: a deadline worked out from it is reached on
+    /// the site's clock no later than meant.
+    pub fn note_clock(&mut self, site: &str, site_ms: u64, local_ms: u64) {
+        if let Some(entry) = self.entries.get_mut(site) {
+            let as_ms = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+            entry.clock_offset_ms = Some(as_ms(site_ms).saturating_sub(as_ms(local_ms)));
+        }
+    }
+
+    /// `site`'s clock now (ms since the Unix epoch), estimated from its last live
+    /// heartbeat; None before one, or when the site sends no time (it does not trust its
+    /// clock).
+    pub fn site_clock_ms(&self, site: &str, local_ms: u64) -> Option<u64> {
+        let offset = self.entries.get(site)?.clock_offset_ms?;
+        u64::try_from(i64::try_from(local_ms).ok()?.saturating_add(offset)).ok()
     }
 
     /// Whether `site` has reported: its catalog and its status, the retained state every

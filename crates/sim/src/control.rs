@@ -22,6 +22,10 @@ struct Request {
     action: String,
     #[serde(default)]
     seconds: Option<u32>,
+    /// The absolute deadline on this site's clock (ms since the Unix epoch), if the client
+    /// sent one.
+    #[serde(default)]
+    deadline_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +73,26 @@ pub fn response(request_id: &str, outcome: &str, state: Option<&str>, message: O
     serde_json::to_vec(&r).unwrap_or_default()
 }
 
+/// The effect, if it completes by the request's deadline on this site's clock (a lock
+/// takes its time); else an `expired` answer and nothing done. Without a trustworthy clock
+/// a deadline cannot be checked, so a request carrying one is not executed.
+fn in_time(req: &Request, clock_ms: Option<u64>, effect: Effect) -> Effect {
+    let Some(deadline) = req.deadline_ms else { return effect };
+    let takes = match &effect {
+        Effect::Output { delay, .. } => *delay,
+        Effect::Arm { .. } => Duration::ZERO,
+        Effect::Answer(_) | Effect::Ignore => return effect,
+    };
+    let expired = |why: &str| Effect::Answer(response(&req.request_id, "expired", None, Some(why)));
+    match clock_ms {
+        None => expired("this site has no trustworthy clock to check the deadline"),
+        Some(now) if now.saturating_add(u64::try_from(takes.as_millis()).unwrap_or(u64::MAX)) > deadline => {
+            expired("received after its deadline")
+        }
+        Some(_) => effect,
+    }
+}
+
 fn value_word(v: OutputValue) -> &'static str {
     match v {
         OutputValue::On => "on",
@@ -80,12 +104,15 @@ fn value_word(v: OutputValue) -> &'static str {
 
 impl Executor {
     /// Decides what `user`'s request does, given the site's catalog and output states.
+    /// Executes one request of `user`. `clock_ms`: this site's clock, None while it has no
+    /// trustworthy one (a request with a deadline is then not executed).
     pub fn execute(
         &mut self,
         user: &str,
         payload: &[u8],
         catalog: &Catalog,
         outputs: &BTreeMap<String, OutputValue>,
+        clock_ms: Option<u64>,
     ) -> Effect {
         let now = Instant::now();
         self.seen.retain(|_, (at, _)| now.duration_since(*at) < REMEMBER);
@@ -99,7 +126,7 @@ impl Executor {
         if let Some((_, answer)) = self.seen.get(&key) {
             return Effect::Answer(answer.clone());
         }
-        let effect = self.decide(&req, catalog, outputs);
+        let effect = in_time(&req, clock_ms, self.decide(&req, catalog, outputs));
         let answer = match &effect {
             Effect::Answer(a) | Effect::Output { answer: a, .. } | Effect::Arm { answer: a, .. } => a.clone(),
             Effect::Ignore => Vec::new(),
@@ -186,27 +213,58 @@ mod tests {
     fn commands_are_executed_once_and_checked_against_the_catalog() {
         let mut ex = Executor::default();
         let siren = br#"{"v":1,"request_id":"r-1","target":{"output":"siren"},"action":"on"}"#;
-        let first = ex.execute("ken", siren, &catalog(), &outputs());
+        let first = ex.execute("ken", siren, &catalog(), &outputs(), None);
         assert!(matches!(&first, Effect::Output { value: OutputValue::On, delay, .. } if delay.is_zero()));
         // A redelivery gets the same answer and does nothing more.
-        assert!(matches!(ex.execute("ken", siren, &catalog(), &outputs()), Effect::Answer(_)));
+        assert!(matches!(ex.execute("ken", siren, &catalog(), &outputs(), None), Effect::Answer(_)));
         let lock = br#"{"v":1,"request_id":"r-2","target":{"output":"door"},"action":"unlock"}"#;
         assert!(
-            matches!(ex.execute("ken", lock, &catalog(), &outputs()), Effect::Output { delay, .. } if delay == LOCK_DELAY)
+            matches!(ex.execute("ken", lock, &catalog(), &outputs(), None), Effect::Output { delay, .. } if delay == LOCK_DELAY)
         );
         let wrong = br#"{"v":1,"request_id":"r-3","target":{"output":"door"},"action":"on"}"#;
         assert!(
-            matches!(ex.execute("ken", wrong, &catalog(), &outputs()), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("denied"))
+            matches!(ex.execute("ken", wrong, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("denied"))
         );
         let pulse = br#"{"v":1,"request_id":"r-4","target":{"output":"light"},"action":"pulse","seconds":5}"#;
         assert!(
-            matches!(ex.execute("ken", pulse, &catalog(), &outputs()), Effect::Output { revert_after: Some((d, OutputValue::Off)), .. } if d.as_secs() == 5)
+            matches!(ex.execute("ken", pulse, &catalog(), &outputs(), None), Effect::Output { revert_after: Some((d, OutputValue::Off)), .. } if d.as_secs() == 5)
         );
-        assert_eq!(ex.execute("ken", b"garbage", &catalog(), &outputs()), Effect::Ignore);
+        assert_eq!(ex.execute("ken", b"garbage", &catalog(), &outputs(), None), Effect::Ignore);
         ex.broken.push("siren".into());
         let again = br#"{"v":1,"request_id":"r-5","target":{"output":"siren"},"action":"on"}"#;
         assert!(
-            matches!(ex.execute("ken", again, &catalog(), &outputs()), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("failed"))
+            matches!(ex.execute("ken", again, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("failed"))
         );
+    }
+
+    #[test]
+    fn a_deadline_is_kept_on_the_sites_clock() {
+        let mut ex = Executor::default();
+        let now = 1_764_000_000_000_u64;
+        let lock = |id: &str, deadline: u64| {
+            format!(
+                r#"{{"v":1,"request_id":"{id}","target":{{"output":"door"}},"action":"unlock","deadline_ms":{deadline}}}"#
+            )
+        };
+        let answer = |e: Effect| match e {
+            Effect::Answer(a) => String::from_utf8_lossy(&a).into_owned(),
+            other => format!("{other:?}"),
+        };
+        // In time, the lock's 300 ms included: executed.
+        let fresh =
+            ex.execute("mari", lock("r-1", now + 1_000).as_bytes(), &catalog(), &outputs(), Some(now));
+        assert!(matches!(fresh, Effect::Output { .. }), "{fresh:?}");
+        // Past the deadline, or finishing after it: expired, nothing done.
+        let stale = ex.execute("mari", lock("r-2", now - 1).as_bytes(), &catalog(), &outputs(), Some(now));
+        assert!(answer(stale).contains("expired"));
+        let too_slow =
+            ex.execute("mari", lock("r-3", now + 100).as_bytes(), &catalog(), &outputs(), Some(now));
+        assert!(answer(too_slow).contains("expired"));
+        // No trustworthy clock: a deadline cannot be checked, so nothing is done.
+        let unsure = ex.execute("mari", lock("r-4", now + 60_000).as_bytes(), &catalog(), &outputs(), None);
+        assert!(answer(unsure).contains("no trustworthy clock"));
+        // A request without a deadline (an older client) relies on its expiry alone.
+        let old = br#"{"v":1,"request_id":"r-5","target":{"output":"door"},"action":"unlock"}"#;
+        assert!(matches!(ex.execute("mari", old, &catalog(), &outputs(), None), Effect::Output { .. }));
     }
 }

@@ -45,6 +45,11 @@ pub struct SimConfig {
     /// How many recent events the site keeps for replay (the protocol asks for at least
     /// 10,000; tests make it small to show what is lost beyond it).
     pub replay_window: usize,
+    /// The site's clock against this machine's, in ms (a controller whose clock is off).
+    pub clock_offset_ms: i64,
+    /// Whether the site trusts its clock (say, set by NTP); without it, it sends no time
+    /// in its status and executes no command that carries a deadline.
+    pub clock_trusted: bool,
 }
 
 impl SimConfig {
@@ -57,15 +62,31 @@ impl SimConfig {
             alert_every: None,
             broken_outputs: Vec::new(),
             replay_window: 10_000,
+            clock_offset_ms: 0,
+            clock_trusted: true,
         }
     }
 }
 
-fn status_payload(spec: &SiteSpec, state: LinkState, events: Option<EventsHead>) -> Vec<u8> {
+impl SimConfig {
+    /// The site's clock (ms since the Unix epoch), if it trusts it.
+    fn clock_ms(&self) -> Option<u64> {
+        let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+        self.clock_trusted.then(|| u64::try_from(now.saturating_add(self.clock_offset_ms)).unwrap_or(0))
+    }
+}
+
+/// The site's status; `clock` its time, when it trusts its clock.
+fn status_payload(
+    spec: &SiteSpec,
+    state: LinkState,
+    events: Option<EventsHead>,
+    clock: Option<u64>,
+) -> Vec<u8> {
     protocol::encode(&Status {
         v: protocol::VERSION,
         state,
-        time: Some(now_ms()),
+        time: clock,
         armed: Some(spec.armed),
         cameras: spec.catalog.cameras.iter().map(|c| (c.id.clone(), protocol::CameraHealth::Ok)).collect(),
         events,
@@ -240,7 +261,7 @@ async fn run(
     opts.set_credentials(user, password);
     opts.set_last_will(LastWill::new(
         topics::status(&spec.id),
-        status_payload(&spec, LinkState::Offline, None),
+        status_payload(&spec, LinkState::Offline, None, None),
         QoS::AtLeastOnce,
         true,
         None,
@@ -289,7 +310,7 @@ async fn run(
                 }));
             }
             _ = beat.tick(), if connected => {
-                publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head())));
+                publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head()), config.clock_ms()));
             }
             Some(d) = done.recv() => {
                 // A command's effect, now that the hardware has moved.
@@ -304,7 +325,7 @@ async fn run(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!(site = %spec.id, "simulated site connected");
                     connected = true;
-                    publish_all(&client, &spec, stream.head());
+                    publish_all(&client, &spec, stream.head(), config.clock_ms());
                     let filters = inputs.iter().map(|t| Filter::new(t, QoS::AtLeastOnce));
                     if let Err(err) = client.try_subscribe_many(filters) {
                         tracing::warn!("simulated site could not subscribe to its users' topics: {err}");
@@ -353,12 +374,12 @@ async fn run(
                         answer(&client, reply(crate::control::response(&id, "expired", None, None)));
                         continue;
                     }
-                    match executor.execute(user, &p.payload, &spec.catalog, &spec.outputs) {
+                    match executor.execute(user, &p.payload, &spec.catalog, &spec.outputs, config.clock_ms()) {
                         Effect::Ignore => {}
                         Effect::Answer(a) => answer(&client, reply(a)),
                         Effect::Arm { state, answer: a } => {
                             spec.armed = state;
-                            publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head())));
+                            publish(&client, topics::status(&spec.id), status_payload(&spec, LinkState::Online, Some(stream.head()), config.clock_ms()));
                             answer(&client, reply(a));
                         }
                         Effect::Output { output, value, delay, revert_after, answer: a } => {
@@ -392,7 +413,7 @@ async fn run(
         publish(
             &client,
             topics::status(&spec.id),
-            status_payload(&spec, LinkState::Offline, Some(stream.head())),
+            status_payload(&spec, LinkState::Offline, Some(stream.head()), config.clock_ms()),
         );
         let _ = client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -450,9 +471,9 @@ fn decode_ack(payload: &[u8]) -> Option<(String, Option<String>)> {
         .then_some((ack.alert_id, ack.note))
 }
 
-fn publish_all(client: &AsyncClient, spec: &SiteSpec, head: EventsHead) {
+fn publish_all(client: &AsyncClient, spec: &SiteSpec, head: EventsHead, clock: Option<u64>) {
     publish(client, topics::catalog(&spec.id), protocol::encode(&spec.catalog));
-    publish(client, topics::status(&spec.id), status_payload(spec, LinkState::Online, Some(head)));
+    publish(client, topics::status(&spec.id), status_payload(spec, LinkState::Online, Some(head), clock));
     let since = now_ms();
     for (output, value) in &spec.outputs {
         let state = OutputState { v: protocol::VERSION, state: *value, since: Some(since), by: None };

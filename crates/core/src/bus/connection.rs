@@ -299,6 +299,9 @@ impl Connection {
             true
         } else {
             let stored = self.on_site_message(broker, &topic, &p.payload);
+            if !p.retain && topic.ends_with("/status") {
+                self.note_clock(&topic, &p.payload);
+            }
             self.next_check = self.state.supervise();
             stored
         };
@@ -399,6 +402,15 @@ impl Connection {
                 }
                 true
             }
+        }
+    }
+
+    /// A live status (not a retained copy, which may be old) carries the site's clock.
+    fn note_clock(&self, topic: &str, payload: &[u8]) {
+        if let Ok(crate::protocol::Message::Status { site, status }) = crate::protocol::decode(topic, payload)
+            && let Some(time) = status.time
+        {
+            self.state.note_site_clock(&site, time);
         }
     }
 

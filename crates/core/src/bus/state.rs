@@ -205,6 +205,17 @@ impl BusState {
         Some(view)
     }
 
+    /// Notes the clock of `site` from a live heartbeat that said `site_ms`.
+    pub(crate) fn note_site_clock(&self, site: &str, site_ms: u64) {
+        lock(&self.inner.sites).note_clock(site, site_ms, now_ms());
+    }
+
+    /// `site`'s clock now, as its last live heartbeat lets this device estimate it (early
+    /// rather than late); None without one.
+    pub fn site_clock_ms(&self, site: &str) -> Option<u64> {
+        lock(&self.inner.sites).site_clock_ms(site, now_ms())
+    }
+
     /// Whether `site` has sent its catalog and its status.
     pub fn has_reported(&self, site: &str) -> bool {
         lock(&self.inner.sites).has_reported(site)

@@ -17,6 +17,11 @@ pub struct Request<'a> {
     pub seconds: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
+    /// The absolute deadline on the site's clock (ms since the Unix epoch), besides the
+    /// relative Message Expiry: past it the site does not act. Absent when the client has
+    /// no estimate of the site's clock yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
 }
 
 /// A site's response on the wire.

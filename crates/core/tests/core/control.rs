@@ -244,14 +244,15 @@ async fn next_puback(
     }
 }
 
-/// What arrives on the raw client's subscriptions within `wait`.
-async fn arrivals(events: &mut rumqttc::v5::EventLoop, wait: Duration) -> Vec<String> {
+/// What arrives on the raw client's subscriptions within `wait`: topic and payload.
+async fn arrivals(events: &mut rumqttc::v5::EventLoop, wait: Duration) -> Vec<(String, String)> {
     use rumqttc::v5::mqttbytes::v5::Packet;
     let mut arrived = Vec::new();
     let _ = tokio::time::timeout(wait, async {
         while let Ok(event) = events.poll().await {
             if let rumqttc::v5::Event::Incoming(Packet::Publish(p)) = event {
-                arrived.push(String::from_utf8_lossy(&p.topic).into_owned());
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                arrived.push((text(&p.topic), text(&p.payload)));
             }
         }
     })
@@ -308,7 +309,8 @@ async fn a_site_answers_only_on_its_own_level_of_the_asking_users_tree() {
     // The same request naming hq's level of mari's tree: executed and answered there.
     ask("mimamori/v1/clients/mari/raw-mari/responses/hq", "r-own").await.unwrap();
     let arrived = arrivals(&mut events, Duration::from_secs(2)).await;
-    assert_eq!(arrived, ["mimamori/v1/clients/mari/raw-mari/responses/hq"]);
+    let topics: Vec<&str> = arrived.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(topics, ["mimamori/v1/clients/mari/raw-mari/responses/hq"]);
     output_becomes(watcher.state(), "hq", "siren", OutputValue::On).await;
 
     // Another site cannot answer for hq: the broker refuses shop's write to hq's level.
@@ -322,4 +324,92 @@ async fn a_site_answers_only_on_its_own_level_of_the_asking_users_tree() {
         .await
         .unwrap();
     assert_eq!(next_puback(&mut shop_events).await.0, PubAckReason::Success, "its own level it may write");
+}
+
+/// A site with its own clock, beating every 3 s or so.
+fn site_with_clock(broker: &Mosquitto, id: &str, offset_ms: i64, trusted: bool) -> SimSite {
+    let mut spec = demo::site(id).unwrap();
+    spec.catalog.supervision_s = 10;
+    let mut config = SimConfig::new(broker.address());
+    config.password = Some(Secret::new(password(&format!("site-{id}"))));
+    config.clock_offset_ms = offset_ms;
+    config.clock_trusted = trusted;
+    SimSite::start(spec, config)
+}
+
+#[tokio::test]
+async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_stale_ones() {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::PublishProperties;
+    const HOURS: i64 = 3 * 3600 * 1000;
+    let broker = broker();
+    let _hq = site_with_clock(&broker, "hq", HOURS, true);
+    let _shop = site_with_clock(&broker, "shop", 0, false);
+    let mari = client(&broker, "mari", &["hq", "shop"]);
+    let bus = mari.state();
+    ready(bus, "hq").await;
+    ready(bus, "shop").await;
+    // The client learns hq's clock from a live heartbeat: three hours ahead, and early.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while bus.site_clock_ms("hq").is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no live heartbeat with a time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let local = i64::try_from(mimamori_core::time::now_ms()).unwrap();
+    let estimate = i64::try_from(bus.site_clock_ms("hq").unwrap()).unwrap();
+    assert!((HOURS - 2_000..=HOURS).contains(&(estimate - local)), "estimated {} ms ahead", estimate - local);
+    assert_eq!(bus.site_clock_ms("shop"), None, "a site without a trusted clock sends no time");
+
+    // A fresh command carries a deadline on hq's clock and is executed.
+    let (audit, _path) = audit();
+    let siren =
+        |action| Command { site: "hq".into(), target: Target::Output("siren".into()), action, note: None };
+    let done = control::send(bus, &audit, "mari", Role::Admin, siren(Action::On), TIMEOUT).await.unwrap();
+    assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
+
+    // A command whose deadline on hq's clock has passed, though its relative expiry has
+    // not (held back, replayed): expired, and the siren stays on.
+    let (raw_mari, mut events) = raw(&broker, "mari").await;
+    raw_mari.subscribe("mimamori/v1/clients/mari/#", QoS::AtLeastOnce).await.unwrap();
+    let stale_deadline = bus.site_clock_ms("hq").unwrap() - 60_000;
+    let ask = |site: &str, id: &str, deadline: u64| {
+        let properties = PublishProperties {
+            response_topic: Some(format!("mimamori/v1/clients/mari/raw-mari/responses/{site}")),
+            correlation_data: Some(id.as_bytes().to_vec().into()),
+            message_expiry_interval: Some(10),
+            ..PublishProperties::default()
+        };
+        let body = format!(
+            r#"{{"v":1,"request_id":"{id}","target":{{"output":"siren"}},"action":"off","deadline_ms":{deadline}}}"#
+        );
+        raw_mari.publish_with_properties(
+            format!("mimamori/v1/sites/{site}/commands/mari"),
+            QoS::AtLeastOnce,
+            false,
+            body,
+            properties,
+        )
+    };
+    ask("hq", "r-stale", stale_deadline).await.unwrap();
+    let heard = arrivals(&mut events, Duration::from_secs(2)).await;
+    assert!(heard.iter().any(|(_, a)| a.contains("r-stale") && a.contains("expired")), "{heard:?}");
+    let siren_state = bus.view("hq").unwrap().outputs.into_iter().find(|o| o.id == "siren").unwrap().state;
+    assert_eq!(siren_state, Some(OutputValue::On), "a stale command was executed");
+
+    // A site without a trustworthy clock cannot check a deadline, so does not act on one;
+    // the client, which knows no clock of it, sends none, and its commands go through.
+    ask("shop", "r-unsure", u64::MAX / 2).await.unwrap();
+    let heard = arrivals(&mut events, Duration::from_secs(2)).await;
+    assert!(
+        heard.iter().any(|(_, a)| a.contains("r-unsure") && a.contains("no trustworthy clock")),
+        "{heard:?}"
+    );
+    let shop_siren = Command {
+        site: "shop".into(),
+        target: Target::Output("siren".into()),
+        action: Action::On,
+        note: None,
+    };
+    let done = control::send(bus, &audit, "mari", Role::Admin, shop_siren, TIMEOUT).await.unwrap();
+    assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
 }
