@@ -129,42 +129,8 @@ impl TestNet {
                 );
                 self.nft(&rules)
             }
-            Fault::Blackhole => self
-                .exec(&["iptables", "-A", "INPUT", "-i", &self.ns_if, "-j", "DROP"])
-                .and_then(|()| self.exec(&["iptables", "-A", "OUTPUT", "-o", &self.ns_if, "-j", "DROP"])),
-            Fault::BlackholeExcept(port) => {
-                let port = port.to_string();
-                self.exec(&[
-                    "iptables",
-                    "-A",
-                    "INPUT",
-                    "-i",
-                    &self.ns_if,
-                    "-p",
-                    "tcp",
-                    "!",
-                    "--sport",
-                    &port,
-                    "-j",
-                    "DROP",
-                ])
-                .and_then(|()| {
-                    self.exec(&[
-                        "iptables",
-                        "-A",
-                        "OUTPUT",
-                        "-o",
-                        &self.ns_if,
-                        "-p",
-                        "tcp",
-                        "!",
-                        "--dport",
-                        &port,
-                        "-j",
-                        "DROP",
-                    ])
-                })
-            }
+            Fault::Blackhole => self.drop_all(None),
+            Fault::BlackholeExcept(port) => self.drop_all(Some(port)),
             Fault::Reject => self.exec(&[
                 "iptables",
                 "-A",
@@ -203,6 +169,21 @@ impl TestNet {
         let _ = self.exec(&["iptables", "-F", "INPUT"]);
         let _ = self.exec(&["iptables", "-F", "OUTPUT"]);
         let _ = self.exec(&["tc", "qdisc", "del", "dev", &self.ns_if, "root"]);
+    }
+
+    /// Drops every packet on the link both ways, except those of the TCP connection from
+    /// host port `except`.
+    fn drop_all(&self, except: Option<u16>) -> Result<(), String> {
+        let port = except.map(|p| p.to_string());
+        for (chain, dir, port_flag) in [("INPUT", "-i", "--sport"), ("OUTPUT", "-o", "--dport")] {
+            let mut args = vec!["iptables", "-A", chain, dir, &self.ns_if];
+            if let Some(port) = &port {
+                args.extend(["-p", "tcp", "!", port_flag, port]);
+            }
+            args.extend(["-j", "DROP"]);
+            self.exec(&args)?;
+        }
+        Ok(())
     }
 
     fn nft(&self, rules: &str) -> Result<(), String> {

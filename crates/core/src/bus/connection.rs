@@ -563,6 +563,15 @@ mod tests {
         (conn, state, broker, inbox)
     }
 
+    /// A connection to `hq` without an inbox, and the queue on which the core's requests
+    /// reach it (handed on with `conn.send`, as the task does).
+    fn with_requests() -> (Connection, BusState, Recorder, tokio::sync::mpsc::UnboundedReceiver<Outgoing>) {
+        let (conn, state) = connection(&["hq"], None);
+        let (tx, queued) = tokio::sync::mpsc::unbounded_channel();
+        state.set_outgoing("aiko", Some(tx));
+        (conn, state, Recorder::default(), queued)
+    }
+
     fn delivery(pkid: u16, topic: &str, payload: Vec<u8>) -> Publish {
         let mut p = Publish::new(topic, QoS::AtLeastOnce, payload, None);
         p.pkid = pkid;
@@ -737,10 +746,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pubacks_and_responses_answer_their_requests() {
-        let (mut conn, state) = connection(&["hq"], None);
-        let broker = Recorder::default();
-        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
-        state.set_outgoing("aiko", Some(tx));
+        let (mut conn, state, broker, mut queued) = with_requests();
         conn.on_connack(&broker, false);
         // A command refused by the broker.
         let refused = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
@@ -786,10 +792,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lost_connection_never_sends_a_command_later_and_says_so_at_once() {
-        let (mut conn, state) = connection(&["hq"], None);
-        let broker = Recorder::default();
-        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
-        state.set_outgoing("aiko", Some(tx));
+        let (mut conn, state, broker, mut queued) = with_requests();
         conn.on_connack(&broker, false);
         let sent = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
@@ -819,10 +822,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_that_cannot_be_queued_is_forgotten() {
-        let (mut conn, state) = connection(&["hq"], None);
-        let broker = Recorder::default();
-        let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
-        state.set_outgoing("aiko", Some(tx));
+        let (mut conn, state, broker, mut queued) = with_requests();
         let reply = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
         broker.full.set(true);
         conn.send(&broker, queued.try_recv().unwrap());
