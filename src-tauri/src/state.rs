@@ -17,7 +17,7 @@ use mimamori_core::notify::settings::{self as notify_settings, QuietHoursSetting
 use mimamori_core::pin::{DevicePin, PinError};
 use mimamori_core::profile::{ProfileError, ProfileSummary, Profiles};
 use mimamori_core::protocol::CameraEntry;
-use mimamori_core::role::Role;
+use mimamori_core::protocol::role::Role;
 use mimamori_core::site::{SiteSummary, SiteView};
 use mimamori_core::time::now_ms;
 use mimamori_core::vault::MemoryStore;

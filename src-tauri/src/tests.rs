@@ -10,8 +10,8 @@ use mimamori_core::bus::{
 use mimamori_core::inbox::{AlertView, Inbox};
 use mimamori_core::profile::{ProfileSite, ProfileSummary, Profiles};
 use mimamori_core::protocol::event::{Alert, AlertKind, Event, EventBody};
+use mimamori_core::protocol::role::Role;
 use mimamori_core::protocol::{ArmState, CameraHealth, OutputKind, OutputValue};
-use mimamori_core::role::Role;
 use mimamori_core::site::{CameraView, OutputView, SiteLink, SiteSummary, SiteView};
 use mimamori_core::vault::MemoryStore;
 use mimamori_core::video::StreamProblem;

@@ -5,7 +5,7 @@ use crate::Source;
 use anyhow::Context;
 use mimamori_core::audit::{Audit, Record};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
-use mimamori_core::role::Role;
+use mimamori_core::protocol::role::Role;
 use std::path::PathBuf;
 use std::time::Duration;
 

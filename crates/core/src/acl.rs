@@ -6,8 +6,8 @@
 //! differs per site, so each user gets explicit lines naming their own topics: the effect
 //! `%u` would have, per site and role.
 
+use crate::protocol::role::Role;
 use crate::protocol::{ROOT, check_id};
-use crate::role::Role;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::OsRng;

@@ -8,8 +8,8 @@
 use crate::audit::{Audit, AuditError, Record};
 use crate::bus::{BusState, Reply};
 use crate::protocol::command::Request;
+use crate::protocol::role::{Permission, Role};
 use crate::protocol::{OutputKind, check_id};
-use crate::role::{Permission, Role};
 use crate::site::SiteView;
 use crate::time::now_ms;
 use serde::{Deserialize, Serialize};

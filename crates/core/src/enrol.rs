@@ -8,7 +8,7 @@
 //! memory.
 
 use crate::protocol::check_id;
-use crate::role::Role;
+use crate::protocol::role::Role;
 use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,8 +4,9 @@
 //! Modules are layered: each uses only those of a lower layer, never its own or one above
 //! it (`tests/core/layers.rs` reads every `crate::` path and keeps it so).
 //! 1. `secret`, `time`, `dirs`, `lang`, `backoff`: no other module of the core.
-//! 2. `protocol` (with its `event`, `recovery` and `command` messages), `vault`, `video`.
-//! 3. `role`, `inbox`, `site`, `audit`, `pin`.
+//! 2. `protocol` (with its `event`, `recovery`, `command` and `role` parts), `vault`,
+//!    `video`.
+//! 3. `inbox`, `site`, `audit`, `pin`.
 //! 4. `bus` (the client of the site bus), `acl`.
 //! 5. `enrol`.
 //! 6. `profile`, `control`, `notify`.
@@ -23,7 +24,6 @@ pub mod notify;
 pub mod pin;
 pub mod profile;
 pub mod protocol;
-pub mod role;
 pub mod secret;
 pub mod site;
 pub mod time;

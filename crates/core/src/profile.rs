@@ -7,7 +7,7 @@
 
 use crate::bus::{BrokerAddress, BusConfig};
 use crate::enrol::{CameraCredential, CodeError, EnrolledSite, Enrolment, Sealed};
-use crate::role::Role;
+use crate::protocol::role::Role;
 use crate::secret::Secret;
 use crate::vault::{SecretStore, VaultError};
 use blake2::{Blake2s256, Digest};

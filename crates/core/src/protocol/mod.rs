@@ -10,6 +10,7 @@
 pub mod command;
 pub mod event;
 pub mod recovery;
+pub mod role;
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

@@ -207,7 +207,7 @@ async fn what_the_site_no_longer_has_after_a_long_outage_is_a_possible_gap() {
 async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, ControlError, DeniedBy, Outcome};
-    use mimamori_core::role::Role;
+    use mimamori_core::protocol::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let viewer_inbox = Arc::new(Inbox::in_memory().unwrap());
@@ -279,7 +279,7 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
 async fn a_site_that_vanishes_is_a_link_failure_alert_of_this_device_acknowledged_here() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::role::Role;
+    use mimamori_core::protocol::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let inbox = Arc::new(Inbox::in_memory().unwrap());

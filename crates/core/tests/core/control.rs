@@ -9,7 +9,7 @@ use mimamori_core::audit::Audit;
 use mimamori_core::bus::{Bus, BusConfig, BusState, Reply};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::protocol::OutputValue;
-use mimamori_core::role::Role;
+use mimamori_core::protocol::role::Role;
 use mimamori_sim::mosquitto::Mosquitto;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::path::PathBuf;

@@ -217,7 +217,7 @@ async fn a_refusing_link_is_reported_at_once_and_retried_until_it_heals() {
 async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores_the_rest_later() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Action, Command, ControlError, Target};
-    use mimamori_core::role::Role;
+    use mimamori_core::protocol::role::Role;
     let Some(disk) = SmallDisk::mount(1024) else { return };
     let broker = Mosquitto::start();
     let hq = site(&broker);
@@ -332,7 +332,7 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     use mimamori_core::audit::Audit;
     use mimamori_core::bus::{BrokerAddress, BusConfig};
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::role::Role;
+    use mimamori_core::protocol::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     // The phone on a slow mobile link: 500 ms each way.
@@ -390,7 +390,7 @@ async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
     use mimamori_core::bus::BusConfig;
     use mimamori_core::control::{self, Action, Command, Outcome, Target};
     use mimamori_core::protocol::OutputValue;
-    use mimamori_core::role::Role;
+    use mimamori_core::protocol::role::Role;
     let Some(net) = network() else { return };
     let table: RoleTable =
         serde_json::from_str(r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#).unwrap();

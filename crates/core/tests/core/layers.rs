@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["secret", "time", "dirs", "lang", "backoff"],
     &["protocol", "vault", "video"],
-    &["role", "inbox", "site", "audit", "pin"],
+    &["inbox", "site", "audit", "pin"],
     &["bus", "acl"],
     &["enrol"],
     &["profile", "control", "notify"],

@@ -15,7 +15,7 @@ use mimamori_core::lang::Lang;
 use mimamori_core::notify::dbus::DbusNotifier;
 use mimamori_core::notify::{self, policy::Policy};
 use mimamori_core::protocol::event::AlertKind;
-use mimamori_core::role::Role;
+use mimamori_core::protocol::role::Role;
 use mimamori_sim::SimAlert;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::notifications::{Recorder, SessionBus};
