@@ -78,7 +78,7 @@ impl From<mimamori_core::control::ControlError> for IpcError {
             C::UnknownSite(_) | C::UnknownOutput { .. } => ErrorKind::NotFound,
             C::DoesNotFit { .. } | C::BadPulse | C::NoteTooLong | C::Invalid(_) => ErrorKind::InvalidInput,
             C::NotPermitted { .. } => ErrorKind::PermissionDenied,
-            C::NotConnected | C::Audit(_) => ErrorKind::Unavailable,
+            C::NotConnected | C::NotReported(_) | C::Audit(_) => ErrorKind::Unavailable,
             C::ProofNeeded => ErrorKind::Unauthenticated,
         };
         IpcError::new(kind, e.to_string())

@@ -229,7 +229,12 @@ impl AppState {
     /// The embedded demo broker and sites. Must run inside the Tokio runtime.
     pub fn demo() -> anyhow::Result<AppState> {
         let demo = Demo::start(0)?;
-        let config = BusConfig::new(demo.broker.clone(), "mimamori-app-demo", "demo", demo.site_ids());
+        let config = BusConfig::new(
+            demo.broker.clone(),
+            "mimamori-app-demo",
+            mimamori_sim::demo::DEMO_USER,
+            demo.site_ids(),
+        );
         // The demo keeps its alerts in memory, like its secrets.
         let inbox = Some(Arc::new(Inbox::in_memory()?));
         let bus = Bus::start_with_inbox(config, inbox.clone());
@@ -339,46 +344,27 @@ impl AppState {
         *self.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = viewers;
     }
 
-    /// Who acts at `site` and with which role: the enrolled profile's user and role; in the
-    /// demo, its user as admin; with a development profile, its user and `MIMAMORI_ROLE`
-    /// (viewer when unset). None when this device has no role there.
-    pub fn identity(&self, site: &str) -> Option<(String, Role)> {
-        if self.demo {
-            return Some(("demo".to_owned(), Role::Admin));
-        }
-        let (bus, profile) = self.session_of(site)?;
-        match profile {
-            Some(id) => self.keychain.as_ref().ok()?.identity(&id, site).ok()?,
-            None => {
-                let role = control::development_role().unwrap_or_else(|e| {
-                    tracing::warn!("{e}; acting as a viewer");
-                    Role::Viewer
-                });
-                Some((bus.user(), role))
-            }
-        }
-    }
-
-    /// What this user may do at `site`: for each output the actions that fit it and the
-    /// role allows, and the arming actions (the core decides; the UI only shows them).
+    /// What this user may do at `site`, with the role that holds there (the one the site
+    /// publishes, or for a site that keeps no roles table the enrolled one: the core's
+    /// `SiteSummary::role`): for each output the actions that fit it and the role allows,
+    /// and the arming actions (the core decides; the UI only shows them).
     pub fn controls(&self, site: &str) -> SiteControls {
-        let view = self.view(site);
-        let role = self.identity(site).map(|(_, r)| r);
-        let (Some(view), Some(role)) = (view, role) else {
+        let Some(view) = self.view(site) else {
             return SiteControls {
-                role,
+                role: None,
                 outputs: Vec::new(),
                 arming: Vec::new(),
                 arming_guarded: Vec::new(),
             };
         };
+        let role = view.summary.role;
         // (allowed, needing the app PIN) of each candidate action on a target.
         let allowed = |target: Target, actions: &[Action]| -> (Vec<String>, Vec<String>) {
             let mut ok = Vec::new();
             let mut guarded = Vec::new();
             for a in actions {
                 let cmd = Command { site: site.to_owned(), target: target.clone(), action: *a, note: None };
-                if let Ok(kind) = control::check_in(&view, role, &cmd) {
+                if let Ok(kind) = control::check_in(&view, &cmd) {
                     ok.push(a.word().to_owned());
                     if control::needs_proof(kind, *a) {
                         guarded.push(a.word().to_owned());
@@ -398,28 +384,24 @@ impl AppState {
             .collect();
         let (arming, arming_guarded) =
             allowed(Target::Site, &[Action::Arm, Action::ArmPartial, Action::Disarm]);
-        SiteControls { role: Some(role), outputs, arming, arming_guarded }
+        SiteControls { role, outputs, arming, arming_guarded }
     }
 
     /// Sends a command as this device's user, after the core's checks, through the audit
     /// log.
     pub async fn command(&self, cmd: Command) -> Result<Outcome, ControlError> {
-        let (user, role) =
-            self.identity(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
         let bus = self.bus_of(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
-        let kind = control::check(&bus, role, &cmd)?;
+        let kind = control::check(&bus, &cmd)?;
         if control::needs_proof(kind, cmd.action) && !self.pin.as_ref().is_some_and(|p| p.is_fresh()) {
             return Err(ControlError::ProofNeeded);
         }
-        control::send(&bus, &*self.audit()?, &user, role, cmd, COMMAND_TIMEOUT).await
+        control::send(&bus, &*self.audit()?, &bus.user(), cmd, COMMAND_TIMEOUT).await
     }
 
     /// Acknowledges an alert for every user of its site (operators and admins).
     pub async fn acknowledge(&self, ack: control::Ack) -> Result<Outcome, ControlError> {
-        let (user, role) =
-            self.identity(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
         let bus = self.bus_of(&ack.site).ok_or_else(|| ControlError::UnknownSite(ack.site.clone()))?;
-        control::acknowledge(&bus, &*self.audit()?, self.inbox.as_deref(), &user, role, ack, COMMAND_TIMEOUT)
+        control::acknowledge(&bus, &*self.audit()?, self.inbox.as_deref(), &bus.user(), ack, COMMAND_TIMEOUT)
             .await
     }
 
@@ -437,7 +419,7 @@ impl AppState {
     /// Notes in the audit log that this user saved (`save`) or deleted (`delete`) a clip.
     /// A clip is not undone for want of a log: a failure to write it is logged loudly.
     pub fn audit_clip(&self, site: &str, camera: &str, action: &str, clip_id: &str) {
-        let user = self.identity(site).map(|(user, _)| user).unwrap_or_default();
+        let user = self.bus_of(site).map(|bus| bus.user()).unwrap_or_default();
         let written = self.audit().and_then(|a| a.clip(&user, site, camera, action, clip_id, now_ms()));
         if let Err(e) = written {
             tracing::error!(site, camera, action, "the clip could not be written to the audit log: {e}");

@@ -102,7 +102,7 @@ before(async () => {
   tls = makeTlsFiles(mkdtempSync(join(tmpdir(), "mimamori-e2e-tls-")));
   chmodSync(dirname(tls.key), 0o755);
   chmodSync(tls.key, 0o644); // Mosquitto drops root and must read it
-  broker = new Mosquitto(await freePort(), CANARY, tls, await freePort());
+  broker = new Mosquitto(cli, await freePort(), CANARY, tls, await freePort());
   await broker.start();
   hevc = new GstRtspServer(join(root, "crates", "sim", "testdata", "gst-rtsp-server.py"), await freePort(), ["h265"]);
   await hevc.start();
@@ -112,7 +112,7 @@ before(async () => {
     const extra = id === "hq"
       ? ["--camera-url", `hq/entrance=${hevc.url("h265")}`, "--camera-url", `hq/parking=rtsp://127.0.0.1:${await freePort()}/gone`]
       : [];
-    sites[id] = new Site(simBin, broker.plainPort, id, await freePort(), extra);
+    sites[id] = new Site(simBin, broker.plainPort, id, await freePort(), ["--roles", broker.roles, ...extra]);
     sites[id].start();
   }
   notifications = new NotifyRecorder(recorderBin);
@@ -262,8 +262,10 @@ test("a tap opens the site's camera grid with its outputs", async () => {
   assert.equal(grid.tiles, 8);
   assert.match(grid.text, /搬入口 1/);
   assert.deepEqual(grid.outputs, ["off", "off", "locked"]);
-  const role = await wd.exec(`return document.querySelector('[data-testid="site-role"]')?.getAttribute('data-role') ?? null`);
-  assert.equal(role, "viewer");
+  // The role shown is the one the site enforces and publishes, not the enrolled one.
+  const role = await wd.exec(`const b = document.querySelector('[data-testid="site-role"]');
+    return b ? [b.getAttribute('data-role'), b.getAttribute('data-from')] : null`);
+  assert.deepEqual(role, ["viewer", "site"]);
   await sleep(300);
   await wd.screenshot(join(out, "site.png"));
   await keepPage();
@@ -646,7 +648,7 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
   const guardDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-guard-"));
   const env = {
     ...process.env, MIMAMORI_CONFIG_DIR: guardDir, MIMAMORI_BROKER: `mqtt://127.0.0.1:${broker.plainPort}`,
-    MIMAMORI_USER: "guard", MIMAMORI_PASSWORD: PASSWORD, MIMAMORI_SITES: "hq", MIMAMORI_CLIENT_ID: "cli-guard", MIMAMORI_ROLE: "operator",
+    MIMAMORI_USER: "guard", MIMAMORI_PASSWORD: PASSWORD, MIMAMORI_SITES: "hq", MIMAMORI_CLIENT_ID: "cli-guard",
   };
   const watch = spawn(cli, ["watch"], { env, stdio: ["ignore", "pipe", "ignore"] });
   const lines = [];

@@ -118,12 +118,22 @@ export function makeTlsFiles(dir) {
   return { ca: f("ca.pem"), cert: f("server.crt"), key: f("server.key") };
 }
 
-/** A Mosquitto of the test's own, with passwords and a per-user ACL. `manager` and `owner`
- * (two accounts enrolled on the same device) log in with `managerPassword`; `site-{id}`
- * writes its own site with PASSWORD. With `tls`
+/** Who may do what in the end-to-end test, as an administrator writes it: the manager
+ * operates hq and views warehouse; the owner, a second account on the same device, is admin
+ * of shop; `guard`, a colleague on another device, operates hq. The broker's ACL is made
+ * from it by `mimamori broker acl`, and each simulated site enforces its own column
+ * (`mimamori-sim --roles`). */
+export const ROLES = {
+  sites: ["hq", "warehouse", "shop"],
+  users: { manager: { hq: "operator", warehouse: "viewer" }, owner: { shop: "admin" }, guard: { hq: "operator" } },
+};
+
+/** A Mosquitto of the test's own, with passwords and the ACL `cli broker acl` writes from
+ * [ROLES] (its file: `roles`). `manager` and `owner` (two accounts enrolled on the same
+ * device) log in with `managerPassword`; `guard` and `site-{id}` with PASSWORD. With `tls`
  * ({ cert, key } paths), `port` speaks only TLS and `plainPort` serves the simulated sites. */
 export class Mosquitto {
-  constructor(port, managerPassword, tls = null, plainPort = port) {
+  constructor(cli, port, managerPassword, tls = null, plainPort = port) {
     this.port = port;
     this.plainPort = plainPort;
     this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-mosquitto-"));
@@ -135,23 +145,9 @@ export class Mosquitto {
     for (const user of ["site-hq", "site-warehouse", "site-shop", "guard"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
-    // The roles of the e2e enrolment codes. The manager: operator of hq, viewer of
-    // warehouse — so commands and acknowledgements only to hq, replay requests to both,
-    // answers under its own subtree. The owner, a second account on the same device: admin
-    // of shop. `guard`, a colleague on another device, is an operator of hq.
-    const acl = [
-      "user manager", "topic read mimamori/v1/sites/hq/#", "topic read mimamori/v1/sites/warehouse/#",
-      "topic write mimamori/v1/sites/hq/commands/manager", "topic write mimamori/v1/sites/hq/ack/manager",
-      ...["hq", "warehouse"].map((s) => `topic write mimamori/v1/sites/${s}/replay/manager`),
-      "topic read mimamori/v1/clients/manager/#", "",
-      "user owner", "topic read mimamori/v1/sites/shop/#", "topic write mimamori/v1/sites/shop/commands/owner",
-      "topic write mimamori/v1/sites/shop/ack/owner", "topic write mimamori/v1/sites/shop/replay/owner",
-      "topic read mimamori/v1/clients/owner/#", "",
-      "user guard", "topic read mimamori/v1/sites/hq/#", "topic write mimamori/v1/sites/hq/ack/guard",
-      "topic write mimamori/v1/sites/hq/replay/guard", "topic read mimamori/v1/clients/guard/#", "",
-      ...["hq", "warehouse", "shop"].flatMap((s) => [`user site-${s}`, `topic readwrite mimamori/v1/sites/${s}/#`, `topic write mimamori/v1/clients/+/+/responses/${s}`, ""]),
-    ].join("\n");
-    writeFileSync(join(this.dir, "acl"), acl);
+    this.roles = join(this.dir, "roles.json");
+    writeFileSync(this.roles, JSON.stringify(ROLES));
+    writeFileSync(join(this.dir, "acl"), execFileSync(cli, ["broker", "acl", this.roles]));
     const listeners = tls
       ? [`listener ${port} 127.0.0.1`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, `listener ${plainPort} 127.0.0.1`]
       : [`listener ${port} 127.0.0.1`];

@@ -2,6 +2,7 @@
 import type { ArmState } from "./ArmState";
 import type { CameraView } from "./CameraView";
 import type { OutputView } from "./OutputView";
+import type { Role } from "./Role";
 import type { SiteLink } from "./SiteLink";
 
 /**
@@ -15,4 +16,11 @@ name: string | null, link: SiteLink, armed: ArmState | null, cameraCount: number
 /**
  * When this client last heard from the site, ms since the Unix epoch (client clock).
  */
-lastSeenMs: number | null, };
+lastSeenMs: number | null, 
+/**
+ * The user's role here, as it holds: the one the site publishes when it keeps its own
+ * roles table (`role_from_site`); for a site that keeps none, the one this device was
+ * enrolled with (the broker's ACL enforces it). None when there is none, or before the
+ * site's catalog has arrived.
+ */
+role: Role | null, roleFromSite: boolean, };

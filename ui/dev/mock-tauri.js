@@ -39,12 +39,18 @@
       hasSnapshot: i % 2 === 0,
     }));
 
+  /** The roles the mock's sites publish for this user (the demo: admin everywhere). */
+  /** @type {Record<string, import('../www/js/types.js').Role>} */
+  const roles = { 'osaka-wh': 'operator', 'store-10': 'viewer', 'store-2': 'viewer' };
+
   /**
-   * @param {Omit<SiteView, 'cameraCount' | 'faultyCameras' | 'outputCount'>} s
+   * @param {Omit<SiteView, 'cameraCount' | 'faultyCameras' | 'outputCount' | 'role' | 'roleFromSite'>} s
    * @returns {SiteView}
    */
   const site = (s) => ({
     ...s,
+    role: query.get('demo') === '0' ? roles[s.id] ?? 'admin' : 'admin',
+    roleFromSite: true,
     cameraCount: s.cameras.length,
     faultyCameras: s.cameras.filter((c) => c.health === 'fault' || c.health === 'offline').length,
     outputCount: s.outputs.length,
@@ -195,8 +201,8 @@
 
   let received = 0;
   /** @param {SiteView} s */
-  const summary = ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs }) =>
-    ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs });
+  const summary = ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs, role, roleFromSite }) =>
+    ({ id, name, link, armed, cameraCount, faultyCameras, outputCount, lastSeenMs, role, roleFromSite });
 
   /** After enrol or remove_profile, the core switches the connection and sends resync. */
   const switched = () => {

@@ -26,8 +26,8 @@ const alert = (a) => ({
 
 /** @type {import('../www/js/types.js').SiteSummary[]} */
 const SITES = [
-  { id: 'tokyo-hq', name: '東京本社', link: 'online', armed: 'armed', cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: 1 },
-  { id: 'kyoto-new', name: null, link: 'unknown', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null },
+  { id: 'tokyo-hq', name: '東京本社', link: 'online', armed: 'armed', cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: 1, role: null, roleFromSite: false },
+  { id: 'kyoto-new', name: null, link: 'unknown', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null, role: null, roleFromSite: false },
 ];
 
 test('every alert kind has its own words in both languages', () => {

@@ -5,7 +5,7 @@ import { translate } from '../www/js/i18n.js';
 
 /**
  * @typedef {import('../www/js/types.js').OutputKind} OutputKind
- * @typedef {import('../www/js/types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('../www/js/types.js').SiteSummary} SiteSummary
  */
 
 /** @type {OutputKind[]} */
@@ -41,19 +41,18 @@ test('no role, an unknown role or an unknown kind operates nothing', () => {
 
 /**
  * @param {string} id
- * @param {[string, import('../www/js/types.js').Role][]} sites
- * @returns {ProfileSummary}
+ * @param {import('../www/js/types.js').Role | null} role
+ * @returns {SiteSummary}
  */
-const profile = (id, sites) => ({
-  id, label: id, user: 'aiko', enrolledMs: 0, sites: sites.map(([site, role]) => ({ id: site, name: site.toUpperCase(), role })),
+const site = (id, role) => ({
+  id, name: id, link: 'online', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null, role, roleFromSite: true,
 });
 
-test('the role at a site comes from the profile that lists it', () => {
-  const profiles = [profile('p1', [['hq', 'viewer'], ['shop', 'admin']]), profile('p2', [['depot', 'operator']])];
-  assert.equal(siteRole(profiles, 'hq'), 'viewer');
-  assert.equal(siteRole(profiles, 'depot'), 'operator');
-  assert.equal(siteRole(profiles, 'shop'), 'admin');
-  assert.equal(siteRole(profiles, 'elsewhere'), null);
+test('the role at a site is the one the core reports for it, never the enrolled one', () => {
+  const sites = [site('hq', 'viewer'), site('shop', 'admin'), site('depot', null)];
+  assert.equal(siteRole(sites, 'hq'), 'viewer');
+  assert.equal(siteRole(sites, 'shop'), 'admin');
+  assert.equal(siteRole(sites, 'depot'), null);
+  assert.equal(siteRole(sites, 'elsewhere'), null);
   assert.equal(siteRole(null, 'hq'), null);
-  assert.equal(siteRole([], 'hq'), null);
 });

@@ -9,7 +9,7 @@ import { filterSites, needingAttention, nextCamera, shownSites, siteForDigit, so
  * @returns {import('../www/js/types.js').SiteSummary}
  */
 const site = (id, name, rest = {}) => ({
-  id, name, link: 'online', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null, ...rest,
+  id, name, link: 'online', armed: null, cameraCount: 0, faultyCameras: 0, outputCount: 0, lastSeenMs: null, role: null, roleFromSite: false, ...rest,
 });
 
 test('sites sort by name, numbers in names by value, unnamed ones last by id', () => {

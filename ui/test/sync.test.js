@@ -18,7 +18,7 @@ import { initialState as initial } from './fixtures.js';
  * @returns {SiteSummary}
  */
 const summary = (id, link = 'online') => ({
-  id, name: id.toUpperCase(), link, armed: 'armed', cameraCount: 1, faultyCameras: 0, outputCount: 0, lastSeenMs: 1,
+  id, name: id.toUpperCase(), link, armed: 'armed', cameraCount: 1, faultyCameras: 0, outputCount: 0, lastSeenMs: 1, role: null, roleFromSite: false,
 });
 
 /**

@@ -5,7 +5,6 @@ use crate::Source;
 use anyhow::Context;
 use mimamori_core::audit::{Audit, Record};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
-use mimamori_core::protocol::role::Role;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,20 +60,6 @@ fn audit_path(demo: bool) -> PathBuf {
     mimamori_core::dirs::settings().join(if demo { "demo-audit.log" } else { "audit.log" })
 }
 
-/// Who acts and with which role on `site`.
-fn identity(source: &Source, session: &crate::Session, site: &str) -> anyhow::Result<(String, Role)> {
-    if source.demo {
-        return Ok(("demo".into(), Role::Admin));
-    }
-    if let Some(id) = &session.profile_id {
-        return crate::enroll::profiles()?
-            .identity(id, site)?
-            .with_context(|| format!("this device is not enrolled for site `{site}`"));
-    }
-    let user = std::env::var("MIMAMORI_USER").unwrap_or_default();
-    Ok((user, control::development_role().map_err(anyhow::Error::msg)?))
-}
-
 #[derive(clap::Args)]
 pub struct AckArgs {
     site: String,
@@ -84,7 +69,8 @@ pub struct AckArgs {
     common: Common,
 }
 
-/// Waits until the broker connection is up and `site` has reported its catalog.
+/// Waits until the broker connection is up and `site` has reported its catalog (and, just
+/// before it, the role it gives this user).
 async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !(bus.connection().phase.is_connected() && bus.view(site).is_some_and(|v| v.summary.name.is_some()))
@@ -106,13 +92,12 @@ fn open_audit(demo: bool) -> anyhow::Result<Audit> {
 async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
     let session = crate::connect(&common.source, Some(&site))?;
     let bus = session.bus.state().clone();
-    let (user, role) = identity(&common.source, &session, &site)?;
     // The catalog tells what the site has; the connection must be up to send.
     site_ready(&bus, &site).await?;
     let audit = open_audit(common.source.demo)?;
     let cmd = Command { site, target, action, note: common.note };
     let outcome =
-        control::send(&bus, &audit, &user, role, cmd, Duration::from_secs(common.timeout.max(1))).await?;
+        control::send(&bus, &audit, &bus.user(), cmd, Duration::from_secs(common.timeout.max(1))).await?;
     print_outcome(&outcome, common.timeout);
     anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the command was not confirmed as done");
     Ok(())
@@ -123,7 +108,6 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
     let common = args.common;
     let session = crate::connect(&common.source, Some(&args.site))?;
     let bus = session.bus.state().clone();
-    let (user, role) = identity(&common.source, &session, &args.site)?;
     site_ready(&bus, &args.site).await?;
     let audit = open_audit(common.source.demo)?;
     let ack = control::Ack { site: args.site, alert_id: args.alert, note: common.note };
@@ -131,8 +115,7 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
         &bus,
         &audit,
         Some(&session.inbox),
-        &user,
-        role,
+        &bus.user(),
         ack,
         Duration::from_secs(common.timeout.max(1)),
     )

@@ -145,7 +145,12 @@ pub(crate) struct Session {
 pub(crate) fn connect(source: &Source, site: Option<&str>) -> anyhow::Result<Session> {
     if source.demo {
         let demo = Demo::start(0)?;
-        let config = BusConfig::new(demo.broker.clone(), "mimamori-cli-demo", "demo", demo.site_ids());
+        let config = BusConfig::new(
+            demo.broker.clone(),
+            "mimamori-cli-demo",
+            mimamori_sim::demo::DEMO_USER,
+            demo.site_ids(),
+        );
         let inbox = Arc::new(Inbox::in_memory()?);
         return Ok(Session {
             bus: Bus::start_with_inbox(config, Some(inbox.clone())),

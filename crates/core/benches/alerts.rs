@@ -22,7 +22,7 @@ use mimamori_core::notify::{self, Notice, Notifier, policy::Policy};
 use mimamori_core::protocol::event::AlertKind;
 use mimamori_core::protocol::topics;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
-use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
+use mimamori_sim::{SimAlert, SimSite, demo};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -46,8 +46,7 @@ impl Notifier for Timing {
 
 async fn run() -> Vec<Row> {
     let broker = Mosquitto::start();
-    let mut sim = SimConfig::new(broker.address());
-    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let sim = mimamori_sim::mosquitto::site_config(broker.address(), "hq");
     let hq = SimSite::start(demo::site("hq").expect("demo site"), sim);
     let dir = std::env::temp_dir().join(format!("mimamori-bench-alerts-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

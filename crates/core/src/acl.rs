@@ -1,13 +1,15 @@
 //! The broker side of enrolment, for administrators: from one role table, the Mosquitto
 //! ACL and password entries that make the broker enforce exactly what the enrolment codes
-//! grant. See "Roles" in `docs/enrolment.md`.
+//! grant, and each site's own column of the table, which the site enforces too. See
+//! "Roles" in `docs/enrolment.md`.
 //!
 //! Mosquitto's `pattern` lines (with `%u`) apply to every user alike, but a user's role
 //! differs per site, so each user gets explicit lines naming their own topics: the effect
 //! `%u` would have, per site and role.
 
-use crate::protocol::role::Role;
-use crate::protocol::{ROOT, check_id};
+use crate::protocol::command::CommandClass;
+use crate::protocol::role::{Permission, Role};
+use crate::protocol::{ROOT, check_id, topics};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::OsRng;
@@ -53,6 +55,14 @@ impl RoleTable {
         Ok(())
     }
 
+    /// `site`'s column of the table: who has which role there, for the site to enforce.
+    pub fn roles_at(&self, site: &str) -> BTreeMap<String, Role> {
+        self.users
+            .iter()
+            .filter_map(|(user, roles)| roles.get(site).map(|role| (user.clone(), *role)))
+            .collect()
+    }
+
     /// The Mosquitto ACL file for this table.
     pub fn mosquitto_acl(&self) -> Result<String, RoleTableError> {
         self.validate()?;
@@ -74,11 +84,19 @@ impl RoleTable {
                 for topic in ["catalog", "status", "outputs/+/state", "events"] {
                     let _ = writeln!(acl, "topic read {base}/{topic}");
                 }
+                let _ = writeln!(acl, "topic read {}", topics::role(site, user));
                 // Every role may ask for a replay of what it can read.
-                let _ = writeln!(acl, "topic write {base}/replay/{user}");
-                if *role != Role::Viewer {
-                    let _ = writeln!(acl, "topic write {base}/commands/{user}");
-                    let _ = writeln!(acl, "topic write {base}/ack/{user}");
+                let _ = writeln!(acl, "topic write {}", topics::replay(site, user));
+                // Commands: each class the role allows; the topic without a class only
+                // for admins, whom a site lets use it.
+                for class in CommandClass::ALL.into_iter().filter(|c| role.may(c.permission())) {
+                    let _ = writeln!(acl, "topic write {}", topics::commands(site, class, user));
+                }
+                if *role == Role::Admin {
+                    let _ = writeln!(acl, "topic write {}", topics::commands_unclassed(site, user));
+                }
+                if role.may(Permission::Acknowledge) {
+                    let _ = writeln!(acl, "topic write {}", topics::ack(site, user));
                 }
             }
             // Answers to this user's requests.
@@ -116,15 +134,53 @@ mod tests {
     }
 
     #[test]
-    fn viewers_read_operators_also_command() {
+    fn viewers_read_operators_sound_and_light_admins_do_all() {
         let acl = table().mosquitto_acl().unwrap();
+        let lines = |user: &str| -> Vec<String> {
+            let block = acl.split("\n\n").find(|b| b.starts_with(&format!("user {user}\n"))).unwrap();
+            block.lines().filter(|l| l.starts_with("topic write")).map(str::to_owned).collect()
+        };
+        let w = |t: &str| format!("topic write mimamori/v1/sites/{t}");
+        // aiko: operator of hq (siren and light, acknowledgements), viewer of shop.
+        assert_eq!(
+            lines("aiko"),
+            [
+                w("hq/replay/aiko"),
+                w("hq/commands/siren/aiko"),
+                w("hq/commands/light/aiko"),
+                w("hq/ack/aiko"),
+                w("shop/replay/aiko")
+            ]
+        );
+        // ken: admin of shop: every class, and the topic without one.
+        assert_eq!(
+            lines("ken"),
+            [
+                w("shop/replay/ken"),
+                w("shop/commands/siren/ken"),
+                w("shop/commands/light/ken"),
+                w("shop/commands/lock/ken"),
+                w("shop/commands/relay/ken"),
+                w("shop/commands/arming/ken"),
+                w("shop/commands/ken"),
+                w("shop/ack/ken"),
+            ]
+        );
         assert!(acl.contains("user aiko\ntopic read mimamori/v1/sites/hq/catalog"));
-        assert!(acl.contains("topic write mimamori/v1/sites/hq/commands/aiko"));
-        assert!(!acl.contains("topic write mimamori/v1/sites/shop/commands/aiko"));
-        assert!(acl.contains("topic write mimamori/v1/sites/shop/replay/aiko"));
-        assert!(acl.contains("topic write mimamori/v1/sites/shop/commands/ken"));
+        assert!(acl.contains("topic read mimamori/v1/sites/hq/roles/aiko\n"));
         assert!(acl.contains("user site-hq\ntopic readwrite mimamori/v1/sites/hq/#"));
         assert!(!acl.contains("%u") && !acl.contains("sites/#"));
+    }
+
+    #[test]
+    fn a_sites_column() {
+        let t = table();
+        assert_eq!(t.roles_at("hq"), BTreeMap::from([("aiko".to_owned(), Role::Operator)]));
+        assert_eq!(
+            t.roles_at("shop"),
+            BTreeMap::from([("aiko".to_owned(), Role::Viewer), ("ken".to_owned(), Role::Admin)])
+        );
+        assert!(t.roles_at("elsewhere").is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::audit::{Audit, AuditError, Record};
 use crate::bus::{BusState, Reply};
-use crate::protocol::command::Request;
+use crate::protocol::command::{CommandClass, Request};
 use crate::protocol::role::{Permission, Role};
 use crate::protocol::{OutputKind, check_id};
 use crate::site::SiteView;
@@ -135,6 +135,8 @@ pub enum ControlError {
     UnknownOutput { site: String, output: String },
     #[error("`{action}` does not apply to {target}")]
     DoesNotFit { action: &'static str, target: String },
+    #[error("site `{0}` has not reported yet: nothing was sent")]
+    NotReported(String),
     #[error("your role on site `{site}` ({role}) does not allow this")]
     NotPermitted { site: String, role: &'static str },
     #[error("a pulse lasts 1 to {MAX_PULSE} seconds")]
@@ -149,15 +151,6 @@ pub enum ControlError {
     Audit(#[from] AuditError),
     #[error("{0}")]
     Invalid(#[from] crate::protocol::ProtocolError),
-}
-
-/// The environment variable that gives a development profile (`MIMAMORI_BROKER` …) its
-/// role, since it carries none.
-pub const ROLE_VAR: &str = "MIMAMORI_ROLE";
-
-/// A development profile's role: [`ROLE_VAR`], viewer when unset.
-pub fn development_role() -> Result<Role, String> {
-    std::env::var(ROLE_VAR).map_or(Ok(Role::Viewer), |r| r.parse())
 }
 
 pub const MAX_PULSE: u32 = 600;
@@ -183,17 +176,18 @@ pub fn needs_proof(kind: Option<OutputKind>, action: Action) -> bool {
     )
 }
 
-/// Checks a command against the catalog and the user's role; answers the kind of the
-/// target output (None for the site).
-pub fn check(bus: &BusState, role: Role, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
+/// Checks a command against the catalog and the user's role there (the one the site
+/// publishes, or for a site that keeps no roles table the enrolled one: `SiteSummary::role`);
+/// answers the kind of the target output (None for the site).
+pub fn check(bus: &BusState, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
     check_id("site id", &cmd.site)?;
     let view = bus.view(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
-    check_in(&view, role, cmd)
+    check_in(&view, cmd)
 }
 
 /// [`check`] against a view already in hand (several commands against one site read the
 /// site's view once).
-pub fn check_in(view: &SiteView, role: Role, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
+pub fn check_in(view: &SiteView, cmd: &Command) -> Result<Option<OutputKind>, ControlError> {
     if cmd.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Err(ControlError::NoteTooLong);
     }
@@ -237,10 +231,24 @@ pub fn check_in(view: &SiteView, role: Role, cmd: &Command) -> Result<Option<Out
                 (None, Permission::ArmOrDisarm)
             }
         };
-    if !role.may(needed) {
-        return Err(ControlError::NotPermitted { site: cmd.site.clone(), role: role.as_str() });
-    }
+    permitted(view, needed)?;
     Ok(kind)
+}
+
+/// Whether the user's role at the site allows `needed`. Before the site's catalog, which
+/// says whether the site keeps a roles table, the role that holds is not known yet.
+fn permitted(view: &SiteView, needed: Permission) -> Result<(), ControlError> {
+    if view.summary.name.is_none() {
+        return Err(ControlError::NotReported(view.summary.id.clone()));
+    }
+    let role = view.summary.role;
+    if role.is_some_and(|r| r.may(needed)) {
+        return Ok(());
+    }
+    Err(ControlError::NotPermitted {
+        site: view.summary.id.clone(),
+        role: role.map_or("no role", Role::as_str),
+    })
 }
 
 /// Sends a command: check, audit, publish with `timeout` as its expiry, wait for the
@@ -249,7 +257,6 @@ pub async fn send(
     bus: &BusState,
     audit: &Audit,
     user: &str,
-    role: Role,
     cmd: Command,
     timeout: Duration,
 ) -> Result<Outcome, ControlError> {
@@ -273,11 +280,14 @@ pub async fn send(
         outcome: outcome.to_owned(),
         note: cmd.note.clone(),
     };
-    if let Err(e) = check(bus, role, &cmd) {
-        // A refusal in the core is recorded too (if the log can be written).
-        let _ = audit.append(record("command", "refused"));
-        return Err(e);
-    }
+    let class = match check(bus, &cmd) {
+        Ok(kind) => CommandClass::of(kind),
+        Err(e) => {
+            // A refusal in the core is recorded too (if the log can be written).
+            let _ = audit.append(record("command", "refused"));
+            return Err(e);
+        }
+    };
     if !bus.connection().phase.is_connected() {
         let _ = audit.append(record("command", "not sent: offline"));
         return Err(ControlError::NotConnected);
@@ -304,7 +314,7 @@ pub async fn send(
     let payload =
         serde_json::to_vec(&body).map_err(|e| ControlError::Audit(AuditError::Io(e.to_string())))?;
     let expiry = timeout.as_secs().max(1) as u32;
-    let Some(reply) = bus.request(&cmd.site, &request_id, payload, expiry) else {
+    let Some(reply) = bus.request(&cmd.site, class, &request_id, payload, expiry) else {
         // The connection task went away between the check and the send.
         let _ = audit.append(record("outcome", "not sent: offline"));
         return Err(ControlError::NotConnected);
@@ -348,7 +358,6 @@ pub async fn acknowledge(
     audit: &Audit,
     inbox: Option<&crate::inbox::Inbox>,
     user: &str,
-    role: Role,
     ack: Ack,
     timeout: Duration,
 ) -> Result<Outcome, ControlError> {
@@ -370,14 +379,12 @@ pub async fn acknowledge(
     };
     let checked = if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         Err(ControlError::NoteTooLong)
-    } else if bus.view(site).is_none() {
-        Err(ControlError::UnknownSite(site.to_owned()))
-    } else if !role.may(Permission::Acknowledge) {
-        Err(ControlError::NotPermitted { site: site.to_owned(), role: role.as_str() })
-    } else if !bus.connection().phase.is_connected() {
-        Err(ControlError::NotConnected)
+    } else if let Some(view) = bus.view(site) {
+        permitted(&view, Permission::Acknowledge).and_then(|()| {
+            if bus.connection().phase.is_connected() { Ok(()) } else { Err(ControlError::NotConnected) }
+        })
     } else {
-        Ok(())
+        Err(ControlError::UnknownSite(site.to_owned()))
     };
     if let Err(e) = checked {
         let word = if matches!(e, ControlError::NotConnected) { "not sent: offline" } else { "refused" };

@@ -144,13 +144,6 @@ fn vault_name(id: &str) -> String {
 }
 
 impl Profiles {
-    /// The user of profile `id` and their role at `site`; None when the profile does not
-    /// list the site (or is gone).
-    pub fn identity(&self, id: &str, site: &str) -> Result<Option<(String, Role)>, ProfileError> {
-        let Some(profile) = self.list()?.into_iter().find(|p| p.id == id) else { return Ok(None) };
-        Ok(profile.sites.iter().find(|s| s.id == site).map(|s| (profile.user.clone(), s.role)))
-    }
-
     /// The keychain these profiles live in (the app PIN lives there too).
     pub fn vault(&self) -> Arc<dyn SecretStore> {
         self.vault.clone()
@@ -339,6 +332,7 @@ impl Profiles {
         })?;
         let sites = summary.sites.iter().map(|s| s.id.clone()).collect();
         let mut config = BusConfig::new(broker, client_id, &summary.user, sites);
+        config.roles = summary.sites.iter().map(|s| (s.id.clone(), s.role)).collect();
         config.password = Some(Secret::new(secrets.password));
         config.broker_ca = secrets.broker_ca;
         Ok(config)
@@ -410,6 +404,7 @@ mod tests {
         let config = profiles.bus_config(&summary.id, "dev-1").unwrap();
         assert_eq!(config.password.unwrap().expose(), "CANARY-pw-1");
         assert_eq!(config.sites, vec!["hq".to_owned()]);
+        assert_eq!(config.roles.get("hq"), Some(&summary.sites[0].role));
         let cam = profiles.camera_credential(&summary.id, "hq", "entrance").unwrap().unwrap();
         assert_eq!(cam.password.expose(), "CANARY-cam");
         // The same code again is refused; a new code for the same account rotates it.
@@ -460,7 +455,6 @@ mod tests {
         let second = profiles.enrol(&seal(&shop, "PIN-12345", FAST).unwrap(), "PIN-12345", NOW).unwrap();
         assert_ne!(first.id, second.id);
         assert_eq!(profiles.list().unwrap().len(), 2);
-        assert_eq!(profiles.identity(&second.id, "shop").unwrap(), Some(("kenji".into(), Role::Admin)));
         // A third account naming a site the first holds is refused, and nothing changes.
         let mut clash = enrolment("pw-3");
         clash.user = "yui".into();

@@ -5,6 +5,7 @@
 //! the IPC types the web view sees, and by construction they carry no endpoint URL.
 //! See `docs/site-protocol.md` for the rules applied here (retained state, supervision).
 
+use crate::protocol::role::Role;
 use crate::protocol::{
     ArmState, CameraEntry, CameraHealth, Catalog, LinkState, MAX_OUTPUTS, Message, OutputKind, OutputState,
     OutputValue, ProtocolError, Status, Topic,
@@ -127,6 +128,12 @@ pub struct SiteSummary {
     /// When this client last heard from the site, ms since the Unix epoch (client clock).
     #[ts(type = "number | null")]
     pub last_seen_ms: Option<u64>,
+    /// The user's role here, as it holds: the one the site publishes when it keeps its own
+    /// roles table (`role_from_site`); for a site that keeps none, the one this device was
+    /// enrolled with (the broker's ACL enforces it). None when there is none, or before the
+    /// site's catalog has arrived.
+    pub role: Option<Role>,
+    pub role_from_site: bool,
 }
 
 /// Everything the UI may know of one site: no endpoints, no credentials.
@@ -173,6 +180,10 @@ struct SiteEntry {
     outputs: BTreeMap<String, OutputState>,
     link: Option<SiteLink>,
     last_heard: Option<Instant>,
+    /// The role the site publishes for this user (`…/roles/{user}`).
+    site_role: Option<Role>,
+    /// The role this device was enrolled with for the site.
+    enrolled_role: Option<Role>,
     last_seen_ms: Option<u64>,
     /// The site's clock minus this device's, from its last live heartbeat (ms).
     clock_offset_ms: Option<i64>,
@@ -200,6 +211,8 @@ pub enum ApplyError {
     Protocol(#[from] ProtocolError),
     #[error("message for site `{0}`, which this client is not enrolled for")]
     NotEnrolled(String),
+    #[error("a role for another user, which this client does not take")]
+    NotOurs,
     #[error("site `{site}` sent state for more than {MAX_OUTPUTS} outputs")]
     TooManyOutputs { site: String },
 }
@@ -218,6 +231,14 @@ impl Sites {
         sites
     }
 
+    /// The role this device was enrolled with for `site`: what holds there unless the site
+    /// keeps its own roles table.
+    pub fn set_enrolled_role(&mut self, site: &str, role: Role) {
+        if let Some(entry) = self.entries.get_mut(site) {
+            entry.enrolled_role = Some(role);
+        }
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.order.iter().map(String::as_str)
     }
@@ -229,7 +250,8 @@ impl Sites {
             Message::Catalog { site, .. }
             | Message::Status { site, .. }
             | Message::OutputState { site, .. }
-            | Message::Event { site, .. } => site.clone(),
+            | Message::Event { site, .. }
+            | Message::Role { site, .. } => site.clone(),
             Message::Cleared { topic } => topic.site().to_owned(),
         };
         let entry = self.entries.get_mut(&site_id).ok_or_else(|| ApplyError::NotEnrolled(site_id.clone()))?;
@@ -274,8 +296,10 @@ impl Sites {
                     entry.outputs.remove(&output);
                 }
                 Topic::Events { .. } => {}
+                Topic::Role { .. } => entry.site_role = None,
             },
             Message::Event { .. } => {}
+            Message::Role { grant, .. } => entry.site_role = Some(grant.role),
         }
         entry.last_heard = Some(now);
         entry.last_seen_ms = Some(crate::time::now_ms());
@@ -431,6 +455,12 @@ fn summary(id: &str, e: &SiteEntry) -> SiteSummary {
         ),
         output_count: count(catalog.map_or(0, |c| c.outputs.len())),
         last_seen_ms: e.last_seen_ms,
+        role: match catalog {
+            Some(c) if c.role_table => e.site_role,
+            Some(_) => e.enrolled_role,
+            None => None,
+        },
+        role_from_site: catalog.is_some_and(|c| c.role_table),
     }
 }
 

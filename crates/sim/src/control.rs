@@ -1,9 +1,12 @@
 //! How a simulated site executes commands (`docs/site-protocol.md`, Commands and
-//! responses): it checks the target and action against its catalog, executes like real
-//! hardware (a lock takes 300 ms, a pulse switches back by itself, a broken output fails),
-//! answers each request id once (a redelivered request gets the same answer), and
-//! republishes the output's state with who changed it.
+//! responses): it checks that the command fits the class of the topic it came on and that
+//! the user's role in the site's own roles table allows it, checks the target and action
+//! against its catalog, executes like real hardware (a lock takes 300 ms, a pulse switches
+//! back by itself, a broken output fails), answers each request id once (a redelivered
+//! request gets the same answer), and republishes the output's state with who changed it.
 
+use mimamori_core::protocol::command::CommandClass;
+use mimamori_core::protocol::role::Role;
 use mimamori_core::protocol::{ArmState, Catalog, OutputKind, OutputValue};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +58,15 @@ pub enum Effect {
     Ignore,
 }
 
+/// Who sends a command, as the site knows them: the `{user}` level of the topic (which
+/// the broker vouches for), its class level (None on the topic without one), and the
+/// user's role in the site's own table (None: not in it).
+pub struct Asker<'a> {
+    pub user: &'a str,
+    pub class: Option<&'a str>,
+    pub role: Option<Role>,
+}
+
 #[derive(Default)]
 pub struct Executor {
     seen: HashMap<(String, String), (Instant, Vec<u8>)>,
@@ -103,12 +115,12 @@ fn value_word(v: OutputValue) -> &'static str {
 }
 
 impl Executor {
-    /// Decides what `user`'s request does, given the site's catalog and output states.
-    /// Executes one request of `user`. `clock_ms`: this site's clock, None while it has no
-    /// trustworthy one (a request with a deadline is then not executed).
+    /// Decides what `asker`'s request does, given the site's catalog and output states.
+    /// `clock_ms`: this site's clock, None while it has no trustworthy one (a request with
+    /// a deadline is then not executed).
     pub fn execute(
         &mut self,
-        user: &str,
+        asker: &Asker<'_>,
         payload: &[u8],
         catalog: &Catalog,
         outputs: &BTreeMap<String, OutputValue>,
@@ -122,11 +134,11 @@ impl Executor {
         if req.v != 1 || mimamori_core::protocol::check_id("request id", &req.request_id).is_err() {
             return Effect::Ignore;
         }
-        let key = (user.to_owned(), req.request_id.clone());
+        let key = (asker.user.to_owned(), req.request_id.clone());
         if let Some((_, answer)) = self.seen.get(&key) {
             return Effect::Answer(answer.clone());
         }
-        let effect = in_time(&req, clock_ms, self.decide(&req, catalog, outputs));
+        let effect = in_time(&req, clock_ms, self.decide(asker, &req, catalog, outputs));
         let answer = match &effect {
             Effect::Answer(a) | Effect::Output { answer: a, .. } | Effect::Arm { answer: a, .. } => a.clone(),
             Effect::Ignore => Vec::new(),
@@ -135,10 +147,40 @@ impl Executor {
         effect
     }
 
-    fn decide(&self, req: &Request, catalog: &Catalog, outputs: &BTreeMap<String, OutputValue>) -> Effect {
+    fn decide(
+        &self,
+        asker: &Asker<'_>,
+        req: &Request,
+        catalog: &Catalog,
+        outputs: &BTreeMap<String, OutputValue>,
+    ) -> Effect {
         let id = req.request_id.as_str();
         let deny = |why: &str| Effect::Answer(response(id, "denied", None, Some(why)));
-        if req.target.site == Some(true) {
+        // The class of what is targeted, which the topic and the role must both allow.
+        let kind = match (req.target.site, req.target.output.as_deref()) {
+            (Some(true), _) => None,
+            (_, Some(output)) => match catalog.outputs.iter().find(|o| o.id == output) {
+                Some(entry) => Some(entry.kind),
+                None => return deny("no such output"),
+            },
+            _ => return deny("no target"),
+        };
+        let class = CommandClass::of(kind);
+        match asker.class {
+            Some(level) if level != class.as_str() => {
+                return deny(&format!("a {} command does not belong on the `{level}` topic", class.as_str()));
+            }
+            None if asker.role != Some(Role::Admin) => {
+                return deny("the commands topic without a class is for admins only");
+            }
+            _ => {}
+        }
+        match asker.role {
+            Some(role) if role.may(class.permission()) => {}
+            Some(role) => return deny(&format!("your role here ({}) does not allow this", role.as_str())),
+            None => return deny("you have no role at this site"),
+        }
+        if kind.is_none() {
             if !catalog.armable {
                 return deny("this site cannot be armed from here");
             }
@@ -155,10 +197,7 @@ impl Executor {
             };
             return Effect::Arm { state, answer: response(id, "done", Some(word), None) };
         }
-        let Some(output) = req.target.output.as_deref() else { return deny("no target") };
-        let Some(entry) = catalog.outputs.iter().find(|o| o.id == output) else {
-            return deny("no such output");
-        };
+        let output = req.target.output.as_deref().unwrap_or_default();
         if self.broken.iter().any(|b| b == output) {
             return Effect::Answer(response(
                 id,
@@ -167,7 +206,7 @@ impl Executor {
                 Some("the output did not respond"),
             ));
         }
-        let is_lock = entry.kind == OutputKind::Lock;
+        let is_lock = kind == Some(OutputKind::Lock);
         let (value, revert) = match (req.action.as_str(), is_lock) {
             ("on", false) => (OutputValue::On, None),
             ("off", false) => (OutputValue::Off, None),
@@ -209,31 +248,72 @@ mod tests {
         crate::demo::site("hq").unwrap().outputs
     }
 
+    /// An admin on the topic without a class, which admins may use.
+    fn admin(user: &str) -> Asker<'_> {
+        Asker { user, class: None, role: Some(Role::Admin) }
+    }
+
+    fn answer(e: Effect) -> String {
+        match e {
+            Effect::Answer(a) => String::from_utf8_lossy(&a).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_topic_class_and_the_sites_own_roles_table_decide() {
+        let mut ex = Executor::default();
+        let unlock = br#"{"v":1,"request_id":"r-1","target":{"output":"door"},"action":"unlock"}"#;
+        let siren = br#"{"v":1,"request_id":"r-2","target":{"output":"siren"},"action":"on"}"#;
+        let disarm = br#"{"v":1,"request_id":"r-3","target":{"site":true},"action":"disarm"}"#;
+        let unlock_again = br#"{"v":1,"request_id":"r-4","target":{"output":"door"},"action":"unlock"}"#;
+        let mut run = |user: &str, class: Option<&str>, role: Option<Role>, payload: &[u8]| {
+            ex.execute(&Asker { user, class, role }, payload, &catalog(), &outputs(), None)
+        };
+        // An operator: siren on its class's topic, yes; the lock, arming, or the topic
+        // without a class (whatever the payload says), no.
+        assert!(matches!(run("ken", Some("siren"), Some(Role::Operator), siren), Effect::Output { .. }));
+        let refused = answer(run("ken", Some("lock"), Some(Role::Operator), unlock));
+        assert!(refused.contains("denied") && refused.contains("(operator) does not allow"), "{refused}");
+        assert!(answer(run("ken", Some("arming"), Some(Role::Operator), disarm)).contains("denied"));
+        let old = answer(run("ken", None, Some(Role::Operator), unlock_again));
+        assert!(old.contains("denied") && old.contains("admins only"), "{old}");
+        // A command on a topic of another class is refused, even for an admin.
+        let misfiled = answer(run("mari", Some("siren"), Some(Role::Admin), unlock));
+        assert!(misfiled.contains("does not belong on the `siren` topic"), "{misfiled}");
+        assert!(answer(run("mari", Some("doors"), Some(Role::Admin), unlock)).contains("denied"));
+        // Someone the site's table does not list: nothing.
+        assert!(answer(run("eve", Some("siren"), None, siren)).contains("no role at this site"));
+        // An admin on the right topics, or on the one without a class.
+        assert!(matches!(run("mari", Some("lock"), Some(Role::Admin), unlock_again), Effect::Output { .. }));
+        assert!(matches!(run("mari", None, Some(Role::Admin), disarm), Effect::Arm { .. }));
+    }
+
     #[test]
     fn commands_are_executed_once_and_checked_against_the_catalog() {
         let mut ex = Executor::default();
         let siren = br#"{"v":1,"request_id":"r-1","target":{"output":"siren"},"action":"on"}"#;
-        let first = ex.execute("ken", siren, &catalog(), &outputs(), None);
+        let first = ex.execute(&admin("ken"), siren, &catalog(), &outputs(), None);
         assert!(matches!(&first, Effect::Output { value: OutputValue::On, delay, .. } if delay.is_zero()));
         // A redelivery gets the same answer and does nothing more.
-        assert!(matches!(ex.execute("ken", siren, &catalog(), &outputs(), None), Effect::Answer(_)));
+        assert!(matches!(ex.execute(&admin("ken"), siren, &catalog(), &outputs(), None), Effect::Answer(_)));
         let lock = br#"{"v":1,"request_id":"r-2","target":{"output":"door"},"action":"unlock"}"#;
         assert!(
-            matches!(ex.execute("ken", lock, &catalog(), &outputs(), None), Effect::Output { delay, .. } if delay == LOCK_DELAY)
+            matches!(ex.execute(&admin("ken"), lock, &catalog(), &outputs(), None), Effect::Output { delay, .. } if delay == LOCK_DELAY)
         );
         let wrong = br#"{"v":1,"request_id":"r-3","target":{"output":"door"},"action":"on"}"#;
         assert!(
-            matches!(ex.execute("ken", wrong, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("denied"))
+            matches!(ex.execute(&admin("ken"), wrong, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("denied"))
         );
         let pulse = br#"{"v":1,"request_id":"r-4","target":{"output":"light"},"action":"pulse","seconds":5}"#;
         assert!(
-            matches!(ex.execute("ken", pulse, &catalog(), &outputs(), None), Effect::Output { revert_after: Some((d, OutputValue::Off)), .. } if d.as_secs() == 5)
+            matches!(ex.execute(&admin("ken"), pulse, &catalog(), &outputs(), None), Effect::Output { revert_after: Some((d, OutputValue::Off)), .. } if d.as_secs() == 5)
         );
-        assert_eq!(ex.execute("ken", b"garbage", &catalog(), &outputs(), None), Effect::Ignore);
+        assert_eq!(ex.execute(&admin("ken"), b"garbage", &catalog(), &outputs(), None), Effect::Ignore);
         ex.broken.push("siren".into());
         let again = br#"{"v":1,"request_id":"r-5","target":{"output":"siren"},"action":"on"}"#;
         assert!(
-            matches!(ex.execute("ken", again, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("failed"))
+            matches!(ex.execute(&admin("ken"), again, &catalog(), &outputs(), None), Effect::Answer(a) if String::from_utf8_lossy(&a).contains("failed"))
         );
     }
 
@@ -246,25 +326,31 @@ mod tests {
                 r#"{{"v":1,"request_id":"{id}","target":{{"output":"door"}},"action":"unlock","deadline_ms":{deadline}}}"#
             )
         };
-        let answer = |e: Effect| match e {
-            Effect::Answer(a) => String::from_utf8_lossy(&a).into_owned(),
-            other => format!("{other:?}"),
-        };
         // In time, the lock's 300 ms included: executed.
-        let fresh =
-            ex.execute("mari", lock("r-1", now + 1_000).as_bytes(), &catalog(), &outputs(), Some(now));
+        let fresh = ex.execute(
+            &admin("mari"),
+            lock("r-1", now + 1_000).as_bytes(),
+            &catalog(),
+            &outputs(),
+            Some(now),
+        );
         assert!(matches!(fresh, Effect::Output { .. }), "{fresh:?}");
         // Past the deadline, or finishing after it: expired, nothing done.
-        let stale = ex.execute("mari", lock("r-2", now - 1).as_bytes(), &catalog(), &outputs(), Some(now));
+        let stale =
+            ex.execute(&admin("mari"), lock("r-2", now - 1).as_bytes(), &catalog(), &outputs(), Some(now));
         assert!(answer(stale).contains("expired"));
         let too_slow =
-            ex.execute("mari", lock("r-3", now + 100).as_bytes(), &catalog(), &outputs(), Some(now));
+            ex.execute(&admin("mari"), lock("r-3", now + 100).as_bytes(), &catalog(), &outputs(), Some(now));
         assert!(answer(too_slow).contains("expired"));
         // No trustworthy clock: a deadline cannot be checked, so nothing is done.
-        let unsure = ex.execute("mari", lock("r-4", now + 60_000).as_bytes(), &catalog(), &outputs(), None);
+        let unsure =
+            ex.execute(&admin("mari"), lock("r-4", now + 60_000).as_bytes(), &catalog(), &outputs(), None);
         assert!(answer(unsure).contains("no trustworthy clock"));
         // A request without a deadline (an older client) relies on its expiry alone.
         let old = br#"{"v":1,"request_id":"r-5","target":{"output":"door"},"action":"unlock"}"#;
-        assert!(matches!(ex.execute("mari", old, &catalog(), &outputs(), None), Effect::Output { .. }));
+        assert!(matches!(
+            ex.execute(&admin("mari"), old, &catalog(), &outputs(), None),
+            Effect::Output { .. }
+        ));
     }
 }

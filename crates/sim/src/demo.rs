@@ -3,6 +3,7 @@
 
 use crate::camera::StreamSpec;
 use crate::site::SiteSpec;
+use mimamori_core::protocol::role::Role;
 use mimamori_core::protocol::{
     ArmState, CameraEntry, Catalog, OutputEntry, OutputKind, OutputValue, VERSION, Zone,
 };
@@ -11,6 +12,8 @@ use std::collections::BTreeMap;
 /// Port the simulated cameras are served on unless told otherwise (`mimamori-sim
 /// --cameras`); the in-process demo picks a free one.
 pub const CAMERA_PORT: u16 = 8554;
+/// The broker user the app and the CLI connect to the demo as: an admin of every demo site.
+pub const DEMO_USER: &str = "demo";
 
 /// Main and sub stream sizes and pace of every simulated camera.
 const MAIN: (usize, usize) = (640, 352);
@@ -134,6 +137,7 @@ fn spec(plan: &Plan, camera_port: u16) -> SiteSpec {
         time_zone: "Asia/Tokyo".to_owned(),
         supervision_s: 30,
         armable: true,
+        role_table: true,
         zones: plan
             .zones
             .iter()
@@ -184,7 +188,8 @@ impl Demo {
             .into_iter()
             .zip([47, 61, 73])
             .map(|(spec, every)| {
-                let mut config = crate::SimConfig::new(broker.clone());
+                // The demo's user is an admin of every site.
+                let mut config = crate::SimConfig::new(broker.clone()).grant(DEMO_USER, Role::Admin);
                 config.alert_every = Some(std::time::Duration::from_secs(every));
                 crate::SimSite::start(spec, config)
             })

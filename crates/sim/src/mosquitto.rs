@@ -4,6 +4,7 @@
 //! `mosquitto_passwd` on `PATH` (`scripts/install-deps --test`); panics when it cannot start
 //! the broker, as a test harness should.
 
+use mimamori_core::acl::RoleTable;
 use mimamori_core::bus::BrokerAddress;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -13,31 +14,30 @@ use std::time::{Duration, Instant};
 /// Password of every user of [`Mosquitto::start`].
 pub const PASSWORD: &str = "test-pass-1";
 
-/// Users of [`Mosquitto::start`] and what each may do, in Mosquitto ACL syntax.
-const ACL: &str = "\
-user viewer-hq
-topic read mimamori/v1/sites/hq/#
-topic write mimamori/v1/sites/hq/replay/viewer-hq
-topic read mimamori/v1/clients/viewer-hq/#
-
-user manager
-topic read mimamori/v1/sites/hq/#
-topic read mimamori/v1/sites/shop/#
-topic write mimamori/v1/sites/hq/replay/manager
-topic write mimamori/v1/sites/shop/replay/manager
-topic write mimamori/v1/sites/hq/ack/manager
-topic write mimamori/v1/sites/shop/ack/manager
-topic read mimamori/v1/clients/manager/#
-
-user site-hq
-topic readwrite mimamori/v1/sites/hq/#
-topic write mimamori/v1/clients/+/+/responses/hq
-
-user site-shop
-topic readwrite mimamori/v1/sites/shop/#
-topic write mimamori/v1/clients/+/+/responses/shop
-";
+/// Who may do what at the sites of [`Mosquitto::start`]: `viewer-hq` views hq, `manager`
+/// operates hq and shop. The broker's ACL and each simulated site's own table both come
+/// from it, as an administrator's would (`RoleTable`).
+const ROLES: &str = r#"{"sites": ["hq", "shop"],
+    "users": {"viewer-hq": {"hq": "viewer"}, "manager": {"hq": "operator", "shop": "operator"}}}"#;
 const USERS: [&str; 4] = ["viewer-hq", "manager", "site-hq", "site-shop"];
+
+/// The roles table of [`Mosquitto::start`].
+pub fn standard_roles() -> RoleTable {
+    serde_json::from_str(ROLES).expect("the standard roles table")
+}
+
+fn standard_acl() -> String {
+    standard_roles().mosquitto_acl().expect("the standard roles table is valid")
+}
+
+/// A simulated site of [`Mosquitto::start`]'s broker at `address`: its password, and its
+/// column of the standard roles table.
+pub fn site_config(address: BrokerAddress, site: &str) -> crate::SimConfig {
+    let mut config = crate::SimConfig::new(address);
+    config.password = Some(mimamori_core::Secret::new(PASSWORD.to_owned()));
+    config.roles = standard_roles().roles_at(site);
+    config
+}
 
 pub struct Mosquitto {
     /// The listener clients use (TLS when the broker was made with TLS).
@@ -60,11 +60,11 @@ fn free_port() -> u16 {
 }
 
 impl Mosquitto {
-    /// The standard test broker: users `viewer-hq` (reads hq), `manager` (reads hq and
-    /// shop), `site-hq` and `site-shop`, all with [`PASSWORD`].
+    /// The standard test broker: users `viewer-hq` and `manager` as [`standard_roles`] has
+    /// them, `site-hq` and `site-shop`, all with [`PASSWORD`].
     pub fn start() -> Mosquitto {
         let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
-        Mosquitto::with_users(&users, ACL)
+        Mosquitto::with_users(&users, &standard_acl())
     }
 
     /// The standard test broker with persistence on, saving every second, as a deployed
@@ -72,14 +72,14 @@ impl Mosquitto {
     /// `kill -9` ([`Mosquitto::kill`]) loses what arrived since the last save.
     pub fn persistent() -> Mosquitto {
         let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
-        Mosquitto::build(&users, "", ACL, None, true)
+        Mosquitto::build(&users, "", &standard_acl(), None, true)
     }
 
     /// The standard test broker, persistent, inside a test network: clients on this host
     /// reach it over the link that network can damage.
     pub fn in_network(net: &crate::netns::TestNet) -> Mosquitto {
         let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
-        let mut m = Mosquitto::configure(&users, "", ACL, None, true, &net.ns_ip);
+        let mut m = Mosquitto::configure(&users, "", &standard_acl(), None, true, &net.ns_ip);
         m.namespace = Some(net.name.clone());
         m.restart();
         m

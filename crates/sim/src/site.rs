@@ -1,11 +1,14 @@
 //! One simulated site on the bus, as an alarm controller would run it: on every connection
-//! it publishes its catalog, its status and its output states (all retained), then a
-//! status heartbeat; its Last Will marks it offline when it vanishes.
+//! it publishes its catalog, its status, its output states and the role of each user of
+//! its roles table (all retained), then a status heartbeat; its Last Will marks it offline
+//! when it vanishes. It enforces its roles table on every command, acknowledgement and
+//! replay request.
 
-use crate::control::{Effect, Executor};
+use crate::control::{Asker, Effect, Executor};
 use mimamori_core::bus::BrokerAddress;
 use mimamori_core::protocol::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
 use mimamori_core::protocol::recovery;
+use mimamori_core::protocol::role::{Permission, Role, RoleGrant};
 use mimamori_core::protocol::{
     self, ArmState, Catalog, EventsHead, LinkState, OutputState, OutputValue, Status, topics,
 };
@@ -50,6 +53,9 @@ pub struct SimConfig {
     /// Whether the site trusts its clock (say, set by NTP); without it, it sends no time
     /// in its status and executes no command that carries a deadline.
     pub clock_trusted: bool,
+    /// The site's roles table: user → role here (`RoleTable::roles_at`). Anyone not in it
+    /// can do nothing at this site; empty, the site refuses every command.
+    pub roles: BTreeMap<String, Role>,
 }
 
 impl SimConfig {
@@ -64,7 +70,15 @@ impl SimConfig {
             replay_window: 10_000,
             clock_offset_ms: 0,
             clock_trusted: true,
+            roles: BTreeMap::new(),
         }
+    }
+
+    /// This config, with `user` given `role` in the site's roles table.
+    #[must_use]
+    pub fn grant(mut self, user: &str, role: Role) -> Self {
+        self.roles.insert(user.to_owned(), role);
+        self
     }
 }
 
@@ -277,12 +291,17 @@ async fn run(
     examples.reset(); // the first one after a full period, not at start
     let mut example_count = 0;
     // Commands change the site: its outputs and armed state live in `spec` from here on.
+    // It keeps its own roles table, and says so.
     let mut spec = spec;
+    spec.catalog.role_table = true;
     let mut executor = Executor::default();
     executor.broken.clone_from(&config.broken_outputs);
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
-    let inputs = topics::site_inputs(&spec.id);
-    let [commands, acks, replays] = inputs.clone().map(|t| t.trim_end_matches('+').to_owned());
+    // Every user's inputs, and the retained roles (to clear any the table no longer has).
+    let inputs: Vec<String> =
+        topics::site_inputs(&spec.id).into_iter().chain([topics::role(&spec.id, "+")]).collect();
+    let [acks, replays, roles] =
+        [topics::ack(&spec.id, ""), topics::replay(&spec.id, ""), topics::role(&spec.id, "")];
     loop {
         while connected && let Some(payload) = stream.outbox.front() {
             if client.try_publish(topics::events(&spec.id), QoS::AtLeastOnce, false, payload.clone()).is_err()
@@ -326,6 +345,9 @@ async fn run(
                     tracing::info!(site = %spec.id, "simulated site connected");
                     connected = true;
                     publish_all(&client, &spec, stream.head(), config.clock_ms());
+                    for (user, role) in &config.roles {
+                        publish(&client, topics::role(&spec.id, user), protocol::encode(&RoleGrant { v: protocol::VERSION, role: *role }));
+                    }
                     let filters = inputs.iter().map(|t| Filter::new(t, QoS::AtLeastOnce));
                     if let Err(err) = client.try_subscribe_many(filters) {
                         tracing::warn!("simulated site could not subscribe to its users' topics: {err}");
@@ -334,7 +356,25 @@ async fn run(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                    if let Some(user) = topic.strip_prefix(&roles) {
+                        // A retained role the table does not give: put it right.
+                        let held = protocol::decode(&topic, &p.payload).ok().and_then(|m| match m {
+                            protocol::Message::Role { grant, .. } => Some(grant.role),
+                            _ => None,
+                        });
+                        let wanted = config.roles.get(user).copied();
+                        if held != wanted && !(held.is_none() && p.payload.is_empty()) {
+                            let payload = wanted.map_or_else(Vec::new, |role| protocol::encode(&RoleGrant { v: protocol::VERSION, role }));
+                            publish(&client, topic.clone(), payload);
+                        }
+                        continue;
+                    }
+                    let role_of = |user: &str| config.roles.get(user).copied();
                     if let Some(user) = topic.strip_prefix(&acks) {
+                        if !role_of(user).is_some_and(|r| r.may(Permission::Acknowledge)) {
+                            tracing::warn!(site = %spec.id, %user, "ignored an acknowledgement from a user whose role here does not allow it");
+                            continue;
+                        }
                         // An acknowledgement becomes an alert update in the stream, for
                         // every client to see who handled it.
                         match decode_ack(&p.payload) {
@@ -356,6 +396,10 @@ async fn run(
                     }
                     if topic.starts_with(&replays) {
                         let Some(response_topic) = answerable else { continue };
+                        if role_of(asker).is_none() {
+                            tracing::warn!(site = %spec.id, user = %asker, "ignored a replay request from a user with no role here");
+                            continue;
+                        }
                         match recovery::decode_request(&p.payload) {
                             Ok(req) => {
                                 let r = Reply { topic: response_topic, correlation: props.correlation_data.clone(), answer: protocol::encode(&stream.replay(&req)) };
@@ -365,7 +409,7 @@ async fn run(
                         }
                         continue;
                     }
-                    let Some(user) = topic.strip_prefix(&commands) else { continue };
+                    let Some((class, user)) = topics::command_topic(&topic, &spec.id) else { continue };
                     let Some(response_topic) = answerable else { continue };
                     let reply = |answer: Vec<u8>| Reply { topic: response_topic.clone(), correlation: props.correlation_data.clone(), answer };
                     if props.message_expiry_interval == Some(0) {
@@ -374,7 +418,8 @@ async fn run(
                         answer(&client, reply(crate::control::response(&id, "expired", None, None)));
                         continue;
                     }
-                    match executor.execute(user, &p.payload, &spec.catalog, &spec.outputs, config.clock_ms()) {
+                    let who = Asker { user, class, role: role_of(user) };
+                    match executor.execute(&who, &p.payload, &spec.catalog, &spec.outputs, config.clock_ms()) {
                         Effect::Ignore => {}
                         Effect::Answer(a) => answer(&client, reply(a)),
                         Effect::Arm { state, answer: a } => {

@@ -143,6 +143,7 @@ export const en = {
   'stream.problem.ended': 'The camera ended the stream',
 
   'site.role': 'Your role: {role}',
+  'site.roleEnrolled': 'Your role: {role} (as enrolled; this site keeps no roles table)',
 
   'role.viewer': 'Viewer',
   'role.operator': 'Operator',
@@ -397,6 +398,7 @@ export const ja = {
   'stream.problem.ended': 'カメラがストリームを終了しました',
 
   'site.role': 'あなたの役割: {role}',
+  'site.roleEnrolled': 'あなたの役割: {role}（登録時の役割。このサイトは役割表を持ちません）',
 
   'role.viewer': '閲覧者',
   'role.operator': '操作者',

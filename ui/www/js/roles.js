@@ -1,11 +1,13 @@
-// What a user's role at a site is called, and what it lets them operate. The core and the
-// broker enforce roles; the UI only reflects them (docs/enrolment.md, Roles), so that a
-// viewer is not offered a control that would be refused anyway.
+// What a user's role at a site is called, and what it lets them operate. The site, the
+// broker and the core enforce roles; the UI only reflects them (docs/enrolment.md, Roles),
+// so that a viewer is not offered a control that would be refused anyway. The role shown is
+// the one the core reports for the site (`SiteSummary.role`: the role the site publishes),
+// never the one an enrolment code carried.
 
 /**
  * @typedef {import('./types.js').Role} Role
  * @typedef {import('./types.js').OutputKind} OutputKind
- * @typedef {import('./types.js').ProfileSummary} ProfileSummary
+ * @typedef {import('./types.js').SiteSummary} SiteSummary
  * @typedef {import('./i18n.js').MessageKey} MessageKey
  */
 
@@ -49,17 +51,12 @@ export function canOperate(role, kind) {
 export const canAcknowledge = (role) => role === 'operator' || role === 'admin';
 
 /**
- * The user's role at a site: from the enrolled profile that lists it (a site is enrolled
- * through one profile on a device); null when none does (the demo, or a site that is no
- * longer enrolled).
- * @param {readonly ProfileSummary[] | null} profiles
+ * The user's role at a site, as the core reports it (the role the site enforces); null
+ * when there is none, or before the site has reported.
+ * @param {readonly SiteSummary[] | null} sites
  * @param {string} siteId
  * @returns {Role | null}
  */
-export function siteRole(profiles, siteId) {
-  for (const profile of profiles ?? []) {
-    const site = profile.sites.find((s) => s.id === siteId);
-    if (site) return site.role;
-  }
-  return null;
+export function siteRole(sites, siteId) {
+  return sites?.find((s) => s.id === siteId)?.role ?? null;
 }

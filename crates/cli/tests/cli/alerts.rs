@@ -1,10 +1,9 @@
 //! `mimamori watch` stores and prints alerts as they arrive; `mimamori alerts` lists what
 //! is stored on this device, from any earlier run.
 
-use mimamori_core::Secret;
 use mimamori_core::protocol::event::AlertKind;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
-use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
+use mimamori_sim::{SimAlert, SimSite, demo};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,8 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mimamori");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
     let broker = Mosquitto::start();
-    let mut sim = SimConfig::new(broker.address());
-    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    let sim = mimamori_sim::mosquitto::site_config(broker.address(), "hq");
     let hq = SimSite::start(demo::site("hq").unwrap(), sim);
     let config = std::env::temp_dir().join(format!("mimamori-cli-alerts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&config);
@@ -85,7 +83,6 @@ async fn watch_stores_and_prints_alerts_and_alerts_lists_them_later() {
             ("MIMAMORI_CONFIG_DIR", other.display().to_string()),
             ("MIMAMORI_USER", "manager".into()),
             ("MIMAMORI_CLIENT_ID", "cli-manager-test".into()),
-            ("MIMAMORI_ROLE", "operator".into()),
         ])
         .output()
         .unwrap();

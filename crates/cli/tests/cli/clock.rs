@@ -78,6 +78,7 @@ async fn a_phone_an_hour_off_keeps_the_sites_order_and_its_commands_work() {
     let broker = Mosquitto::with_files(&passwd, &table.mosquitto_acl().unwrap());
     let mut sim = SimConfig::new(broker.address());
     sim.password = Some(Secret::new(password("site-hq")));
+    sim.roles = table.roles_at("hq");
     let hq = SimSite::start(demo::site("hq").unwrap(), sim);
     let config = std::env::temp_dir().join(format!("mimamori-cli-clock-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&config);
@@ -88,7 +89,6 @@ async fn a_phone_an_hour_off_keeps_the_sites_order_and_its_commands_work() {
         ("MIMAMORI_PASSWORD", password("ken")),
         ("MIMAMORI_SITES", "hq".into()),
         ("MIMAMORI_CLIENT_ID", "cli-clock-test".into()),
-        ("MIMAMORI_ROLE", "operator".into()),
     ];
     let raise = |from: usize, count: usize| {
         for i in from..from + count {

@@ -98,22 +98,22 @@ async fn enrol_use_and_remove_with_the_real_keychain_and_no_secret_anywhere_else
     let canary = "CANARY-9f2e41";
     let camera_canary = "CANARY-cam-77ab";
     // aiko views hq; ken, a second account on the same device, operates shop's siren.
-    let acl = "user site-hq\ntopic readwrite mimamori/v1/sites/hq/#\ntopic write mimamori/v1/clients/+/+/responses/hq\n\n\
-               user site-shop\ntopic readwrite mimamori/v1/sites/shop/#\ntopic write mimamori/v1/clients/+/+/responses/shop\n\n\
-               user aiko\ntopic read mimamori/v1/sites/hq/#\n\n\
-               user ken\ntopic read mimamori/v1/sites/shop/#\ntopic write mimamori/v1/sites/shop/commands/ken\n\
-               topic read mimamori/v1/clients/ken/#\n";
+    let table: mimamori_core::acl::RoleTable = serde_json::from_str(
+        r#"{"sites": ["hq", "shop"], "users": {"aiko": {"hq": "viewer"}, "ken": {"shop": "operator"}}}"#,
+    )
+    .unwrap();
     let broker = Mosquitto::with_users(
         &[("site-hq", PASSWORD), ("site-shop", PASSWORD), ("aiko", canary), ("ken", canary)],
-        acl,
+        &table.mosquitto_acl().unwrap(),
     );
-    let sim = || {
+    let sim = |site: &str| {
         let mut sim = SimConfig::new(broker.address());
         sim.password = Some(Secret::new(PASSWORD.to_owned()));
+        sim.roles = table.roles_at(site);
         sim
     };
-    let _hq = SimSite::start(demo::site("hq").unwrap(), sim());
-    let _shop = SimSite::start(demo::site("shop").unwrap(), sim());
+    let _hq = SimSite::start(demo::site("hq").unwrap(), sim("hq"));
+    let _shop = SimSite::start(demo::site("shop").unwrap(), sim("shop"));
 
     let s = Scenario::new("cycle");
     let cameras = s.home.join("cameras.json");

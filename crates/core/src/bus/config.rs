@@ -2,7 +2,9 @@
 //! from the environment (`MIMAMORI_BROKER` …) until enrolment replaces it.
 
 use super::address::{AddressError, BrokerAddress};
+use crate::protocol::role::Role;
 use crate::secret::Secret;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Where and as whom to connect.
@@ -16,6 +18,9 @@ pub struct BusConfig {
     /// The broker's CA (PEM), the only trust anchor for `mqtts`.
     pub broker_ca: Option<String>,
     pub sites: Vec<String>,
+    /// The role this device was enrolled with, per site. It holds only at a site that
+    /// keeps no roles table of its own; one that does publishes the role that holds.
+    pub roles: BTreeMap<String, Role>,
     pub keep_alive: Duration,
     /// How long the broker keeps the session (and queues QoS 1 messages) while we are away.
     pub session_expiry: Duration,
@@ -30,6 +35,7 @@ impl BusConfig {
             password: None,
             broker_ca: None,
             sites,
+            roles: BTreeMap::new(),
             keep_alive: Duration::from_secs(10),
             session_expiry: Duration::from_secs(7 * 24 * 3600),
         }
@@ -46,6 +52,9 @@ pub mod env {
     pub const CLIENT_ID: &str = "MIMAMORI_CLIENT_ID";
     /// Path of the broker's CA certificate (PEM), for an `mqtts` development profile.
     pub const BROKER_CA: &str = "MIMAMORI_BROKER_CA";
+    /// The development profile's role at every site (viewer when unset), for a site that
+    /// keeps no roles table of its own.
+    pub const ROLE: &str = "MIMAMORI_ROLE";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,7 +105,11 @@ impl BusConfig {
         let client_id = get(env::CLIENT_ID).unwrap_or_else(|| format!("mimamori-{user}"));
         crate::protocol::check_id("client id", &client_id)
             .map_err(|e| EnvProfileError::Invalid { var: env::CLIENT_ID, reason: e.to_string() })?;
+        let role: Role = get(env::ROLE)
+            .map_or(Ok(Role::Viewer), |r| r.parse())
+            .map_err(|reason| EnvProfileError::Invalid { var: env::ROLE, reason })?;
         let mut config = BusConfig::new(broker, &client_id, &user, sites);
+        config.roles = config.sites.iter().map(|s| (s.clone(), role)).collect();
         config.password = get(env::PASSWORD).map(Secret::new);
         if let Some(path) = get(env::BROKER_CA) {
             let pem = std::fs::read_to_string(&path)
@@ -126,6 +139,21 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!((c.client_id.as_str(), c.sites.len()), ("mimamori-aiko", 2));
+        assert_eq!(c.roles.get("shop"), Some(&Role::Viewer));
+        let operator = BusConfig::from_lookup(vars(&[
+            (env::BROKER, "mqtt://127.0.0.1:1"),
+            (env::USER, "aiko"),
+            (env::SITES, "hq"),
+            (env::ROLE, "operator"),
+        ]));
+        assert_eq!(operator.unwrap().unwrap().roles.get("hq"), Some(&Role::Operator));
+        let unknown = BusConfig::from_lookup(vars(&[
+            (env::BROKER, "mqtt://127.0.0.1:1"),
+            (env::USER, "aiko"),
+            (env::SITES, "hq"),
+            (env::ROLE, "owner"),
+        ]));
+        assert!(matches!(unknown, Err(EnvProfileError::Invalid { var: env::ROLE, .. })));
         assert!(!format!("{c:?}").contains("CANARY"));
         let missing = BusConfig::from_lookup(vars(&[(env::BROKER, "mqtt://localhost:1"), (env::USER, "a")]));
         assert_eq!(missing.unwrap_err(), EnvProfileError::Missing { var: env::SITES });

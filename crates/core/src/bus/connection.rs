@@ -225,7 +225,8 @@ impl Connection {
             self.responses_subscribed = true;
         }
         while let Some(sites) = self.pacing.next(now) {
-            let filters: Vec<String> = sites.iter().flat_map(|s| topics::client_filters(s)).collect();
+            let filters: Vec<String> =
+                sites.iter().flat_map(|s| topics::client_filters(s, &self.own.user)).collect();
             if let Err(err) = broker.subscribe(&filters) {
                 tracing::debug!(%err, "a subscription waits for room in the client's queue");
                 self.pacing.not_queued(sites);
@@ -484,6 +485,7 @@ fn answer_command(state: &BusState, site: &str, payload: &[u8]) {
 mod tests {
     use super::*;
     use crate::bus::BrokerAddress;
+    use crate::protocol::command::CommandClass;
     use crate::protocol::event;
     use rumqttc::v5::mqttbytes::QoS;
     use std::cell::{Cell, RefCell};
@@ -603,8 +605,8 @@ mod tests {
         assert!(conn.is_connected());
         assert_eq!(state.connection().phase, ConnectionPhase::Connected);
         let packets = || broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>();
-        // The responses topic, then two batches of 25 sites × 4 filters; no more at once.
-        assert_eq!(packets(), [1, 100, 100]);
+        // The responses topic, then two batches of 25 sites × 5 filters; no more at once.
+        assert_eq!(packets(), [1, 125, 125]);
         assert_eq!(broker.subscriptions.borrow()[0], [RESPONSES]);
         assert!(
             broker.subscriptions.borrow().concat().iter().all(|f| !f.ends_with('#')),
@@ -614,12 +616,12 @@ mod tests {
         for pkid in 1..=3 {
             conn.on_suback(&broker, &suback(pkid));
         }
-        assert_eq!(packets(), [1, 100, 100], "the first batches' retained state is still coming");
+        assert_eq!(packets(), [1, 125, 125], "the first batches' retained state is still coming");
         // The first batch's sites report: the last ten sites may go.
         for site in &sites[..25] {
             report(&mut conn, &broker, site);
         }
-        assert_eq!(packets(), [1, 100, 100, 40]);
+        assert_eq!(packets(), [1, 125, 125, 50]);
         send_subscriptions(&mut conn, &broker);
         assert!(!state.is_subscribed());
         let waiter = tokio::spawn({
@@ -635,7 +637,7 @@ mod tests {
         conn.on_timer(&broker);
         tokio::time::advance(super::super::pacing::ASK_AGAIN_FIRST).await;
         conn.on_timer(&broker);
-        assert_eq!(packets(), [1, 100, 100, 40, 100, 40], "the 35 silent sites asked again");
+        assert_eq!(packets(), [1, 125, 125, 50, 125, 50], "the 35 silent sites asked again");
         // A lost connection is no longer subscribed, and the next one starts over.
         assert!(matches!(conn.on_error(ConnectionProblem::Closed, &"reset"), After::Retry(_)));
         assert!(!state.is_subscribed());
@@ -655,7 +657,7 @@ mod tests {
         assert!(broker.subscriptions.borrow().is_empty(), "still no room");
         broker.full.set(false);
         conn.flush(&broker);
-        assert_eq!(broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>(), [1, 8]);
+        assert_eq!(broker.subscriptions.borrow().iter().map(Vec::len).collect::<Vec<_>>(), [1, 10]);
         send_subscriptions(&mut conn, &broker);
         conn.on_suback(&broker, &suback(1));
         conn.on_suback(&broker, &suback(2));
@@ -749,10 +751,10 @@ mod tests {
         let (mut conn, state, broker, mut queued) = with_requests();
         conn.on_connack(&broker, false);
         // A command refused by the broker.
-        let refused = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        let refused = state.request("hq", CommandClass::Siren, "r-1", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         let (topic, _, properties) = broker.published.borrow()[0].clone();
-        assert_eq!(topic, "mimamori/v1/sites/hq/commands/aiko");
+        assert_eq!(topic, "mimamori/v1/sites/hq/commands/siren/aiko");
         assert_eq!(
             properties,
             Some(RequestProperties {
@@ -766,7 +768,7 @@ mod tests {
         conn.send(&broker, queued.try_recv().unwrap());
         assert_eq!(broker.published.borrow()[1].2, None);
         // A command the site answers.
-        let answered = state.request("hq", "r-2", b"{}".to_vec(), 10).unwrap();
+        let answered = state.request("hq", CommandClass::Siren, "r-2", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         // Packet ids come in the order of sending.
         conn.on_sent(7);
@@ -794,23 +796,23 @@ mod tests {
     async fn a_lost_connection_never_sends_a_command_later_and_says_so_at_once() {
         let (mut conn, state, broker, mut queued) = with_requests();
         conn.on_connack(&broker, false);
-        let sent = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        let sent = state.request("hq", CommandClass::Siren, "r-1", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         conn.on_sent(3);
-        let queued_only = state.request("hq", "r-2", b"{}".to_vec(), 10).unwrap();
+        let queued_only = state.request("hq", CommandClass::Siren, "r-2", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         conn.on_error(ConnectionProblem::TimedOut, &"no answer to a ping");
         // Both are unconfirmed now, not after their timeout.
         assert!(sent.await.is_err());
         assert!(queued_only.await.is_err());
         // Asked while there is no connection: not queued for whenever it comes back.
-        let offline = state.request("hq", "r-3", b"{}".to_vec(), 10).unwrap();
+        let offline = state.request("hq", CommandClass::Siren, "r-3", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         assert!(offline.await.is_err());
         assert_eq!(broker.published.borrow().len(), 2);
         // A PUBACK of the old connection's packet id answers nothing of the new one.
         conn.on_connack(&broker, true);
-        let next = state.request("hq", "r-4", b"{}".to_vec(), 10).unwrap();
+        let next = state.request("hq", CommandClass::Siren, "r-4", b"{}".to_vec(), 10).unwrap();
         conn.send(&broker, queued.try_recv().unwrap());
         conn.on_sent(1);
         conn.on_puback(3, PubAckReason::NotAuthorized);
@@ -823,7 +825,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_that_cannot_be_queued_is_forgotten() {
         let (mut conn, state, broker, mut queued) = with_requests();
-        let reply = state.request("hq", "r-1", b"{}".to_vec(), 10).unwrap();
+        let reply = state.request("hq", CommandClass::Siren, "r-1", b"{}".to_vec(), 10).unwrap();
         broker.full.set(true);
         conn.send(&broker, queued.try_recv().unwrap());
         assert!(reply.await.is_err(), "nobody waits for an answer that cannot come");

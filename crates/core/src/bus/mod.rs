@@ -56,6 +56,7 @@ impl Bus {
     pub fn start_with_inbox(config: BusConfig, inbox: Option<Arc<Inbox>>) -> Bus {
         let state = BusState::new(config.sites.clone());
         state.set_encrypted(config.broker.tls);
+        state.set_enrolled_roles(&config.roles);
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(mqtt::run(config, state.clone(), stop_rx, inbox));
         Bus { state, stop, task: Some(task) }

@@ -7,6 +7,7 @@
 use super::request::{Outgoing, Reply, Requests};
 use super::status::{BusChange, BusStats, ConnectionPhase, ConnectionProblem, ConnectionStatus};
 use crate::protocol::event::Event;
+use crate::protocol::role::Role;
 use crate::protocol::{self, Message};
 use crate::site::{ApplyError, SiteLink, SiteSummary, SiteView, Sites};
 use crate::time::now_ms;
@@ -67,6 +68,15 @@ impl BusState {
         }
     }
 
+    /// The roles this device was enrolled with, per site: what holds at a site that keeps
+    /// no roles table of its own.
+    pub fn set_enrolled_roles(&self, roles: &std::collections::BTreeMap<String, Role>) {
+        let mut sites = lock(&self.inner.sites);
+        for (site, role) in roles {
+            sites.set_enrolled_role(site, *role);
+        }
+    }
+
     /// A state with no sites and no connection, for a device not enrolled yet.
     pub fn idle() -> BusState {
         let state = BusState::new(Vec::<String>::new());
@@ -79,6 +89,11 @@ impl BusState {
     /// with its reason, counted, and changes nothing.
     pub fn ingest(&self, topic: &str, payload: &[u8]) -> Result<Option<Ingested>, ApplyError> {
         let result = protocol::decode(topic, payload).map_err(ApplyError::from).and_then(|msg| {
+            if let Message::Role { user, .. } = &msg
+                && *user != self.user()
+            {
+                return Err(ApplyError::NotOurs);
+            }
             let event = match &msg {
                 Message::Event { site, event } => Some(Ingested::Event(site.clone(), event.clone())),
                 Message::Status { site, status } => status.events.map(|h| Ingested::Head(site.clone(), h)),
@@ -226,17 +241,18 @@ impl BusState {
         lock(&self.inner.sites).camera_entry(site, camera).cloned()
     }
 
-    /// Publishes a request to `site`'s command topic for this user; the answer (the site's
-    /// response or the broker's refusal) comes on the returned channel. None when there is
-    /// no connection task.
+    /// Publishes a request to `site`'s command topic of `class` for this user; the answer (the
+    /// site's response or the broker's refusal) comes on the returned channel. None when
+    /// there is no connection task.
     pub fn request(
         &self,
         site: &str,
+        class: protocol::command::CommandClass,
         request_id: &str,
         payload: Vec<u8>,
         expiry_s: u32,
     ) -> Option<tokio::sync::oneshot::Receiver<Reply>> {
-        let topic = protocol::topics::commands(site, &self.user());
+        let topic = protocol::topics::commands(site, class, &self.user());
         let (site, request_id) = (site.to_owned(), request_id.to_owned());
         self.inner.requests.send(Outgoing { site, topic, request_id, payload, expiry_s: Some(expiry_s) })
     }

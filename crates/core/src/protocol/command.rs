@@ -1,10 +1,71 @@
 //! Commands and responses on the wire (`docs/site-protocol.md`, Commands and responses):
-//! the request a client publishes on `…/commands/{user}` and the response a site sends to
-//! its Response Topic. What a command means, who may send it and how its outcome is shown
-//! is `control.rs`; this is only the shape of the bytes.
+//! the request a client publishes on `…/commands/{class}/{user}` and the response a site
+//! sends to its Response Topic. What a command means, who may send it and how its outcome
+//! is shown is `control.rs`; this is only the shape of the bytes and the topic's class.
 
-use super::check_id;
+use super::role::Permission;
+use super::{OutputKind, check_id};
 use serde::{Deserialize, Serialize};
+
+/// What a command switches: the `{class}` level of its topic,
+/// `…/commands/{class}/{user}`. A class per output kind and one for arming, so that the
+/// broker's ACL holds each role to the classes the roles table gives it, and a site checks
+/// that a command fits the class of the topic it came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandClass {
+    Siren,
+    Light,
+    Lock,
+    Relay,
+    Arming,
+}
+
+impl CommandClass {
+    pub const ALL: [CommandClass; 5] = [
+        CommandClass::Siren,
+        CommandClass::Light,
+        CommandClass::Lock,
+        CommandClass::Relay,
+        CommandClass::Arming,
+    ];
+
+    /// The class of a command to an output of `kind`, or to the site itself (None: arming).
+    pub fn of(kind: Option<OutputKind>) -> CommandClass {
+        match kind {
+            Some(OutputKind::Siren) => CommandClass::Siren,
+            Some(OutputKind::Light) => CommandClass::Light,
+            Some(OutputKind::Lock) => CommandClass::Lock,
+            Some(OutputKind::Relay) => CommandClass::Relay,
+            None => CommandClass::Arming,
+        }
+    }
+
+    /// What the roles table must allow for a command of this class.
+    pub fn permission(self) -> Permission {
+        match self {
+            CommandClass::Siren => Permission::Output(OutputKind::Siren),
+            CommandClass::Light => Permission::Output(OutputKind::Light),
+            CommandClass::Lock => Permission::Output(OutputKind::Lock),
+            CommandClass::Relay => Permission::Output(OutputKind::Relay),
+            CommandClass::Arming => Permission::ArmOrDisarm,
+        }
+    }
+
+    /// The topic level.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandClass::Siren => "siren",
+            CommandClass::Light => "light",
+            CommandClass::Lock => "lock",
+            CommandClass::Relay => "relay",
+            CommandClass::Arming => "arming",
+        }
+    }
+
+    pub fn parse(level: &str) -> Option<CommandClass> {
+        CommandClass::ALL.into_iter().find(|c| c.as_str() == level)
+    }
+}
 
 /// The request body on the wire.
 #[derive(Debug, Serialize)]
@@ -56,6 +117,18 @@ pub fn decode_response(payload: &[u8]) -> Result<Response, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_target_has_one_class_and_its_permission() {
+        use OutputKind::*;
+        for kind in [Some(Siren), Some(Light), Some(Lock), Some(Relay), None] {
+            let class = CommandClass::of(kind);
+            assert_eq!(CommandClass::parse(class.as_str()), Some(class));
+            let expected = kind.map_or(Permission::ArmOrDisarm, Permission::Output);
+            assert_eq!(class.permission(), expected);
+        }
+        assert_eq!(CommandClass::parse("door"), None);
+    }
 
     #[test]
     fn responses_are_checked() {

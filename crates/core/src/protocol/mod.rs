@@ -111,10 +111,24 @@ fn check_endpoint(field: &'static str, url: &str, schemes: &[&str]) -> Result<()
 /// The parts of a topic under [`ROOT`] that this client understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topic {
-    Catalog { site: String },
-    Status { site: String },
-    OutputState { site: String, output: String },
-    Events { site: String },
+    Catalog {
+        site: String,
+    },
+    Status {
+        site: String,
+    },
+    OutputState {
+        site: String,
+        output: String,
+    },
+    Events {
+        site: String,
+    },
+    /// `…/roles/{user}`: the role the site gives `user`.
+    Role {
+        site: String,
+        user: String,
+    },
 }
 
 impl Topic {
@@ -133,6 +147,9 @@ impl Topic {
             ["outputs", output, "state"] if check_id("output id", output).is_ok() => {
                 Ok(Topic::OutputState { site, output: output.to_owned() })
             }
+            ["roles", user] if check_id("user", user).is_ok() => {
+                Ok(Topic::Role { site, user: user.to_owned() })
+            }
             _ => Err(unknown()),
         }
     }
@@ -142,7 +159,8 @@ impl Topic {
             Topic::Catalog { site }
             | Topic::Status { site }
             | Topic::OutputState { site, .. }
-            | Topic::Events { site } => site,
+            | Topic::Events { site }
+            | Topic::Role { site, .. } => site,
         }
     }
 }
@@ -162,9 +180,16 @@ pub fn new_request_id(prefix: char) -> String {
 pub mod topics {
     use super::ROOT;
 
-    /// The filters a client subscribes to for one site.
-    pub fn client_filters(site: &str) -> [String; 4] {
-        [catalog(site), status(site), format!("{ROOT}/sites/{site}/outputs/+/state"), events(site)]
+    /// The filters `user`'s client subscribes to for one site. The role comes first, so
+    /// that a site's retained role has arrived by the time its catalog has.
+    pub fn client_filters(site: &str, user: &str) -> [String; 5] {
+        [
+            role(site, user),
+            catalog(site),
+            status(site),
+            format!("{ROOT}/sites/{site}/outputs/+/state"),
+            events(site),
+        ]
     }
     pub fn catalog(site: &str) -> String {
         format!("{ROOT}/sites/{site}/catalog")
@@ -172,9 +197,28 @@ pub mod topics {
     pub fn status(site: &str) -> String {
         format!("{ROOT}/sites/{site}/status")
     }
-    /// Where `user` sends commands to `site`.
-    pub fn commands(site: &str, user: &str) -> String {
+    /// Where `user` sends `site` commands of `class`.
+    pub fn commands(site: &str, class: super::command::CommandClass, user: &str) -> String {
+        format!("{ROOT}/sites/{site}/commands/{}/{user}", class.as_str())
+    }
+    /// The first commands topic, without a class: admins only (a site refuses anyone
+    /// else there, and the generated ACL grants it to admins alone).
+    pub fn commands_unclassed(site: &str, user: &str) -> String {
         format!("{ROOT}/sites/{site}/commands/{user}")
+    }
+    /// A commands topic of `site`, as the site reads it: the class level (None on the
+    /// topic without one) and the user.
+    pub fn command_topic<'a>(topic: &'a str, site: &str) -> Option<(Option<&'a str>, &'a str)> {
+        let rest = topic.strip_prefix(ROOT)?.strip_prefix("/sites/")?.strip_prefix(site)?;
+        match rest.strip_prefix("/commands/")?.split('/').collect::<Vec<_>>()[..] {
+            [user] => Some((None, user)),
+            [class, user] => Some((Some(class), user)),
+            _ => None,
+        }
+    }
+    /// Where `site` publishes the role it gives `user`.
+    pub fn role(site: &str, user: &str) -> String {
+        format!("{ROOT}/sites/{site}/roles/{user}")
     }
     /// Where `site` answers `user`'s device `client`: a level per site, so that the broker
     /// lets each site write only its own and the client knows who answered.
@@ -220,10 +264,15 @@ pub mod topics {
     pub fn replay(site: &str, user: &str) -> String {
         format!("{ROOT}/sites/{site}/replay/{user}")
     }
-    /// The user-level topics a site subscribes to: every user's commands, acknowledgements
-    /// and replay requests.
-    pub fn site_inputs(site: &str) -> [String; 3] {
-        [commands(site, "+"), ack(site, "+"), replay(site, "+")]
+    /// The user-level topics a site subscribes to: every user's commands (of every class,
+    /// and on the topic without one), acknowledgements and replay requests.
+    pub fn site_inputs(site: &str) -> [String; 4] {
+        [
+            format!("{ROOT}/sites/{site}/commands/+/+"),
+            commands_unclassed(site, "+"),
+            ack(site, "+"),
+            replay(site, "+"),
+        ]
     }
 }
 
@@ -244,6 +293,11 @@ pub struct Catalog {
     pub cameras: Vec<CameraEntry>,
     #[serde(default)]
     pub outputs: Vec<OutputEntry>,
+    /// The site keeps its own roles table: it publishes each user's role on
+    /// `…/roles/{user}` and refuses what a user's role does not allow. A client then shows
+    /// and checks the role the site publishes, not the one its enrolment code carried.
+    #[serde(default)]
+    pub role_table: bool,
 }
 
 fn default_supervision() -> u32 {
@@ -384,6 +438,12 @@ pub enum Message {
         site: String,
         event: event::Event,
     },
+    /// The role the site gives `user`.
+    Role {
+        site: String,
+        user: String,
+        grant: role::RoleGrant,
+    },
 }
 
 /// Decodes one publish from the bus. An empty payload on a state topic means the site
@@ -430,6 +490,10 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Message, ProtocolError> {
             Ok(Message::OutputState { site, output, state })
         }
         Topic::Events { site } => Ok(Message::Event { site, event: event::decode(payload)? }),
+        Topic::Role { site, user } => {
+            let grant: role::RoleGrant = parse(payload)?;
+            Ok(Message::Role { site, user, grant })
+        }
     }
 }
 

@@ -1,7 +1,9 @@
-//! Roles: what a user may do at one site — the roles table of `docs/enrolment.md`. The
-//! enrolment code carries a role per site, the broker ACL (`acl.rs`) enforces the coarse
-//! part of the table, and the core checks the whole of it before any command is sent
-//! (`control.rs`).
+//! Roles: what a user may do at one site — the roles table of `docs/enrolment.md`. It is
+//! enforced where a user cannot reach: the broker's ACL (`acl.rs`) lets each role write
+//! only the command classes the table gives it, and a site keeps its own copy of the
+//! table, refuses what a user's role does not allow, and publishes each user's role
+//! (`…/roles/{user}`, [`RoleGrant`]) so that a device shows the role that holds. The core
+//! checks the same table before anything is sent (`control.rs`), only to say no sooner.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,15 @@ impl Role {
             (Role::Admin, _) => true,
         }
     }
+}
+
+/// `…/sites/{site}/roles/{user}`: the role a site gives a user, as the site enforces it.
+/// Retained, QoS 1, published by the site; cleared (an empty payload) when the user has
+/// none there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleGrant {
+    pub v: u32,
+    pub role: Role,
 }
 
 impl Role {

@@ -52,15 +52,23 @@ async fn the_acl_from_the_role_table_is_what_the_broker_enforces() {
     let broker = Mosquitto::with_files(&passwd, &acl);
     let root = "mimamori/v1/sites";
     let cases = [
-        ("aiko", format!("{root}/hq/commands/aiko"), true), // operator on hq
+        ("aiko", format!("{root}/hq/commands/siren/aiko"), true), // operator on hq
+        ("aiko", format!("{root}/hq/commands/light/aiko"), true),
+        ("aiko", format!("{root}/hq/commands/lock/aiko"), false), // locks, relays, arming: admins
+        ("aiko", format!("{root}/hq/commands/relay/aiko"), false),
+        ("aiko", format!("{root}/hq/commands/arming/aiko"), false),
+        ("aiko", format!("{root}/hq/commands/aiko"), false), // the topic without a class: admins
         ("aiko", format!("{root}/hq/ack/aiko"), true),
-        ("aiko", format!("{root}/shop/commands/aiko"), false), // viewer on shop
+        ("aiko", format!("{root}/hq/roles/aiko"), false), // a role is the site's to say
+        ("aiko", format!("{root}/shop/commands/siren/aiko"), false), // viewer on shop
         ("aiko", format!("{root}/shop/ack/aiko"), false),
         ("aiko", format!("{root}/shop/replay/aiko"), true), // viewers may ask for replay
-        ("aiko", format!("{root}/hq/commands/ken"), false), // never as somebody else
+        ("aiko", format!("{root}/hq/commands/siren/ken"), false), // never as somebody else
         ("aiko", format!("{root}/hq/status"), false),       // never as the site
-        ("ken", format!("{root}/shop/commands/ken"), true), // admin on shop
-        ("ken", format!("{root}/hq/commands/ken"), false),  // no role on hq
+        ("ken", format!("{root}/shop/commands/lock/ken"), true), // admin on shop
+        ("ken", format!("{root}/shop/commands/arming/ken"), true),
+        ("ken", format!("{root}/shop/commands/ken"), true),
+        ("ken", format!("{root}/hq/commands/siren/ken"), false), // no role on hq
         ("site-hq", format!("{root}/hq/status"), true),
         ("site-hq", format!("{root}/shop/status"), false),
     ];
@@ -76,8 +84,10 @@ async fn reading_follows_the_roles_and_revocation_stops_the_client() {
     let mut broker = Mosquitto::with_files(&passwd, &acl);
     let mut sim = mimamori_sim::SimConfig::new(broker.address());
     sim.password = Some(Secret::new(password("site-hq")));
+    sim.roles = table.roles_at("hq");
     let _hq = mimamori_sim::SimSite::start(mimamori_sim::demo::site("hq").unwrap(), sim.clone());
     sim.password = Some(Secret::new(password("site-shop")));
+    sim.roles = table.roles_at("shop");
     let _shop = mimamori_sim::SimSite::start(mimamori_sim::demo::site("shop").unwrap(), sim);
 
     // ken asks for both sites but has a role on shop only.

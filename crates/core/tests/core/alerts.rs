@@ -7,13 +7,12 @@ use mimamori_core::bus::{BrokerAddress, Bus, BusConfig};
 use mimamori_core::inbox::Inbox;
 use mimamori_core::protocol::event::AlertKind;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
-use mimamori_sim::{SimAlert, SimConfig, SimSite, demo};
+use mimamori_sim::{SimAlert, SimSite, demo};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) fn site(broker: &Mosquitto) -> SimSite {
-    let mut config = SimConfig::new(broker.address());
-    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let config = mimamori_sim::mosquitto::site_config(broker.address(), "hq");
     SimSite::start(demo::site("hq").unwrap(), config)
 }
 
@@ -23,7 +22,12 @@ pub(crate) fn client(broker: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
 }
 
 fn client_at(broker: BrokerAddress, inbox: &Arc<Inbox>) -> Bus {
-    let mut config = BusConfig::new(broker, "alert-phone", "viewer-hq", vec!["hq".into()]);
+    client_as(broker, inbox, "viewer-hq")
+}
+
+/// A device of `user`, one of [`Mosquitto::start`]'s.
+pub(crate) fn client_as(broker: BrokerAddress, inbox: &Arc<Inbox>, user: &str) -> Bus {
+    let mut config = BusConfig::new(broker, &format!("{user}-phone"), user, vec!["hq".into()]);
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     config.keep_alive = Duration::from_secs(5);
     Bus::start_with_inbox(config, Some(inbox.clone()))
@@ -55,6 +59,13 @@ pub(crate) async fn connected(bus: &Bus) {
     if tokio::time::timeout(Duration::from_secs(10), state.subscribed()).await.is_err() {
         panic!("timed out waiting for the client to subscribe: {:?}", state.connection());
     }
+}
+
+/// Waits until hq has said what this device's user may do there.
+pub(crate) async fn role_known(bus: &Bus) {
+    let state = bus.state().clone();
+    until("hq's role for this user", 10, move || state.view("hq").is_some_and(|v| v.summary.role.is_some()))
+        .await;
 }
 
 #[tokio::test]
@@ -103,8 +114,7 @@ async fn an_alert_that_cannot_be_stored_is_not_acknowledged_and_comes_again() {
 
 /// A site that beats every second, so that its stream head arrives quickly.
 fn beating_site(broker: &Mosquitto, window: usize) -> SimSite {
-    let mut config = SimConfig::new(broker.address());
-    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let mut config = mimamori_sim::mosquitto::site_config(broker.address(), "hq");
     config.heartbeat = Some(Duration::from_secs(1));
     config.replay_window = window;
     SimSite::start(demo::site("hq").unwrap(), config)
@@ -206,8 +216,8 @@ async fn what_the_site_no_longer_has_after_a_long_outage_is_a_possible_gap() {
 #[tokio::test]
 async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     use mimamori_core::audit::Audit;
-    use mimamori_core::control::{self, ControlError, DeniedBy, Outcome};
-    use mimamori_core::protocol::role::Role;
+    use mimamori_core::bus::Reply;
+    use mimamori_core::control::{self, ControlError, Outcome};
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let viewer_inbox = Arc::new(Inbox::in_memory().unwrap());
@@ -216,8 +226,8 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     let mut config = BusConfig::new(broker.address(), "manager-phone", "manager", vec!["hq".into()]);
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     let manager = Bus::start_with_inbox(config, Some(manager_inbox.clone()));
-    connected(&viewer).await;
-    connected(&manager).await;
+    role_known(&viewer).await;
+    role_known(&manager).await;
     raise(&hq, 1);
     until("the alert on both devices", 10, || {
         viewer_inbox.alerts(1).unwrap().len() == 1 && manager_inbox.alerts(1).unwrap().len() == 1
@@ -230,20 +240,20 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     let timeout = Duration::from_secs(5);
 
     // A viewer may not acknowledge: refused in the core, and by the broker when the core is
-    // bypassed (here: a viewer's connection claiming to be an operator).
+    // bypassed (an acknowledgement published on the viewer's connection all the same).
     let ack = |note: Option<&str>| control::Ack {
         site: "hq".into(),
         alert_id: id.clone(),
         note: note.map(str::to_owned),
     };
-    let refused =
-        control::acknowledge(viewer.state(), &audit, None, "viewer-hq", Role::Viewer, ack(None), timeout)
-            .await;
+    let refused = control::acknowledge(viewer.state(), &audit, None, "viewer-hq", ack(None), timeout).await;
     assert!(matches!(refused, Err(ControlError::NotPermitted { .. })), "{refused:?}");
-    let denied =
-        control::acknowledge(viewer.state(), &audit, None, "viewer-hq", Role::Operator, ack(None), timeout)
-            .await;
-    assert!(matches!(denied, Ok(Outcome::Denied { by: DeniedBy::Broker, .. })), "{denied:?}");
+    let payload = serde_json::to_vec(&serde_json::json!({"v": 1, "alert_id": id})).unwrap();
+    let bypass = viewer.state().publish_ack("hq", "k-bypass", payload).unwrap();
+    match tokio::time::timeout(timeout, bypass).await {
+        Ok(Ok(Reply::Refused(reason))) => assert!(reason.contains("not allow"), "{reason}"),
+        other => panic!("the broker should refuse: {other:?}"),
+    }
 
     let note = "警備員が確認に向かいます <b>";
     let done = control::acknowledge(
@@ -251,7 +261,6 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
         &audit,
         Some(&manager_inbox),
         "manager",
-        Role::Operator,
         ack(Some(note)),
         timeout,
     )
@@ -266,10 +275,7 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
     }
     let records = Audit::records(&path).unwrap();
     let acks: Vec<(&str, &str)> = records.iter().map(|r| (r.what.as_str(), r.outcome.as_str())).collect();
-    assert_eq!(
-        acks,
-        [("ack", "refused"), ("ack", "sent"), ("outcome", "denied"), ("ack", "sent"), ("outcome", "done")]
-    );
+    assert_eq!(acks, [("ack", "refused"), ("ack", "sent"), ("outcome", "done")]);
     assert!(records.iter().all(|r| r.target == format!("alert:{id}")));
     Audit::verify(&path).unwrap();
     let _ = std::fs::remove_file(&path);
@@ -279,12 +285,12 @@ async fn an_acknowledgement_reaches_every_device_with_who_and_the_note() {
 async fn a_site_that_vanishes_is_a_link_failure_alert_of_this_device_acknowledged_here() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::protocol::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let inbox = Arc::new(Inbox::in_memory().unwrap());
-    let bus = client(&broker, &inbox);
-    connected(&bus).await;
+    // An operator's device: acknowledging is for operators and admins.
+    let bus = client_as(broker.address(), &inbox, "manager");
+    role_known(&bus).await;
     let state = bus.state().clone();
     until("hq online", 10, || state.view("hq").is_some_and(|v| v.summary.name.is_some())).await;
     // Power cut: the broker publishes the site's Last Will.
@@ -302,22 +308,14 @@ async fn a_site_that_vanishes_is_a_link_failure_alert_of_this_device_acknowledge
     let audit = Audit::open(&path).unwrap();
     let ack =
         control::Ack { site: "hq".into(), alert_id: alert.id.clone(), note: Some("電源を確認".into()) };
-    let outcome = control::acknowledge(
-        &state,
-        &audit,
-        Some(&inbox),
-        "viewer-hq",
-        Role::Operator,
-        ack,
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let outcome = control::acknowledge(&state, &audit, Some(&inbox), "manager", ack, Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(outcome, Outcome::Done { state: None });
     let acked = inbox.alerts(10).unwrap().into_iter().find(|a| a.id == alert.id).unwrap();
     assert_eq!(
         (acked.acknowledged_by.as_deref(), acked.note.as_deref()),
-        (Some("viewer-hq"), Some("電源を確認"))
+        (Some("manager"), Some("電源を確認"))
     );
     assert_eq!(Audit::records(&path).unwrap().len(), 2);
     let _ = std::fs::remove_file(&path);

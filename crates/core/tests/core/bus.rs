@@ -5,7 +5,7 @@ use mimamori_core::bus::{Bus, BusConfig, BusState, ConnectionPhase, ConnectionPr
 use mimamori_core::site::SiteLink;
 use mimamori_core::time::now_ms;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
-use mimamori_sim::{SimConfig, SimSite, demo};
+use mimamori_sim::{SimSite, demo};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, MqttOptions};
 use std::time::Duration;
@@ -23,8 +23,7 @@ fn client(broker: &Mosquitto, user: &str, sites: &[&str]) -> Bus {
 }
 
 fn site(broker: &Mosquitto, id: &str) -> SimSite {
-    let mut config = SimConfig::new(broker.address());
-    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let config = mimamori_sim::mosquitto::site_config(broker.address(), id);
     SimSite::start(demo::site(id).expect("demo site"), config)
 }
 

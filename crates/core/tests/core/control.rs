@@ -9,6 +9,7 @@ use mimamori_core::audit::Audit;
 use mimamori_core::bus::{Bus, BusConfig, BusState, Reply};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
 use mimamori_core::protocol::OutputValue;
+use mimamori_core::protocol::command::CommandClass;
 use mimamori_core::protocol::role::Role;
 use mimamori_sim::mosquitto::Mosquitto;
 use mimamori_sim::{SimConfig, SimSite, demo};
@@ -24,16 +25,27 @@ fn password(user: &str) -> String {
 }
 
 fn broker() -> Mosquitto {
-    let table: RoleTable = serde_json::from_str(TABLE).unwrap();
+    let table = table();
     let users = table.users.keys().cloned().chain(table.sites.iter().map(|s| format!("site-{s}")));
     let passwd: String =
         users.map(|u| mosquitto_password_line(&u, &Secret::new(password(&u))).unwrap() + "\n").collect();
     Mosquitto::with_files(&passwd, &table.mosquitto_acl().unwrap())
 }
 
-fn site(broker: &Mosquitto, id: &str, broken: &[&str]) -> SimSite {
+fn table() -> RoleTable {
+    serde_json::from_str(TABLE).unwrap()
+}
+
+/// A site of the test broker, with its column of the roles table.
+fn site_config(broker: &Mosquitto, id: &str) -> SimConfig {
     let mut config = SimConfig::new(broker.address());
     config.password = Some(Secret::new(password(&format!("site-{id}"))));
+    config.roles = table().roles_at(id);
+    config
+}
+
+fn site(broker: &Mosquitto, id: &str, broken: &[&str]) -> SimSite {
+    let mut config = site_config(broker, id);
     config.broken_outputs = broken.iter().map(|s| (*s).to_owned()).collect();
     SimSite::start(demo::site(id).unwrap(), config)
 }
@@ -93,19 +105,19 @@ async fn an_operator_sounds_the_siren_but_cannot_unlock_nor_touch_another_site()
     let (audit, path) = audit();
 
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let outcome = control::send(ken.state(), &audit, "ken", Role::Operator, siren, TIMEOUT).await.unwrap();
+    let outcome = control::send(ken.state(), &audit, "ken", siren, TIMEOUT).await.unwrap();
     assert_eq!(outcome, Outcome::Done { state: Some("on".into()) });
     // The retained state says who did it.
     assert_eq!(output_becomes(ken.state(), "hq", "siren", OutputValue::On).await.as_deref(), Some("ken"));
 
     // Unlocking is beyond an operator: the core refuses and nothing is sent.
     let unlock = command("hq", Target::Output("door".into()), Action::Unlock);
-    let err = control::send(ken.state(), &audit, "ken", Role::Operator, unlock, TIMEOUT).await.unwrap_err();
+    let err = control::send(ken.state(), &audit, "ken", unlock, TIMEOUT).await.unwrap_err();
     assert!(matches!(err, ControlError::NotPermitted { .. }), "{err}");
     // Arming too.
     let arm = command("hq", Target::Site, Action::Arm);
     assert!(matches!(
-        control::send(ken.state(), &audit, "ken", Role::Operator, arm, TIMEOUT).await,
+        control::send(ken.state(), &audit, "ken", arm, TIMEOUT).await,
         Err(ControlError::NotPermitted { .. })
     ));
 
@@ -113,11 +125,11 @@ async fn an_operator_sounds_the_siren_but_cannot_unlock_nor_touch_another_site()
     // around the core.
     let shop = command("shop", Target::Output("siren".into()), Action::On);
     assert!(matches!(
-        control::send(ken.state(), &audit, "ken", Role::Admin, shop, TIMEOUT).await,
+        control::send(ken.state(), &audit, "ken", shop, TIMEOUT).await,
         Err(ControlError::UnknownSite(_))
     ));
     let raw = br#"{"v":1,"request_id":"r-bypass","target":{"output":"siren"},"action":"on"}"#.to_vec();
-    let reply = ken.state().request("shop", "r-bypass", raw, 3).unwrap();
+    let reply = ken.state().request("shop", CommandClass::Siren, "r-bypass", raw, 3).unwrap();
     match tokio::time::timeout(TIMEOUT, reply).await {
         Ok(Ok(Reply::Refused(reason))) => assert!(reason.contains("not allow"), "{reason}"),
         other => panic!("the broker should refuse: {other:?}"),
@@ -147,7 +159,7 @@ async fn an_admin_unlocks_a_door_that_takes_its_time_and_arms_the_site() {
     let mari = client(&broker, "mari", &["hq"]);
     ready(mari.state(), "hq").await;
     let (audit, _) = audit();
-    let send = |cmd| control::send(mari.state(), &audit, "mari", Role::Admin, cmd, TIMEOUT);
+    let send = |cmd| control::send(mari.state(), &audit, "mari", cmd, TIMEOUT);
 
     let unlock = command("hq", Target::Output("door".into()), Action::Pulse { seconds: 1 });
     assert_eq!(send(unlock).await.unwrap(), Outcome::Done { state: Some("unlocked".into()) });
@@ -172,9 +184,7 @@ async fn a_site_that_does_not_answer_leaves_the_command_unconfirmed() {
     hq.kill().await;
     let (audit, path) = audit();
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let outcome = control::send(mari.state(), &audit, "mari", Role::Admin, siren, Duration::from_secs(2))
-        .await
-        .unwrap();
+    let outcome = control::send(mari.state(), &audit, "mari", siren, Duration::from_secs(2)).await.unwrap();
     assert_eq!(outcome, Outcome::Unconfirmed);
     assert_eq!(Audit::records(&path).unwrap().last().unwrap().outcome, "unconfirmed");
 }
@@ -189,7 +199,7 @@ async fn no_audit_log_no_command() {
     // The disk goes away under the log.
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let err = control::send(mari.state(), &audit, "mari", Role::Admin, siren, TIMEOUT).await.unwrap_err();
+    let err = control::send(mari.state(), &audit, "mari", siren, TIMEOUT).await.unwrap_err();
     assert!(matches!(err, ControlError::Audit(_)), "{err}");
     // Nothing was sent: the siren stays off.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -205,7 +215,7 @@ async fn a_denied_by_the_site_is_never_shown_as_done() {
     ready(mari.state(), "hq").await;
     // Bypassing the core's catalog check, an action that does not fit: the site denies it.
     let raw = br#"{"v":1,"request_id":"r-misfit","target":{"output":"door"},"action":"on"}"#.to_vec();
-    let reply = mari.state().request("hq", "r-misfit", raw, 3).unwrap();
+    let reply = mari.state().request("hq", CommandClass::Lock, "r-misfit", raw, 3).unwrap();
     match tokio::time::timeout(TIMEOUT, reply).await {
         Ok(Ok(Reply::Response(r))) => assert_eq!(r.outcome, "denied"),
         other => panic!("the site should deny: {other:?}"),
@@ -281,7 +291,7 @@ async fn a_site_answers_only_on_its_own_level_of_the_asking_users_tree() {
             ..PublishProperties::default()
         };
         mari.publish_with_properties(
-            "mimamori/v1/sites/hq/commands/mari",
+            "mimamori/v1/sites/hq/commands/siren/mari",
             QoS::AtLeastOnce,
             false,
             command(id),
@@ -326,12 +336,120 @@ async fn a_site_answers_only_on_its_own_level_of_the_asking_users_tree() {
     assert_eq!(next_puback(&mut shop_events).await.0, PubAckReason::Success, "its own level it may write");
 }
 
+/// One PUBLISH as `mosquitto_pub` sends it, as `user` with its own password, asking for an
+/// answer on its own tree at `site`'s level: the PUBACK's reason code (135: not authorised).
+fn mosquitto_pub(broker: &Mosquitto, user: &str, topic: &str, body: &str, id: &str) -> u8 {
+    let address = broker.address();
+    let out = std::process::Command::new("mosquitto_pub")
+        .args(["-V", "5", "-h", &address.host, "-p", &address.port.to_string(), "-u", user])
+        .args(["-P", &password(user), "-i", &format!("pub-{user}"), "-q", "1", "-d", "-t", topic, "-m", body])
+        .args([
+            "-D",
+            "publish",
+            "response-topic",
+            &format!("mimamori/v1/clients/{user}/pub-{user}/responses/hq"),
+        ])
+        .args(["-D", "publish", "correlation-data", id, "-D", "publish", "message-expiry-interval", "10"])
+        .output()
+        .expect("mosquitto_pub (scripts/install-deps --test)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let code = text.split("received PUBACK").nth(1).and_then(|r| r.split("RC:").nth(1));
+    code.and_then(|c| c.split(')').next()?.parse().ok()).unwrap_or_else(|| panic!("no PUBACK: {text}"))
+}
+
+/// An operator whose device claims to be an admin (an edited profile, `MIMAMORI_ROLE=admin`)
+/// is shown the role the site enforces and is refused by the core; writing to every
+/// commands topic with its own password (`mosquitto_pub`), it is refused by the broker or
+/// by the site. The door stays locked and the site stays armed.
+#[tokio::test]
+async fn an_operator_claiming_to_be_admin_cannot_unlock_pulse_a_lock_or_disarm() {
+    let broker = broker();
+    let _hq = site(&broker, "hq", &[]);
+    let mut config = BusConfig::new(broker.address(), "test-ken", "ken", vec!["hq".into()]);
+    config.password = Some(Secret::new(password("ken")));
+    config.roles = std::collections::BTreeMap::from([("hq".to_owned(), Role::Admin)]);
+    let ken = Bus::start(config);
+    let bus = ken.state();
+    ready(bus, "hq").await;
+    let before = bus.view("hq").unwrap();
+    assert_eq!((before.summary.role, before.summary.role_from_site), (Some(Role::Operator), true));
+    let (audit, _) = audit();
+    for (target, action) in [
+        (Target::Output("door".into()), Action::Unlock),
+        (Target::Output("door".into()), Action::Pulse { seconds: 5 }),
+        (Target::Site, Action::Disarm),
+    ] {
+        let refused = control::send(bus, &audit, "ken", command("hq", target, action), TIMEOUT).await;
+        assert!(matches!(refused, Err(ControlError::NotPermitted { role: "operator", .. })), "{refused:?}");
+    }
+
+    let (watch, mut events) = raw(&broker, "ken").await;
+    watch.subscribe("mimamori/v1/clients/ken/#", rumqttc::v5::mqttbytes::QoS::AtLeastOnce).await.unwrap();
+    let bodies = [
+        r#""target":{"output":"door"},"action":"unlock""#,
+        r#""target":{"output":"door"},"action":"pulse","seconds":5"#,
+        r#""target":{"site":true},"action":"disarm""#,
+    ];
+    let mut let_through = Vec::new();
+    for level in ["siren/", "light/", "lock/", "relay/", "arming/", ""] {
+        for (n, body) in bodies.iter().enumerate() {
+            let id = format!("r-claim-{}{n}", level.trim_end_matches('/'));
+            let topic = format!("mimamori/v1/sites/hq/commands/{level}ken");
+            let code = mosquitto_pub(
+                &broker,
+                "ken",
+                &topic,
+                &format!(r#"{{"v":1,"request_id":"{id}",{body}}}"#),
+                &id,
+            );
+            if code != 135 {
+                let_through.push(id);
+            }
+        }
+    }
+    // The broker lets an operator write only the siren and light topics ...
+    assert_eq!(let_through.len(), 6, "{let_through:?}");
+    assert!(let_through.iter().all(|id| id.starts_with("r-claim-siren") || id.starts_with("r-claim-light")));
+    // ... where the site refuses a lock or the arming: it checks the class and the role.
+    let answers = arrivals(&mut events, Duration::from_secs(3)).await;
+    assert_eq!(answers.len(), 6, "{answers:?}");
+    assert!(answers.iter().all(|(_, a)| a.contains(r#""outcome":"denied""#)), "{answers:?}");
+    let after = bus.view("hq").unwrap();
+    let door = after.outputs.iter().find(|o| o.id == "door").unwrap();
+    assert_eq!((door.state, door.by.as_deref()), (Some(OutputValue::Locked), None));
+    assert_eq!(after.summary.armed, before.summary.armed);
+}
+
+/// An older client, sending on the commands topic without a class: its admins go on
+/// working, its operators are refused by the broker (and would be by the site).
+#[tokio::test]
+async fn the_commands_topic_without_a_class_serves_admins_only() {
+    let broker = broker();
+    let hq = site(&broker, "hq", &[]);
+    let watcher = client(&broker, "mari", &["hq"]);
+    ready(watcher.state(), "hq").await;
+    let (mari, mut events) = raw(&broker, "mari").await;
+    mari.subscribe("mimamori/v1/clients/mari/#", rumqttc::v5::mqttbytes::QoS::AtLeastOnce).await.unwrap();
+    let siren = r#"{"v":1,"request_id":"r-old-1","target":{"output":"siren"},"action":"on"}"#;
+    assert_eq!(mosquitto_pub(&broker, "ken", "mimamori/v1/sites/hq/commands/ken", siren, "r-old-1"), 135);
+    assert_ne!(mosquitto_pub(&broker, "mari", "mimamori/v1/sites/hq/commands/mari", siren, "r-old-1"), 135);
+    let answers = arrivals(&mut events, Duration::from_secs(2)).await;
+    assert!(
+        answers.iter().any(|(_, a)| a.contains("r-old-1") && a.contains(r#""outcome":"done""#)),
+        "{answers:?}"
+    );
+    assert_eq!(
+        output_becomes(watcher.state(), "hq", "siren", OutputValue::On).await.as_deref(),
+        Some("mari")
+    );
+    drop(hq);
+}
+
 /// A site with its own clock, beating every 3 s or so.
 fn site_with_clock(broker: &Mosquitto, id: &str, offset_ms: i64, trusted: bool) -> SimSite {
     let mut spec = demo::site(id).unwrap();
     spec.catalog.supervision_s = 10;
-    let mut config = SimConfig::new(broker.address());
-    config.password = Some(Secret::new(password(&format!("site-{id}"))));
+    let mut config = site_config(broker, id);
     config.clock_offset_ms = offset_ms;
     config.clock_trusted = trusted;
     SimSite::start(spec, config)
@@ -364,7 +482,7 @@ async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_sta
     let (audit, _path) = audit();
     let siren =
         |action| Command { site: "hq".into(), target: Target::Output("siren".into()), action, note: None };
-    let done = control::send(bus, &audit, "mari", Role::Admin, siren(Action::On), TIMEOUT).await.unwrap();
+    let done = control::send(bus, &audit, "mari", siren(Action::On), TIMEOUT).await.unwrap();
     assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
 
     // A command whose deadline on hq's clock has passed, though its relative expiry has
@@ -383,7 +501,7 @@ async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_sta
             r#"{{"v":1,"request_id":"{id}","target":{{"output":"siren"}},"action":"off","deadline_ms":{deadline}}}"#
         );
         raw_mari.publish_with_properties(
-            format!("mimamori/v1/sites/{site}/commands/mari"),
+            format!("mimamori/v1/sites/{site}/commands/siren/mari"),
             QoS::AtLeastOnce,
             false,
             body,
@@ -410,6 +528,6 @@ async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_sta
         action: Action::On,
         note: None,
     };
-    let done = control::send(bus, &audit, "mari", Role::Admin, shop_siren, TIMEOUT).await.unwrap();
+    let done = control::send(bus, &audit, "mari", shop_siren, TIMEOUT).await.unwrap();
     assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
 }

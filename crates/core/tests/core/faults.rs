@@ -84,8 +84,7 @@ impl Drop for SmallDisk {
 fn site(broker: &Mosquitto) -> SimSite {
     let mut spec = demo::site("hq").unwrap();
     spec.catalog.supervision_s = SUPERVISION_S;
-    let mut config = SimConfig::new(broker.address());
-    config.password = Some(Secret::new(PASSWORD.to_owned()));
+    let config = mimamori_sim::mosquitto::site_config(broker.address(), "hq");
     SimSite::start(spec, config)
 }
 
@@ -217,16 +216,19 @@ async fn a_refusing_link_is_reported_at_once_and_retried_until_it_heals() {
 async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores_the_rest_later() {
     use mimamori_core::audit::Audit;
     use mimamori_core::control::{self, Action, Command, ControlError, Target};
-    use mimamori_core::protocol::role::Role;
     let Some(disk) = SmallDisk::mount(1024) else { return };
     let broker = Mosquitto::start();
     let hq = site(&broker);
     let inbox = Arc::new(Inbox::open(&disk.path().join("alerts.db")).unwrap());
     let audit = Audit::open(disk.path().join("audit.log")).unwrap();
-    let bus = client(&broker, &inbox);
+    // An operator's device, whose siren command the core would send.
+    let bus = super::alerts::client_as(broker.address(), &inbox, "manager");
     connected(&bus).await;
     let state = bus.state().clone();
-    until("hq's outputs known", 20, move || state.view("hq").is_some_and(|v| !v.outputs.is_empty())).await;
+    until("hq's outputs and role known", 20, move || {
+        state.view("hq").is_some_and(|v| !v.outputs.is_empty() && v.summary.role.is_some())
+    })
+    .await;
     raise(&hq, 0, 10).await;
     stored(&inbox, "10 alerts", 10, 20).await;
 
@@ -241,9 +243,7 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     // A command it cannot write to the audit log first is not sent.
     let siren =
         Command { site: "hq".into(), target: Target::Output("siren".into()), action: Action::On, note: None };
-    let err = control::send(bus.state(), &audit, "viewer-hq", Role::Admin, siren, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = control::send(bus.state(), &audit, "manager", siren, Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(err, ControlError::Audit(_)), "{err}");
     assert!(err.to_string().to_lowercase().contains("space"), "says why: {err}");
 
@@ -332,7 +332,6 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     use mimamori_core::audit::Audit;
     use mimamori_core::bus::{BrokerAddress, BusConfig};
     use mimamori_core::control::{self, Outcome};
-    use mimamori_core::protocol::role::Role;
     let broker = Mosquitto::start();
     let hq = site(&broker);
     // The phone on a slow mobile link: 500 ms each way.
@@ -356,16 +355,9 @@ async fn a_link_with_a_second_of_round_trip_delivers_alerts_and_takes_acknowledg
     let id = inbox.alerts(1).unwrap()[0].id.clone();
     let ack = control::Ack { site: "hq".into(), alert_id: id, note: None };
     let started = std::time::Instant::now();
-    let done = control::acknowledge(
-        bus.state(),
-        &audit,
-        Some(&inbox),
-        "manager",
-        Role::Operator,
-        ack,
-        Duration::from_secs(10),
-    )
-    .await;
+    let done =
+        control::acknowledge(bus.state(), &audit, Some(&inbox), "manager", ack, Duration::from_secs(10))
+            .await;
     assert!(matches!(done, Ok(Outcome::Done { .. })), "{done:?}");
     assert!(
         started.elapsed() >= Duration::from_millis(900),
@@ -390,7 +382,6 @@ async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
     use mimamori_core::bus::BusConfig;
     use mimamori_core::control::{self, Action, Command, Outcome, Target};
     use mimamori_core::protocol::OutputValue;
-    use mimamori_core::protocol::role::Role;
     let Some(net) = network() else { return };
     let table: RoleTable =
         serde_json::from_str(r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#).unwrap();
@@ -401,6 +392,7 @@ async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
     let broker = Mosquitto::in_network_with_files(&net, &passwd, &table.mosquitto_acl().unwrap());
     let mut config = SimConfig::new(broker.address());
     config.password = Some(Secret::new("pw-of-site-hq".to_owned()));
+    config.roles = table.roles_at("hq");
     let _hq = SimSite::start(demo::site("hq").unwrap(), config);
     until("the site's connection", 10, || net.connections_to(broker.port).len() == 1).await;
     let site_port = net.connections_to(broker.port)[0];
@@ -426,7 +418,7 @@ async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
         action: Action::Unlock,
         note: None,
     };
-    let outcome = control::send(&state, &audit, "mari", Role::Admin, unlock, Duration::from_secs(10)).await;
+    let outcome = control::send(&state, &audit, "mari", unlock, Duration::from_secs(10)).await;
     assert!(matches!(outcome, Ok(Outcome::Unconfirmed)), "{outcome:?}");
     tokio::time::sleep_until(dark + Duration::from_secs(30)).await;
     net.heal();

@@ -15,7 +15,6 @@ use mimamori_core::lang::Lang;
 use mimamori_core::notify::dbus::DbusNotifier;
 use mimamori_core::notify::{self, policy::Policy};
 use mimamori_core::protocol::event::AlertKind;
-use mimamori_core::protocol::role::Role;
 use mimamori_sim::SimAlert;
 use mimamori_sim::mosquitto::{Mosquitto, PASSWORD};
 use mimamori_sim::notifications::{Recorder, SessionBus};
@@ -101,23 +100,16 @@ async fn an_intrusion_is_notified_with_its_picture_and_a_click_opens_its_camera(
     let mut config = BusConfig::new(broker.address(), "manager-desk", "manager", vec!["hq".into()]);
     config.password = Some(Secret::new(PASSWORD.to_owned()));
     let manager = Bus::start_with_inbox(config, Some(manager_inbox.clone()));
-    connected(&manager).await;
+    super::alerts::role_known(&manager).await;
     let path = std::env::temp_dir().join(format!("mimamori-notify-audit-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let audit = Audit::open(&path).unwrap();
     for alert in inbox.alerts(10).unwrap() {
         let ack = control::Ack { site: "hq".into(), alert_id: alert.id, note: None };
-        let done = control::acknowledge(
-            manager.state(),
-            &audit,
-            None,
-            "manager",
-            Role::Operator,
-            ack,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let done =
+            control::acknowledge(manager.state(), &audit, None, "manager", ack, Duration::from_secs(5))
+                .await
+                .unwrap();
         assert_eq!(done, control::Outcome::Done { state: None });
     }
     until("the notification closed", 10, || recorder.closed() == [first.id]).await;

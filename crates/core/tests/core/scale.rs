@@ -111,7 +111,8 @@ async fn a_thousand_sites_on_a_default_broker_arrive_whole_and_every_message_is_
     let users = [("fleet", PASSWORD), ("installer", PASSWORD), ("site-hq", PASSWORD)];
     let broker = Mosquitto::with_users(&users, ACL);
     publish_retained(&broker, SITES - 1).await;
-    let mut sim = SimConfig::new(broker.address());
+    let mut sim =
+        SimConfig::new(broker.address()).grant("fleet", mimamori_core::protocol::role::Role::Viewer);
     sim.password = Some(Secret::new(PASSWORD.to_owned()));
     let hq = SimSite::start(demo::site("hq").unwrap(), sim);
 

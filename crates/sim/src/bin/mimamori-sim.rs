@@ -3,7 +3,9 @@
 //!     mimamori-sim --broker mqtt://127.0.0.1:1883 --site hq --site shop
 //!
 //! Each site connects as broker user `site-{id}` unless `--user` says otherwise; the
-//! password comes from `MIMAMORI_SIM_PASSWORD`. It runs until interrupted (then publishes
+//! password comes from `MIMAMORI_SIM_PASSWORD`. Each site enforces its column of the roles
+//! table given with `--roles` (the file `mimamori broker acl` reads); without one, it
+//! refuses every command. It runs until interrupted (then publishes
 //! "offline" and disconnects) or killed (then the broker publishes its Last Will).
 //!
 //! Alerts on demand: type `alert SITE KIND [CAMERA]` on its standard input (KIND is
@@ -12,6 +14,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use mimamori_core::acl::RoleTable;
 use mimamori_core::bus::BrokerAddress;
 use mimamori_core::secret::Secret;
 use mimamori_sim::camera::CameraServer;
@@ -65,6 +68,10 @@ struct Args {
     /// (e.g. a real camera, or a test server with another codec). Repeatable.
     #[arg(long = "camera-url", value_name = "SITE/CAMERA=URL")]
     camera_urls: Vec<String>,
+    /// The roles table (JSON, as for `mimamori broker acl`): each site enforces its own
+    /// column and publishes each user's role.
+    #[arg(long, value_name = "FILE")]
+    roles: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -103,6 +110,20 @@ async fn main() -> anyhow::Result<()> {
         entry.main = url.to_owned();
         entry.sub = None;
     }
+    let table: Option<RoleTable> = match &args.roles {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let table: RoleTable = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a roles table", path.display()))?;
+            table.validate()?;
+            Some(table)
+        }
+        None => {
+            tracing::warn!("no --roles: the sites refuse every command");
+            None
+        }
+    };
     let mut config = SimConfig::new(args.broker);
     config.user = args.user;
     config.password = std::env::var("MIMAMORI_SIM_PASSWORD").ok().map(Secret::new);
@@ -117,7 +138,14 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let sites: Vec<SimSite> = specs.iter().map(|s| SimSite::start(s.clone(), config.clone())).collect();
+    let sites: Vec<SimSite> = specs
+        .iter()
+        .map(|s| {
+            let mut config = config.clone();
+            config.roles = table.as_ref().map(|t| t.roles_at(&s.id)).unwrap_or_default();
+            SimSite::start(s.clone(), config)
+        })
+        .collect();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {

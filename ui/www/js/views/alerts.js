@@ -24,7 +24,7 @@ import { errorText } from './error.js';
  * @param {State} state
  */
 export function alertsDeps(state) {
-  return [state.alerts, state.alertsError, state.sites, state.lang, state.gaps, state.acking, state.ackSending, state.profiles, state.info, state.alertFilter];
+  return [state.alerts, state.alertsError, state.sites, state.lang, state.gaps, state.acking, state.ackSending, state.alertFilter];
 }
 
 /**
@@ -49,9 +49,8 @@ export function alerts(state, actions) {
     ].filter((n) => n !== null);
   }
   const open = unacknowledged(list);
-  // The demo acts as an admin; otherwise the role enrolled for the site decides.
-  const mayAck = (/** @type {string} */ siteId) =>
-    state.info?.demo === true || canAcknowledge(siteRole(state.profiles, siteId));
+  // The role the site enforces decides (the demo's sites make this device an admin).
+  const mayAck = (/** @type {string} */ siteId) => canAcknowledge(siteRole(state.sites, siteId));
   const shown = filterAlerts(list, state.alertFilter);
   const rows = alertRows(shown, state.sites, { lang: state.lang, mayAck });
   const gaps = gapRows(state.gaps, state.sites, state.lang);

@@ -5,7 +5,7 @@ import { t } from '../i18n.js';
 import { h, mark } from '../dom.js';
 import { armLabel, healthLabel, kindLabel, linkLabel, outputLabel } from '../labels.js';
 import { formatClock } from '../time.js';
-import { roleLabel, siteRole } from '../roles.js';
+import { roleLabel } from '../roles.js';
 import { errorText } from './error.js';
 import { controlButtons } from './controls.js';
 
@@ -25,7 +25,7 @@ import { controlButtons } from './controls.js';
  * @param {State} state
  */
 export function sitePageDeps(state) {
-  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null, state.profiles, state.info, state.controls, state.sending, state.confirming];
+  return [state.openSiteId, state.site, state.siteError, state.lang, state.site === null ? state.sites : null, state.controls, state.sending, state.confirming];
 }
 
 /**
@@ -50,12 +50,17 @@ export function sitePage(state, actions, players) {
   }, h('span', { class: 'back-icon', attrs: { 'aria-hidden': 'true' } }), h('span', { text: t('nav.back') }));
   const title = h('h2', { class: 'site-title', testid: 'site-title', attrs: { tabindex: '-1' } },
     site?.name ?? h('span', { class: 'muted site-id', text: id }));
-  // What this user may do here, from the enrolment (no badge in the demo, or for a site
-  // no profile lists).
-  const role = siteRole(state.profiles, id);
+  // What this user may do here, as the site enforces it (no badge without a role). A site
+  // that keeps no roles table of its own leaves the enrolled role, which says so.
+  const role = site?.role ?? null;
   const roleBadge = role === null
     ? null
-    : h('span', { class: 'role-badge site-role', testid: 'site-role', data: { role }, text: t('site.role', { role: t(roleLabel(role)) }) });
+    : h('span', {
+      class: 'role-badge site-role',
+      testid: 'site-role',
+      data: { role, from: site?.roleFromSite ? 'site' : 'enrolment' },
+      text: t(site?.roleFromSite ? 'site.role' : 'site.roleEnrolled', { role: t(roleLabel(role)) }),
+    });
 
   const body = [];
   if (state.siteError) {
