@@ -130,7 +130,7 @@ pub fn set_start_at_login(dir: &Path, exe: &Path, on: bool) -> std::io::Result<(
         "[Desktop Entry]\nType=Application\nName=Mimamori\nComment=Alerts from your sites, in the background\n\
          Exec=\"{quoted}\" {BACKGROUND_ARG}\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
     );
-    std::fs::write(path, entry)
+    mimamori_core::dirs::write_private(&path, entry.as_bytes())
 }
 
 pub fn status<R: Runtime>(app: &AppHandle<R>) -> BackgroundStatus {

@@ -176,6 +176,8 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Files this process creates are its user's alone; no core dump of its secrets.
+    mimamori_core::dirs::harden_process();
     // The bus and the demo spawn onto Tauri's Tokio runtime.
     let _runtime = tauri::async_runtime::handle().inner().enter();
     let make_state = || {

@@ -409,7 +409,7 @@ impl AppState {
     fn audit(&self) -> Result<Arc<Audit>, AuditError> {
         self.audit
             .get_or_init(|| {
-                std::fs::create_dir_all(mimamori_core::dirs::settings())
+                mimamori_core::dirs::private_dir(&mimamori_core::dirs::settings())
                     .map_err(|e| AuditError::Io(e.to_string()))?;
                 Audit::open(self.audit_path()).map(Arc::new)
             })

@@ -780,15 +780,20 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
   assert.match(answers, /本社/, "the IPC answers were read");
   const storage = await wd.exec("return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)");
   const files = [];
+  // Nothing the app keeps may be open to the group or others (directories 0700, files 0600).
+  const loose = [];
   const walk = (dir) => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
+      const stat = statSync(path);
+      if ((stat.mode & 0o077) !== 0) loose.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
+      if (stat.isDirectory()) walk(path);
       else files.push([path, readFileSync(path, "utf8")]);
     }
   };
   walk(configDir);
   assert.ok(files.length > 0, "the app wrote its settings");
+  assert.deepEqual(loose, [], "open to other users");
   const places = [
     ...pages.map((html, i) => [`page ${i}`, html]),
     ["IPC answers", answers],

@@ -85,7 +85,8 @@ async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::R
 }
 
 fn open_audit(demo: bool) -> anyhow::Result<Audit> {
-    std::fs::create_dir_all(mimamori_core::dirs::settings()).context("creating the settings directory")?;
+    mimamori_core::dirs::private_dir(&mimamori_core::dirs::settings())
+        .context("creating the settings directory")?;
     Ok(Audit::open(audit_path(demo))?)
 }
 

@@ -389,6 +389,8 @@ fn run() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Files this process creates are its user's alone; no core dump of its secrets.
+    mimamori_core::dirs::harden_process();
     let command = Cli::parse().command;
     // Enrolment talks to the keychain with blocking calls: no async runtime needed there.
     let command = match command {

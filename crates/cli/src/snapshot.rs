@@ -45,7 +45,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("name a camera (SITE/CAMERA) or give --url"),
     };
     let snapshot = fetch(&source).await?;
-    std::fs::write(&args.output, &snapshot.jpeg)
+    mimamori_core::dirs::write_private(&args.output, &snapshot.jpeg)
         .with_context(|| format!("writing {}", args.output.display()))?;
     out!("{}  {}x{}  {} bytes", args.output.display(), snapshot.width, snapshot.height, snapshot.jpeg.len());
     Ok(())

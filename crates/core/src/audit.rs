@@ -91,7 +91,11 @@ impl Audit {
         let path = path.into();
         started();
         let tail = match std::fs::File::open(&path) {
-            Ok(_) => Audit::verify(&path)?,
+            Ok(_) => {
+                crate::dirs::make_private(&path)
+                    .map_err(|e| AuditError::Io(format!("cannot protect the audit log: {e}")))?;
+                Audit::verify(&path)?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_owned()),
             Err(e) => return Err(AuditError::Io(format!("cannot read the audit log: {e}"))),
         };
@@ -101,7 +105,7 @@ impl Audit {
     /// The log beside the settings (`audit.log`).
     pub fn open_default() -> Result<Audit, AuditError> {
         let dir = crate::dirs::settings();
-        std::fs::create_dir_all(&dir)
+        crate::dirs::private_dir(&dir)
             .map_err(|e| AuditError::Io(format!("cannot create the settings directory: {e}")))?;
         Audit::open(dir.join("audit.log"))
     }
@@ -122,7 +126,7 @@ impl Audit {
         };
         line.hash = line.digest()?;
         let text = serde_json::to_string(&line).map_err(|e| AuditError::Io(e.to_string()))?;
-        let mut file = std::fs::OpenOptions::new()
+        let mut file = crate::dirs::private_options()
             .create(true)
             .append(true)
             .open(&self.path)
@@ -244,6 +248,12 @@ mod tests {
         let records = Audit::records(&path).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[1].outcome, "done");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the log is its owner's only");
+        }
     }
 
     #[test]

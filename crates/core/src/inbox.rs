@@ -125,7 +125,15 @@ fn kind_from(s: &str) -> AlertKind {
 }
 
 impl Inbox {
+    /// Opens (or creates) the inbox at `path`, for this user only: SQLite gives its journal
+    /// files the database's own mode.
     pub fn open(path: &Path) -> Result<Inbox, InboxError> {
+        crate::dirs::private_options().write(true).create(true).truncate(false).open(path)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            crate::dirs::make_private(Path::new(&name))?;
+        }
         Inbox::with(Connection::open(path)?)
     }
 
@@ -133,7 +141,7 @@ impl Inbox {
     /// CLI (each event is stored once whoever receives it first).
     pub fn open_default() -> Result<Inbox, InboxError> {
         let dir = crate::dirs::settings();
-        std::fs::create_dir_all(&dir)?;
+        crate::dirs::private_dir(&dir)?;
         Inbox::open(&dir.join("alerts.db"))
     }
 
@@ -555,6 +563,27 @@ mod tests {
     use crate::protocol::event::AlertUpdate;
 
     use crate::protocol::event::example_door as alert;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_inbox_and_its_journal_are_their_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let inbox = Inbox::open(&path).unwrap();
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        let open: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.metadata().unwrap().permissions().mode() & 0o077 != 0)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(open.is_empty(), "open to others: {open:?}");
+        assert!(files > 1, "the journal is there while the inbox is open");
+        drop(inbox);
+    }
 
     #[test]
     fn alerts_are_followed_in_the_order_they_were_stored() {

@@ -173,13 +173,12 @@ impl Profiles {
         }
     }
 
-    /// Writes atomically: a crash leaves the old file or the new one, never half of one.
+    /// Writes atomically, for this user only: a crash leaves the old file or the new one,
+    /// never half of one.
     fn save(&self, settings: &Settings) -> Result<(), ProfileError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| self.settings_error(e))?;
-        let tmp = self.dir.join(format!("{SETTINGS_FILE}.tmp"));
+        crate::dirs::private_dir(&self.dir).map_err(|e| self.settings_error(e))?;
         let bytes = serde_json::to_vec_pretty(settings).map_err(|e| self.settings_error(e))?;
-        std::fs::write(&tmp, bytes).map_err(|e| self.settings_error(e))?;
-        std::fs::rename(&tmp, self.path()).map_err(|e| self.settings_error(e))
+        crate::dirs::write_private(&self.path(), &bytes).map_err(|e| self.settings_error(e))
     }
 
     pub fn list(&self) -> Result<Vec<ProfileSummary>, ProfileError> {

@@ -49,10 +49,10 @@ pub fn save_quiet(dir: &Path, quiet: Option<QuietHoursSetting>) -> Result<(), Se
     if let Some(q) = quiet {
         q.check()?;
     }
-    std::fs::create_dir_all(dir).map_err(|e| SettingsError::Io(e.to_string()))?;
+    crate::dirs::private_dir(dir).map_err(|e| SettingsError::Io(e.to_string()))?;
     let text =
         serde_json::to_string_pretty(&Stored { quiet }).map_err(|e| SettingsError::Io(e.to_string()))?;
-    std::fs::write(dir.join(FILE), text).map_err(|e| SettingsError::Io(e.to_string()))
+    crate::dirs::write_private(&dir.join(FILE), text.as_bytes()).map_err(|e| SettingsError::Io(e.to_string()))
 }
 
 #[cfg(test)]

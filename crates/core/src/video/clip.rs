@@ -261,7 +261,8 @@ async fn record_clip(
             let w = match (&mut writer, &params) {
                 (Some(w), _) => w,
                 (None, Some(p)) if frame.key => {
-                    let file = std::fs::File::create(&part)?;
+                    let file =
+                        crate::dirs::private_options().write(true).create(true).truncate(true).open(&part)?;
                     writer.insert(ClipWriter::new(std::io::BufWriter::new(file), p.clone())?)
                 }
                 (None, _) => continue,
@@ -319,7 +320,7 @@ impl ClipLibrary {
     /// Where the clip `id`'s video goes (the folder is made if missing).
     pub fn video_path(&self, id: &str) -> Result<PathBuf, ClipError> {
         check_id(id)?;
-        std::fs::create_dir_all(&self.dir)?;
+        crate::dirs::private_dir(&self.dir)?;
         Ok(self.dir.join(format!("{id}.mp4")))
     }
 
@@ -350,7 +351,7 @@ impl ClipLibrary {
             height: params.height,
         };
         let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
-        std::fs::write(self.dir.join(format!("{id}.json")), json)?;
+        crate::dirs::write_private(&self.dir.join(format!("{id}.json")), &json)?;
         Ok(info)
     }
 
