@@ -11,6 +11,7 @@ use mimamori_core::Secret;
 use mimamori_core::audit::{Audit, AuditError};
 use mimamori_core::bus::{Bus, BusConfig, BusState, BusStats, ConnectionStatus};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
+use mimamori_core::enrol::CameraCredential;
 use mimamori_core::inbox::{AlertView, Inbox, InboxError, PossibleGap};
 use mimamori_core::notify::policy::QuietHours;
 use mimamori_core::notify::settings::{self as notify_settings, QuietHoursSetting, SettingsError};
@@ -25,7 +26,7 @@ use mimamori_core::vault::VaultError;
 use mimamori_core::video::rtsp::RtspOpener;
 use mimamori_core::video::snapshot::{self, Snapshot, SnapshotError, SnapshotSource};
 use mimamori_core::video::stream::StreamTiming;
-use mimamori_core::video::{Credentials, StreamSource, Streams, Transport, Viewer};
+use mimamori_core::video::{StreamSource, Streams, Transport, Viewer};
 use mimamori_sim::demo::Demo;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -319,7 +320,7 @@ impl AppState {
             self.profile_of(site).unwrap_or_else(|| if self.demo { "demo".into() } else { "local".into() });
         let key = format!("{session}/{site}/{camera}/{quality:?}");
         let credentials = if self.streams.get(&key).is_none() {
-            self.camera_credentials(site, camera).await?
+            self.camera_credential(site, camera).await?.and_then(|c| c.for_endpoint(&url))
         } else {
             None
         };
@@ -474,7 +475,7 @@ impl AppState {
         let entry = self.camera_entry(site, camera)?;
         let endpoint = entry.snapshot.ok_or_else(|| CameraError::NoSnapshot(camera.to_owned()))?;
         let url: url::Url = endpoint.parse().map_err(|_| CameraError::BadEndpoint(camera.to_owned()))?;
-        let credentials = self.camera_credentials(site, camera).await?;
+        let credentials = self.camera_credential(site, camera).await?.and_then(|c| c.for_endpoint(&url));
         Ok(snapshot::fetch(&SnapshotSource { url: Secret::new(url), credentials }).await?)
     }
 
@@ -486,8 +487,14 @@ impl AppState {
     }
 
     /// The camera's credentials from the enrolled profile the site belongs to (none in the
-    /// demo or a development profile). The keychain blocks, so it runs off the async workers.
-    async fn camera_credentials(&self, site: &str, camera: &str) -> Result<Option<Credentials>, CameraError> {
+    /// demo or a development profile), bound to the camera's enrolled addresses
+    /// (`CameraCredential::for_endpoint`). The keychain blocks, so it runs off the async
+    /// workers.
+    async fn camera_credential(
+        &self,
+        site: &str,
+        camera: &str,
+    ) -> Result<Option<CameraCredential>, CameraError> {
         let (Some(id), Ok(profiles)) = (self.profile_of(site), &self.keychain) else {
             return Ok(None);
         };
@@ -495,7 +502,7 @@ impl AppState {
         let credential = tokio::task::spawn_blocking(move || profiles.camera_credential(&id, &site, &camera))
             .await
             .map_err(|e| ProfileError::Vault(VaultError::Failed(e.to_string())))??;
-        Ok(credential.map(|c| Credentials { username: c.username, password: c.password }))
+        Ok(credential)
     }
 
     /// The session that follows `site`: its bus, and its enrolled profile (None for the

@@ -149,7 +149,8 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
   await until("the enrolment form", () => wd.exec(`return !!document.querySelector('[data-testid="enrol-form"]')`), 30000);
   await keepPage();
   const cameras = join(configDir, "..", `mimamori-e2e-cameras-${process.pid}.json`);
-  writeFileSync(cameras, JSON.stringify([{ site: "warehouse", camera: "dock-1", username: "viewer", password: CAMERA_CANARY }]));
+  const dock = `127.0.0.1:${sites.warehouse.cameraPort}`;
+  writeFileSync(cameras, JSON.stringify([{ site: "warehouse", camera: "dock-1", username: "viewer", password: CAMERA_CANARY, origins: [`rtsp://${dock}`, `http://${dock}`] }]));
   const created = makeCode("manager", ["hq:本社:operator", "warehouse:倉庫:viewer"], "Example Co.", ["--cameras", cameras]);
   rmSync(cameras);
   // A wrong PIN first: refused, and the form is ready again.

@@ -4,4 +4,4 @@
  * Why a stream cannot play, in words a user can act on. Never carries a URL or a
  * credential: the camera is named by the caller, by id.
  */
-export type StreamProblem = "unauthorized" | "notFound" | "unreachable" | "unsupportedCodec" | "malformed" | "stalled" | "ended";
+export type StreamProblem = "unauthorized" | "notFound" | "unreachable" | "unsupportedCodec" | "tlsNotSupported" | "malformed" | "stalled" | "ended";

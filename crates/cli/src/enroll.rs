@@ -37,7 +37,8 @@ pub enum EnrollCommand {
         /// A site the code grants: ID:NAME:ROLE (role: viewer, operator or admin). Repeat.
         #[arg(long = "site", required = true)]
         sites: Vec<String>,
-        /// A JSON file of camera credentials: [{"site","camera","username","password"}].
+        /// A JSON file of camera credentials, each for its camera's addresses only:
+        /// [{"site","camera","username","password","origins":["rtsp://10.0.0.5","http://10.0.0.5"]}].
         #[arg(long)]
         cameras: Option<std::path::PathBuf>,
         /// Hours until the code expires.
@@ -100,6 +101,10 @@ struct CameraLine {
     camera: String,
     username: String,
     password: String,
+    /// The camera's addresses the credentials are for: `scheme://host[:port]` of its
+    /// streams and its snapshot.
+    #[serde(default)]
+    origins: Vec<String>,
 }
 
 fn parse_site(spec: &str) -> anyhow::Result<EnrolledSite> {
@@ -170,13 +175,28 @@ pub fn enroll(command: EnrollCommand) -> anyhow::Result<()> {
                     })?;
                     lines
                         .into_iter()
-                        .map(|c| CameraCredential {
-                            site: c.site,
-                            camera: c.camera,
-                            username: c.username,
-                            password: Secret::new(c.password),
+                        .map(|c| {
+                            let origins = c
+                                .origins
+                                .iter()
+                                .map(|o| {
+                                    enrol::canonical_origin(o).with_context(|| {
+                                        format!(
+                                            "camera `{}`: `{o}` is not scheme://host[:port] (rtsp, http…)",
+                                            c.camera
+                                        )
+                                    })
+                                })
+                                .collect::<anyhow::Result<Vec<_>>>()?;
+                            Ok(CameraCredential {
+                                site: c.site,
+                                camera: c.camera,
+                                username: c.username,
+                                password: Secret::new(c.password),
+                                origins,
+                            })
                         })
-                        .collect()
+                        .collect::<anyhow::Result<_>>()?
                 }
             };
             let now = now_ms();

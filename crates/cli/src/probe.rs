@@ -6,6 +6,7 @@
 use crate::Source;
 use anyhow::Context;
 use mimamori_core::Secret;
+use mimamori_core::enrol::CameraCredential;
 use mimamori_core::protocol::CameraEntry;
 use mimamori_core::video::probe::{ProbeReport, probe};
 use mimamori_core::video::rtsp::RtspOpener;
@@ -92,12 +93,13 @@ pub fn site_of(name: &str) -> Option<&str> {
 }
 
 /// An enrolled (or demo) camera: its catalog entry (endpoints) once the site's catalog has
-/// arrived, and its credentials from the keychain.
+/// arrived, and its credentials from the keychain (for its enrolled addresses only:
+/// `CameraCredential::for_endpoint`).
 pub async fn camera(
     name: &str,
     source: &Source,
     session: &crate::Session,
-) -> anyhow::Result<(CameraEntry, Option<Credentials>)> {
+) -> anyhow::Result<(CameraEntry, Option<CameraCredential>)> {
     let (site, camera) = name.split_once('/').context("name the camera as SITE/CAMERA")?;
     let bus = session.bus.state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -112,9 +114,7 @@ pub async fn camera(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let credentials = match (&session.profile_id, source.demo) {
-        (Some(id), false) => crate::enroll::profiles()?
-            .camera_credential(id, site, camera)?
-            .map(|c| Credentials { username: c.username, password: c.password }),
+        (Some(id), false) => crate::enroll::profiles()?.camera_credential(id, site, camera)?,
         _ => None,
     };
     Ok((entry, credentials))
@@ -131,6 +131,7 @@ pub async fn camera_source(
     let endpoint = if sub { entry.sub.as_deref().unwrap_or(&entry.main) } else { &entry.main };
     let url = url::Url::parse(endpoint)
         .map_err(|_| anyhow::anyhow!("camera `{}` has an invalid stream address", entry.id))?;
+    let credentials = credentials.and_then(|c| c.for_endpoint(&url));
     Ok(StreamSource { url: Secret::new(url), credentials, transport: Transport::Tcp })
 }
 

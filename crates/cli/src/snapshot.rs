@@ -40,6 +40,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
                 entry.snapshot.with_context(|| format!("camera `{}` has no snapshot address", entry.id))?;
             let url = url::Url::parse(&endpoint)
                 .map_err(|_| anyhow::anyhow!("camera `{}` has an invalid snapshot address", entry.id))?;
+            let credentials = credentials.and_then(|c| c.for_endpoint(&url));
             SnapshotSource { url: Secret::new(url), credentials }
         }
         (None, None) => anyhow::bail!("name a camera (SITE/CAMERA) or give --url"),

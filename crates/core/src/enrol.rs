@@ -84,13 +84,44 @@ pub struct EnrolledSite {
     pub role: Role,
 }
 
-/// A camera's credentials, for the video pipeline only.
+/// A camera's credentials, for the video pipeline only, bound to the camera's addresses:
+/// they go to an endpoint of one of `origins` and to nothing else a catalog may name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CameraCredential {
     pub site: String,
     pub camera: String,
     pub username: String,
     pub password: Secret<String>,
+    /// `scheme://host:port` of each of the camera's endpoints (`video::origin`): its
+    /// streams (`rtsp://10.0.0.5:554`) and its snapshot (`http://10.0.0.5:80`).
+    pub origins: Vec<String>,
+}
+
+impl CameraCredential {
+    /// The credentials for `endpoint`, if it is at one of the camera's enrolled origins;
+    /// None for any other address (a rogue or mistaken catalog), which gets no password.
+    pub fn for_endpoint(&self, endpoint: &url::Url) -> Option<crate::video::Credentials> {
+        let at_home = crate::video::origin(endpoint).is_some_and(|o| self.origins.contains(&o));
+        if !at_home {
+            // Ids only: an endpoint is never logged.
+            tracing::warn!(site = %self.site, camera = %self.camera, "camera credentials withheld: the catalog points the camera away from its enrolled address");
+            return None;
+        }
+        Some(crate::video::Credentials { username: self.username.clone(), password: self.password.clone() })
+    }
+}
+
+/// An origin as a code carries it: `scheme://host[:port]` of a camera endpoint, in the
+/// canonical form `video::origin` gives (the default port written out). None when it is
+/// not an `rtsp`, `rtsps`, `http` or `https` address without a path or credentials.
+pub fn canonical_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let bare = url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none();
+    bare.then(|| crate::video::origin(&url)).flatten()
 }
 
 /// The contents of an enrolment code.
@@ -138,6 +169,8 @@ struct WireCamera {
     camera: String,
     username: String,
     password: String,
+    #[serde(default)]
+    origins: Vec<String>,
 }
 
 /// Makes a PIN: 10 characters of Crockford base32 (50 bits), shown as `XXXXX-XXXXX`.
@@ -217,6 +250,18 @@ fn validate(e: &Enrolment) -> Result<(), CodeError> {
         if !e.sites.iter().any(|s| s.id == c.site) {
             return Err(bad(format!("camera `{}` belongs to a site the code does not grant", c.camera)));
         }
+        if c.origins.is_empty() || c.origins.len() > 8 {
+            return Err(bad(format!(
+                "camera `{}` needs the addresses its credentials are for (1 to 8, e.g. rtsp://10.0.0.5:554)",
+                c.camera
+            )));
+        }
+        if c.origins.iter().any(|o| canonical_origin(o).as_deref() != Some(o.as_str())) {
+            return Err(bad(format!(
+                "camera `{}`: an address must be scheme://host:port (rtsp, rtsps, http or https)",
+                c.camera
+            )));
+        }
     }
     let address: crate::bus::BrokerAddress =
         e.broker.expose().parse().map_err(|x: crate::bus::AddressError| bad(format!("broker: {x}")))?;
@@ -258,6 +303,7 @@ pub fn seal(e: &Enrolment, pin: &str, kdf: Kdf) -> Result<String, CodeError> {
                 camera: c.camera.clone(),
                 username: c.username.clone(),
                 password: c.password.expose().clone(),
+                origins: c.origins.clone(),
             })
             .collect(),
     };
@@ -401,6 +447,7 @@ impl Sealed {
                     camera: c.camera,
                     username: c.username,
                     password: Secret::new(c.password),
+                    origins: c.origins,
                 })
                 .collect(),
         };
@@ -444,12 +491,46 @@ mod tests {
                 camera: "entrance".into(),
                 username: "viewer".into(),
                 password: Secret::new("CANARY-camera-pw".into()),
+                origins: vec!["rtsp://10.0.0.5:554".into(), "http://10.0.0.5:80".into()],
             }],
         }
     }
 
     fn code() -> String {
         seal(&sample(), PIN, FAST).unwrap()
+    }
+
+    #[test]
+    fn camera_credentials_go_only_to_the_cameras_enrolled_addresses() {
+        let cam = sample().cameras.remove(0);
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        // The camera's own streams and snapshot, default ports written out or not.
+        for home in ["rtsp://10.0.0.5/main", "rtsp://10.0.0.5:554/sub", "http://10.0.0.5/snap.jpg"] {
+            let creds = cam.for_endpoint(&url(home)).expect(home);
+            assert_eq!(creds.password.expose(), "CANARY-camera-pw");
+        }
+        // Anywhere else: another host, port or scheme.
+        for away in [
+            "rtsp://10.0.0.6/main",
+            "rtsp://10.0.0.5:8554/main",
+            "http://10.0.0.5:8080/x",
+            "https://10.0.0.5/x",
+        ] {
+            assert!(cam.for_endpoint(&url(away)).is_none(), "{away}");
+        }
+        assert_eq!(canonical_origin("RTSP://Cam.Local").as_deref(), Some("rtsp://cam.local:554"));
+        assert_eq!(canonical_origin("http://10.0.0.5:8080").as_deref(), Some("http://10.0.0.5:8080"));
+        for bad in ["rtsp://u:p@10.0.0.5", "http://10.0.0.5/snap.jpg", "ftp://10.0.0.5", "10.0.0.5"] {
+            assert_eq!(canonical_origin(bad), None, "{bad}");
+        }
+        // A code must say where each credential may go.
+        let mut e = sample();
+        e.cameras[0].origins.clear();
+        assert!(matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(m)) if m.contains("addresses")));
+        e.cameras[0].origins = vec!["rtsp://10.0.0.5".into()];
+        assert!(
+            matches!(seal(&e, PIN, FAST), Err(CodeError::Invalid(m)) if m.contains("scheme://host:port"))
+        );
     }
 
     #[test]

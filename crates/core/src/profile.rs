@@ -100,6 +100,10 @@ struct StoredCamera {
     camera: String,
     username: String,
     password: String,
+    /// Where the credentials may go; none (a profile stored before they were bound)
+    /// means nowhere.
+    #[serde(default)]
+    origins: Vec<String>,
 }
 
 /// The profiles of this device.
@@ -259,6 +263,7 @@ impl Profiles {
                     camera: c.camera.clone(),
                     username: c.username.clone(),
                     password: c.password.expose().clone(),
+                    origins: c.origins.clone(),
                 })
                 .collect(),
         };
@@ -350,6 +355,7 @@ impl Profiles {
                 camera: c.camera,
                 username: c.username,
                 password: Secret::new(c.password),
+                origins: c.origins,
             }
         }))
     }
@@ -380,6 +386,7 @@ mod tests {
                 camera: "entrance".into(),
                 username: "cam".into(),
                 password: Secret::new("CANARY-cam".into()),
+                origins: vec!["rtsp://127.0.0.1:554".into()],
             }],
         }
     }

@@ -119,7 +119,7 @@ async fn enrol_use_and_remove_with_the_real_keychain_and_no_secret_anywhere_else
     let cameras = s.home.join("cameras.json");
     std::fs::write(
         &cameras,
-        format!(r#"[{{"site":"hq","camera":"entrance","username":"view","password":"{camera_canary}"}}]"#),
+        format!(r#"[{{"site":"hq","camera":"entrance","username":"view","password":"{camera_canary}","origins":["rtsp://10.0.0.5","http://10.0.0.5"]}}]"#),
     )
     .unwrap();
     let script = format!(

@@ -3,7 +3,8 @@
 //! than they need. Every answer is read within bounds (head and body), chunked bodies
 //! included. Credentials are sent only when the camera asks (a 401 with its challenges),
 //! with the strongest scheme it offers: Digest (RFC 7616, as most IP cameras want) before
-//! Basic, so a password never goes out in clear text to a camera that does not need it.
+//! Basic, so a password never goes out in clear text to a camera that does not need it —
+//! and a camera that offers only Basic over plain HTTP gets no password at all.
 //! Snapshots (`snapshot.rs`) are its user.
 
 use super::Credentials;
@@ -30,6 +31,8 @@ pub enum HttpError {
     TooLarge,
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
+    #[error("the camera asks for its password in clear text (HTTP Basic without TLS): it was not sent")]
+    ClearPassword,
 }
 
 /// One GET of `url` (plain `http` only), answering the camera's challenge with
@@ -53,16 +56,18 @@ pub async fn get(
     let (401, Some(credentials)) = (first.status, credentials) else {
         return first.into_body();
     };
-    let authorization = answer_challenge(&first, &target, credentials)?;
+    let authorization = answer_challenge(&first, &target, credentials, url.scheme() == "https")?;
     parse_http(&exchange(url, &target, accept, Some(&authorization)).await?)?.into_body()
 }
 
 /// The `Authorization` value answering a 401's challenges with the strongest scheme the
-/// camera offers (Digest before Basic).
+/// camera offers (Digest before Basic); Basic, which sends the password itself, only over
+/// TLS.
 fn answer_challenge(
     response: &HttpResponse,
     target: &str,
     credentials: &Credentials,
+    tls: bool,
 ) -> Result<String, HttpError> {
     let mut builder = http_auth::PasswordClient::builder();
     for challenges in response.headers("www-authenticate") {
@@ -70,6 +75,9 @@ fn answer_challenge(
     }
     let mut client =
         builder.build().map_err(|_| HttpError::Unsupported("this camera's authentication scheme"))?;
+    if matches!(client, http_auth::PasswordClient::Basic(_)) && !tls {
+        return Err(HttpError::ClearPassword);
+    }
     client
         .respond(&http_auth::PasswordParams {
             username: &credentials.username,

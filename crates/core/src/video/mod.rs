@@ -82,6 +82,10 @@ pub enum StreamProblem {
     /// The camera offers no H.264 or H.265 video.
     #[error("the camera's video codec is not supported (H.264 and H.265 are)")]
     UnsupportedCodec,
+    /// The camera's address asks for RTSP over TLS (`rtsps://`), which is not supported
+    /// yet: it is refused rather than played without the protection it asks for.
+    #[error("video over TLS (rtsps://) is not supported yet")]
+    TlsNotSupported,
     /// The camera sent something that is not valid RTSP/RTP or video.
     #[error("the camera sent a malformed stream")]
     Malformed,
@@ -106,6 +110,21 @@ pub struct StreamSource {
 pub struct Credentials {
     pub username: String,
     pub password: Secret<String>,
+}
+
+/// The origin of a camera endpoint — scheme, host and port, the scheme's default port when
+/// the URL names none — as `scheme://host:port`: what an enrolled camera credential is
+/// bound to, so that it goes to no other address a catalog may name.
+pub fn origin(url: &url::Url) -> Option<String> {
+    let default = match url.scheme() {
+        "rtsp" => 554,
+        "rtsps" => 322,
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = url.host_str().filter(|h| !h.is_empty())?.to_ascii_lowercase();
+    Some(format!("{}://{host}:{}", url.scheme(), url.port().unwrap_or(default)))
 }
 
 /// RTP over the RTSP connection (TCP, interleaved; works through NAT and firewalls) or

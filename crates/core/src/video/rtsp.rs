@@ -44,6 +44,9 @@ fn params_of(session: &Demuxed, stream: usize) -> Option<VideoParams> {
 impl Opener for RtspOpener {
     fn open(&self, source: &StreamSource) -> BoxFuture<'static, Result<Items, StreamProblem>> {
         let url = source.url.expose().clone();
+        if url.scheme() == "rtsps" {
+            return Box::pin(async { Err(StreamProblem::TlsNotSupported) });
+        }
         let creds = source.credentials.as_ref().map(|c| retina::client::Credentials {
             username: c.username.clone(),
             password: c.password.expose().clone(),
@@ -149,6 +152,16 @@ mod tests {
     fn ntp(unix_ms: u64) -> u64 {
         let s = unix_ms / 1000 + NTP_UNIX_OFFSET_S;
         (s << 32) | (((unix_ms % 1000) << 32) / 1000 + 1)
+    }
+
+    #[tokio::test]
+    async fn an_rtsps_address_is_refused_not_played_in_clear() {
+        let source = StreamSource {
+            url: crate::Secret::new(url::Url::parse("rtsps://127.0.0.1:1/main").unwrap()),
+            credentials: None,
+            transport: crate::video::Transport::Tcp,
+        };
+        assert!(matches!(RtspOpener.open(&source).await, Err(StreamProblem::TlsNotSupported)));
     }
 
     #[test]

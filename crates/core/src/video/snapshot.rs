@@ -50,6 +50,8 @@ pub enum SnapshotError {
     NotAnImage(String),
     #[error("{0} is not supported for snapshots yet")]
     Unsupported(&'static str),
+    #[error("the camera asks for its password in clear text (HTTP Basic without TLS): it was not sent")]
+    ClearPassword,
 }
 
 impl From<HttpError> for SnapshotError {
@@ -62,6 +64,7 @@ impl From<HttpError> for SnapshotError {
             HttpError::Malformed => SnapshotError::Malformed,
             HttpError::TooLarge => SnapshotError::TooLarge,
             HttpError::Unsupported(what) => SnapshotError::Unsupported(what),
+            HttpError::ClearPassword => SnapshotError::ClearPassword,
         }
     }
 }

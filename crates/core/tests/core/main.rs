@@ -8,6 +8,7 @@ mod alerts;
 mod bus;
 mod clips;
 mod control;
+mod credentials;
 mod faults;
 mod hostile;
 mod layers;

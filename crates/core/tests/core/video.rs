@@ -288,7 +288,7 @@ impl Drop for SnapshotServer {
 }
 
 #[tokio::test]
-async fn snapshots_behind_digest_and_basic_authentication() {
+async fn snapshots_behind_digest_authentication_and_never_basic_in_clear_text() {
     use mimamori_core::video::snapshot::{SnapshotError, fetch};
     let server = SnapshotServer::start("viewer", "CANARY-snap-pw");
     let right = Some(("viewer", "CANARY-snap-pw"));
@@ -302,9 +302,9 @@ async fn snapshots_behind_digest_and_basic_authentication() {
     assert_eq!(refused, SnapshotError::Unauthorized);
     assert!(!refused.to_string().contains("CANARY"));
     assert_eq!(fetch(&server.source("digest/snapshot.jpg", None)).await, Err(SnapshotError::Unauthorized));
-    // Basic where that is all the camera offers; no credentials where none are needed.
-    assert!(fetch(&server.source("basic/snapshot.jpg", right)).await.is_ok());
-    assert_eq!(fetch(&server.source("basic/snapshot.jpg", wrong)).await, Err(SnapshotError::Unauthorized));
+    // A camera that offers only Basic gets no password over plain HTTP, where it would go
+    // out in clear text; no credentials where none are needed.
+    assert_eq!(fetch(&server.source("basic/snapshot.jpg", right)).await, Err(SnapshotError::ClearPassword));
     assert!(fetch(&server.source("open/snapshot.jpg", right)).await.is_ok());
 }
 
