@@ -392,11 +392,7 @@ impl AppState {
     /// log.
     pub async fn command(&self, cmd: Command) -> Result<Outcome, ControlError> {
         let bus = self.bus_of(&cmd.site).ok_or_else(|| ControlError::UnknownSite(cmd.site.clone()))?;
-        let kind = control::check(&bus, &cmd)?;
-        if control::needs_proof(kind, cmd.action) && !self.pin.as_ref().is_some_and(|p| p.is_fresh()) {
-            return Err(ControlError::ProofNeeded);
-        }
-        control::send(&bus, &*self.audit()?, &bus.user(), cmd, COMMAND_TIMEOUT).await
+        control::send(&bus, &*self.audit()?, &bus.user(), cmd, self.pin.as_deref(), COMMAND_TIMEOUT).await
     }
 
     /// Acknowledges an alert for every user of its site (operators and admins).
@@ -412,7 +408,12 @@ impl AppState {
             .get_or_init(|| {
                 mimamori_core::dirs::private_dir(&mimamori_core::dirs::settings())
                     .map_err(|e| AuditError::Io(e.to_string()))?;
-                Audit::open(self.audit_path()).map(Arc::new)
+                // Anchored in the keychain, where there is one (not for the demo).
+                match (&self.keychain, self.demo) {
+                    (Ok(profiles), false) => Audit::open_anchored(self.audit_path(), profiles.vault()),
+                    _ => Audit::open(self.audit_path()),
+                }
+                .map(Arc::new)
             })
             .clone()
     }
@@ -436,10 +437,15 @@ impl AppState {
     /// The audit log as Settings shows it: whether its chain holds, and its newest records.
     pub fn audit_log(&self, limit: usize) -> AuditLogView {
         let path = self.audit_path();
-        if !path.exists() {
+        // A log gone or cut short is reported from the head the keychain keeps.
+        let anchored = match (&self.keychain, self.demo) {
+            (Ok(profiles), false) => Audit::check_anchor(&path, &*profiles.vault()),
+            _ => Ok(()),
+        };
+        if anchored.is_ok() && !path.exists() {
             return AuditLogView { verified: true, problem: None, total: 0, records: Vec::new() };
         }
-        match Audit::records(&path) {
+        match anchored.and_then(|()| Audit::records(&path)) {
             Ok(all) => AuditLogView {
                 verified: true,
                 problem: None,

@@ -5,6 +5,7 @@ use crate::Source;
 use anyhow::Context;
 use mimamori_core::audit::{Audit, Record};
 use mimamori_core::control::{self, Action, Command, Outcome, Target};
+use mimamori_core::pin::DevicePin;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ pub struct Common {
     /// Seconds to wait for the site's answer; the command expires with it.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Read the app PIN (for unlock, a lock's pulse, disarm, silencing the siren) from this
+    /// open file descriptor instead of the terminal, e.g. `--pin-fd 3 3<pin-file`.
+    #[arg(long, value_name = "FD")]
+    pin_fd: Option<u32>,
     #[command(flatten)]
     source: Source,
 }
@@ -54,6 +59,11 @@ pub struct AuditArgs {
     /// The demo's log instead of this device's.
     #[arg(long)]
     demo: bool,
+    /// Start a new chain on purpose, after the log was found missing, cut short or
+    /// rewritten: what is left of the old log is kept beside it, and the new chain's first
+    /// record says who started it and what was found.
+    #[arg(long, conflicts_with_all = ["verify", "json", "csv", "demo"])]
+    start_new: bool,
 }
 
 fn audit_path(demo: bool) -> PathBuf {
@@ -84,10 +94,29 @@ async fn site_ready(bus: &mimamori_core::bus::BusState, site: &str) -> anyhow::R
     Ok(())
 }
 
+/// This device's app PIN: in the keychain, shared with the app (in memory for the demo).
+fn device_pin(demo: bool) -> anyhow::Result<DevicePin> {
+    if demo {
+        return Ok(DevicePin::new(std::sync::Arc::new(mimamori_core::vault::MemoryStore::default())));
+    }
+    Ok(DevicePin::new(crate::enroll::profiles()?.vault()))
+}
+
+/// This device's log, anchored in the keychain (the demo's is not; nor, with a warning, a
+/// development profile's on a machine without a keychain).
 fn open_audit(demo: bool) -> anyhow::Result<Audit> {
     mimamori_core::dirs::private_dir(&mimamori_core::dirs::settings())
         .context("creating the settings directory")?;
-    Ok(Audit::open(audit_path(demo))?)
+    if demo {
+        return Ok(Audit::open(audit_path(true))?);
+    }
+    match crate::enroll::profiles() {
+        Ok(profiles) => Ok(Audit::open_anchored(audit_path(false), profiles.vault())?),
+        Err(e) => {
+            tracing::warn!("the audit log is not anchored in a keychain: {e:#}");
+            Ok(Audit::open(audit_path(false))?)
+        }
+    }
 }
 
 async fn run(site: String, target: Target, action: Action, common: Common) -> anyhow::Result<()> {
@@ -97,8 +126,17 @@ async fn run(site: String, target: Target, action: Action, common: Common) -> an
     site_ready(&bus, &site).await?;
     let audit = open_audit(common.source.demo)?;
     let cmd = Command { site, target, action, note: common.note };
-    let outcome =
-        control::send(&bus, &audit, &bus.user(), cmd, Duration::from_secs(common.timeout.max(1))).await?;
+    // What lowers protection needs the app PIN (the core checks the role first, so nobody
+    // is asked for a PIN to be refused anyway).
+    let pin = if control::needs_proof(control::check(&bus, &cmd)?, cmd.action) {
+        let pin = device_pin(common.source.demo)?;
+        crate::pin::prove(&pin, common.pin_fd)?;
+        Some(pin)
+    } else {
+        None
+    };
+    let timeout = Duration::from_secs(common.timeout.max(1));
+    let outcome = control::send(&bus, &audit, &bus.user(), cmd, pin.as_ref(), timeout).await?;
     print_outcome(&outcome, common.timeout);
     anyhow::ensure!(matches!(outcome, Outcome::Done { .. }), "the command was not confirmed as done");
     Ok(())
@@ -161,6 +199,19 @@ pub async fn arm(args: ArmArgs, arm: bool) -> anyhow::Result<()> {
 
 pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let path = audit_path(args.demo);
+    if args.start_new {
+        let vault = crate::enroll::profiles()?.vault();
+        let found = match Audit::open_anchored(&path, vault.clone()) {
+            Ok(_) => anyhow::bail!(
+                "the audit log holds everything this device wrote: there is nothing to start anew"
+            ),
+            Err(e) => e.to_string(),
+        };
+        let user = std::env::var("USER").unwrap_or_else(|_| "local".into());
+        Audit::start_new(&path, vault, &user, &found, mimamori_core::time::now_ms())?;
+        out!("a new audit chain starts here; the old log is kept beside it. It began with: {found}");
+        return Ok(());
+    }
     if !path.exists() {
         out!("no audit log yet ({})", path.display());
         return Ok(());

@@ -39,6 +39,7 @@ fn output_failed(e: &std::io::Error) -> ! {
 mod clip;
 mod control;
 mod enroll;
+mod pin;
 mod probe;
 mod snapshot;
 

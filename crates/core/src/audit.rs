@@ -2,15 +2,23 @@
 //! local file before it takes effect — if the log cannot be written, the command is not
 //! sent. Each line is a JSON record carrying the hash of the line before it
 //! and its own (SHA-256 over its content and that previous hash), so a changed, removed or
-//! reordered line breaks the chain and [`Audit::verify`] says where. (Cutting lines off
+//! reordered line breaks the chain and [`Audit::verify`] says where. The app, enrolment
+//! and the CLI may all write it at once: each append takes an exclusive lock on the file
+//! and continues the chain from the line it finds last, never from a tail it remembers.
+//! The chain's head (the newest record's sequence number and hash) is also kept in the
+//! device's keychain ([`Audit::open_anchored`]): a log deleted, cut short or rewritten is
+//! reported — "N records missing" — and never silently started anew; starting a new chain
+//! is an act of its own ([`Audit::start_new`]), and the new chain's first record. (Cutting lines off
 //! the end leaves a shorter valid chain; the sites' own records — output state "by",
 //! alert updates — are the outside witness.) Records hold ids, never a URL or a secret.
 
+use crate::Secret;
+use crate::vault::SecretStore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 /// One thing that happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,12 +73,40 @@ pub enum AuditError {
     Io(String),
     #[error("line {line}: {problem}")]
     Broken { line: u64, problem: String },
+    #[error(
+        "the audit log has lost {0} records this device wrote (deleted or cut short); start a new chain on purpose to go on (mimamori audit --start-new)"
+    )]
+    Missing(u64),
+    #[error(
+        "the audit log was rewritten: record {0}, which this device wrote, is not in it; start a new chain on purpose to go on (mimamori audit --start-new)"
+    )]
+    Rewritten(u64),
+    /// The keychain that keeps the chain's head cannot be read or written.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 pub struct Audit {
     path: PathBuf,
-    /// The last line's sequence number and hash.
-    tail: Mutex<(u64, String)>,
+    /// The keychain that keeps the chain's head, when the log is anchored.
+    anchor: Option<Arc<dyn SecretStore>>,
+}
+
+/// The keychain entry of the chain's head of the log at `path`: `{seq}:{hash}` of its
+/// newest record. One per log (a settings directory of its own is another device's), named
+/// after the log's full path.
+fn head_entry(path: &Path) -> String {
+    let dir = path.parent().and_then(|d| d.canonicalize().ok()).unwrap_or_default();
+    let full = dir.join(path.file_name().unwrap_or_default());
+    format!("audit-head/{}", &hash(&full.to_string_lossy())[..16])
+}
+
+fn read_head(store: &dyn SecretStore, path: &Path) -> Result<Option<(u64, String)>, AuditError> {
+    let kept = store.get(&head_entry(path))?;
+    Ok(kept.and_then(|k| {
+        let (seq, hash) = k.expose().split_once(':')?;
+        Some((seq.parse().ok()?, hash.to_owned()))
+    }))
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -90,16 +126,72 @@ impl Audit {
     pub fn open(path: impl Into<PathBuf>) -> Result<Audit, AuditError> {
         let path = path.into();
         started();
-        let tail = match std::fs::File::open(&path) {
+        match std::fs::File::open(&path) {
             Ok(_) => {
                 crate::dirs::make_private(&path)
                     .map_err(|e| AuditError::Io(format!("cannot protect the audit log: {e}")))?;
-                Audit::verify(&path)?
+                Audit::verify(&path)?;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(AuditError::Io(format!("cannot read the audit log: {e}"))),
-        };
-        Ok(Audit { path, tail: Mutex::new(tail) })
+        }
+        Ok(Audit { path, anchor: None })
+    }
+
+    /// Opens the log anchored to the device's keychain `store`, which keeps the chain's
+    /// head after every append: a log that no longer holds the record this device wrote
+    /// last — deleted, cut short or rewritten — is refused with what was found.
+    pub fn open_anchored(path: impl Into<PathBuf>, store: Arc<dyn SecretStore>) -> Result<Audit, AuditError> {
+        let mut audit = Audit::open(path)?;
+        Audit::check_anchor(&audit.path, &*store)?;
+        audit.anchor = Some(store);
+        Ok(audit)
+    }
+
+    /// Whether the log at `path` still holds the head the keychain `store` keeps.
+    pub fn check_anchor(path: &Path, store: &dyn SecretStore) -> Result<(), AuditError> {
+        let Some((seq, hash)) = read_head(store, path)? else { return Ok(()) };
+        let hashes = if path.exists() { Audit::read(path)?.2 } else { Vec::new() };
+        let held = hashes.len() as u64;
+        if held < seq {
+            return Err(AuditError::Missing(seq - held));
+        }
+        if seq > 0 && hashes[(seq - 1) as usize] != hash {
+            return Err(AuditError::Rewritten(seq));
+        }
+        Ok(())
+    }
+
+    /// Starts the chain anew, on purpose, after the log was found missing or changed:
+    /// what is left of the old log is kept beside it (`audit.log.{time_ms}.old`), and the
+    /// new chain's first record says who started it and what was found.
+    pub fn start_new(
+        path: impl Into<PathBuf>,
+        store: Arc<dyn SecretStore>,
+        user: &str,
+        found: &str,
+        time_ms: u64,
+    ) -> Result<Audit, AuditError> {
+        let path = path.into();
+        if path.exists() {
+            let kept = path.with_extension(format!("log.{time_ms}.old"));
+            std::fs::rename(&path, &kept)
+                .map_err(|e| AuditError::Io(format!("cannot set the old log aside: {e}")))?;
+        }
+        store.delete(&head_entry(&path))?;
+        let audit = Audit { path, anchor: Some(store) };
+        audit.append(Record {
+            time_ms,
+            user: user.to_owned(),
+            what: "chain".to_owned(),
+            site: String::new(),
+            target: "audit".to_owned(),
+            action: "restart".to_owned(),
+            request_id: String::new(),
+            outcome: "started".to_owned(),
+            note: Some(found.chars().take(500).collect()),
+        })?;
+        Ok(audit)
     }
 
     /// The log beside the settings (`audit.log`).
@@ -114,28 +206,47 @@ impl Audit {
         &self.path
     }
 
-    /// Appends a record and syncs it to disk before answering.
+    /// Appends a record and syncs it to disk before answering. Whoever else writes the log
+    /// (another window, the CLI, an enrolment) waits on the file's lock, and the record
+    /// follows the last line in the file.
     pub fn append(&self, record: Record) -> Result<(), AuditError> {
-        let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = crate::dirs::private_options()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| AuditError::Io(format!("cannot open the audit log: {e}")))?;
+        file.lock().map_err(|e| AuditError::Io(format!("cannot lock the audit log: {e}")))?;
+        let (seq, prev) = last_line(&mut file)?;
+        if let Some(store) = &self.anchor {
+            // Deleted or cut short behind this writer's back: not started anew unnoticed.
+            match read_head(&**store, &self.path)? {
+                Some((head, _)) if seq < head => return Err(AuditError::Missing(head - seq)),
+                Some((head, hash)) if seq == head && prev != hash => return Err(AuditError::Rewritten(head)),
+                _ => {}
+            }
+        }
         let mut line = Line {
-            seq: tail.0 + 1,
+            seq: seq + 1,
             mono_ms: started().elapsed().as_millis() as u64,
             record,
-            prev: tail.1.clone(),
+            prev,
             hash: String::new(),
         };
         line.hash = line.digest()?;
         let text = serde_json::to_string(&line).map_err(|e| AuditError::Io(e.to_string()))?;
-        let mut file = crate::dirs::private_options()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| AuditError::Io(format!("cannot open the audit log: {e}")))?;
         file.write_all(format!("{text}\n").as_bytes())
             .and_then(|()| file.sync_data())
             .map_err(|e| AuditError::Io(format!("cannot write the audit log: {e}")))?;
-        *tail = (line.seq, line.hash);
+        if let Some(store) = &self.anchor {
+            // Still under the lock. A head left behind only weakens the next check.
+            let head = Secret::new(format!("{}:{}", line.seq, line.hash));
+            if let Err(e) = store.set(&head_entry(&self.path), &head) {
+                tracing::warn!("the audit log's head could not be kept in the keychain: {e}");
+            }
+        }
         Ok(())
+        // The lock goes with the file.
     }
 
     /// Records a clip of a camera saved (`action` = `save`) or deleted (`delete`), by its
@@ -172,12 +283,15 @@ impl Audit {
         Ok(Audit::read(path)?.0)
     }
 
-    fn read(path: &Path) -> Result<(Vec<Record>, (u64, String)), AuditError> {
+    /// The records, the last sequence number and hash, and every line's hash in order.
+    #[allow(clippy::type_complexity)]
+    fn read(path: &Path) -> Result<(Vec<Record>, (u64, String), Vec<String>), AuditError> {
         let file = std::fs::File::open(path)
             .map_err(|e| AuditError::Io(format!("cannot read the audit log: {e}")))?;
         let mut prev = GENESIS.to_owned();
         let mut seq = 0;
         let mut records = Vec::new();
+        let mut hashes = Vec::new();
         for (i, text) in std::io::BufReader::new(file).lines().enumerate() {
             let n = i as u64 + 1;
             let text = text.map_err(|e| AuditError::Broken { line: n, problem: e.to_string() })?;
@@ -204,11 +318,40 @@ impl Audit {
                 });
             }
             seq = line.seq;
+            hashes.push(line.hash.clone());
             prev = line.hash;
             records.push(line.record);
         }
-        Ok((records, (seq, prev)))
+        Ok((records, (seq, prev), hashes))
     }
+}
+
+/// The sequence number and hash of the log's last line, checked against its own content
+/// (0 and the genesis hash for an empty log). Reads back from the end, so it costs the
+/// same however long the log grows.
+fn last_line(file: &mut std::fs::File) -> Result<(u64, String), AuditError> {
+    let io = |e: std::io::Error| AuditError::Io(format!("cannot read the audit log: {e}"));
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    if len == 0 {
+        return Ok((0, GENESIS.to_owned()));
+    }
+    // A record is well under this; its line ends with the newline written with it.
+    const WINDOW: u64 = 64 * 1024;
+    let start = len.saturating_sub(WINDOW);
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut tail = Vec::new();
+    file.take(len - start).read_to_end(&mut tail).map_err(io)?;
+    let broken = |problem: &str| AuditError::Broken { line: 0, problem: format!("the last line {problem}") };
+    let body = tail.strip_suffix(b"\n").ok_or_else(|| broken("was cut off"))?;
+    let last = body.rsplit(|b| *b == b'\n').next().unwrap_or_default();
+    if start > 0 && last.len() == body.len() {
+        return Err(broken("is longer than any record"));
+    }
+    let mut line: Line = serde_json::from_slice(last).map_err(|_| broken("is not a record"))?;
+    if line.digest()? != line.hash {
+        return Err(broken("was changed after it was written"));
+    }
+    Ok((line.seq, line.hash))
 }
 
 #[cfg(test)]
@@ -281,7 +424,72 @@ mod tests {
     #[test]
     fn an_unwritable_log_refuses() {
         let dir = temp().parent().unwrap().join("missing").join("deeper");
-        let audit = Audit { path: dir.join("audit.log"), tail: Mutex::new((0, GENESIS.into())) };
+        let audit = Audit { path: dir.join("audit.log"), anchor: None };
         assert!(matches!(audit.append(record("sent")), Err(AuditError::Io(_))));
+    }
+
+    /// A log deleted, cut short or rewritten behind the device's back is reported, at the
+    /// next open and by a writer already open, until a new chain is started on purpose.
+    #[test]
+    fn the_keychain_keeps_the_head_and_a_lost_log_is_reported() {
+        use crate::vault::MemoryStore;
+        let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+        // Another log of the same user (another settings directory) has a head of its own.
+        let elsewhere = Audit::open_anchored(temp(), store.clone()).unwrap();
+        elsewhere.append(record("sent")).unwrap();
+        let path = temp();
+        let audit = Audit::open_anchored(&path, store.clone()).unwrap();
+        for o in ["sent", "done", "sent"] {
+            audit.append(record(o)).unwrap();
+        }
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = whole.lines().collect();
+        // Cut short by one record: at the next open, and for the writer still open.
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        assert_eq!(Audit::open_anchored(&path, store.clone()).err(), Some(AuditError::Missing(1)));
+        assert_eq!(audit.append(record("done")), Err(AuditError::Missing(1)));
+        // Gone.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(Audit::open_anchored(&path, store.clone()).err(), Some(AuditError::Missing(3)));
+        assert_eq!(audit.append(record("done")), Err(AuditError::Missing(3)));
+        // Rewritten as a valid chain of the same length.
+        let other = Audit::open(&path).unwrap();
+        for o in ["x", "y", "z"] {
+            other.append(record(o)).unwrap();
+        }
+        assert_eq!(Audit::open_anchored(&path, store.clone()).err(), Some(AuditError::Rewritten(3)));
+        // Started anew on purpose: the old log is kept aside, the act is the first record.
+        let fresh = Audit::start_new(&path, store.clone(), "mari", "3 records rewritten", 42).unwrap();
+        fresh.append(record("sent")).unwrap();
+        let records = Audit::records(&path).unwrap();
+        assert_eq!((records[0].what.as_str(), records[0].user.as_str()), ("chain", "mari"));
+        assert_eq!(records[0].note.as_deref(), Some("3 records rewritten"));
+        assert!(path.with_extension("log.42.old").exists());
+        Audit::open_anchored(&path, store).unwrap();
+    }
+
+    /// The app keeps its log open for its whole life while enrolment and the CLI open
+    /// their own: their records interleave, and the chain holds.
+    #[test]
+    fn writers_that_take_turns_keep_one_chain() {
+        let path = temp();
+        let app = Audit::open(&path).unwrap();
+        app.append(record("sent")).unwrap();
+        let cli = Audit::open(&path).unwrap();
+        cli.append(record("done")).unwrap();
+        app.append(record("sent")).unwrap();
+        // Many at once, from threads with handles of their own.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let writer = Audit::open(&path).unwrap();
+                    for _ in 0..25 {
+                        writer.append(record("done")).unwrap();
+                    }
+                });
+            }
+        });
+        app.append(record("sent")).unwrap();
+        assert_eq!(Audit::verify(&path).unwrap().0, 104);
     }
 }

@@ -252,12 +252,15 @@ fn permitted(view: &SiteView, needed: Permission) -> Result<(), ControlError> {
 }
 
 /// Sends a command: check, audit, publish with `timeout` as its expiry, wait for the
-/// answer. The audit log gets the command before it is sent and its outcome after.
+/// answer. The audit log gets the command before it is sent and its outcome after. A
+/// command that lowers protection ([`needs_proof`]) goes only with a proof of the app PIN
+/// waiting in `pin`, which it uses up: one proof, one such command.
 pub async fn send(
     bus: &BusState,
     audit: &Audit,
     user: &str,
     cmd: Command,
+    pin: Option<&crate::pin::DevicePin>,
     timeout: Duration,
 ) -> Result<Outcome, ControlError> {
     let request_id = crate::protocol::new_request_id('r');
@@ -280,7 +283,11 @@ pub async fn send(
         outcome: outcome.to_owned(),
         note: cmd.note.clone(),
     };
-    let class = match check(bus, &cmd) {
+    let checked = check(bus, &cmd).and_then(|kind| {
+        let proven = !needs_proof(kind, cmd.action) || pin.is_some_and(crate::pin::DevicePin::take_proof);
+        if proven { Ok(kind) } else { Err(ControlError::ProofNeeded) }
+    });
+    let class = match checked {
         Ok(kind) => CommandClass::of(kind),
         Err(e) => {
             // A refusal in the core is recorded too (if the log can be written).

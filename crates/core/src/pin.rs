@@ -1,7 +1,11 @@
 //! The app PIN: a fresh proof that the person holding the device is its owner, asked
-//! before a command that lowers protection (unlock, disarm, silence the siren). Set on
-//! first use; kept in the OS keychain only as an Argon2id hash with its salt; a proof
-//! stays fresh for two minutes; five wrong PINs lock it for five minutes. See
+//! before a command that lowers protection (unlock, disarm, silence the siren) — by the
+//! core itself (`control::send` takes the proof), so neither the app nor the CLI can send
+//! such a command without it. Set on first use, 6 to 12 digits; kept in the OS keychain
+//! only as an Argon2id hash with its salt. A proof is good for one such command within
+//! two minutes. Five wrong PINs lock it for five minutes, and each further five for twice
+//! as long (up to a day); the count and the lock-out are kept in the keychain, so a
+//! restart does not reset them, and a missing count counts as a lock-out. See
 //! `docs/control.md`.
 
 use crate::Secret;
@@ -13,16 +17,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long a proof lasts.
+/// How long a proof waits for its command.
 pub const FRESH_FOR: Duration = Duration::from_secs(120);
-/// Wrong PINs before the lock-out, and how long it lasts.
+/// Digits of a PIN chosen now (an older, shorter one is still accepted).
+pub const MIN_DIGITS: usize = 6;
+const MAX_DIGITS: usize = 12;
+/// Wrong PINs before a lock-out, and how long the first one lasts.
 pub const MAX_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(300);
+const LONGEST_LOCKOUT: Duration = Duration::from_secs(24 * 3600);
 const ENTRY: &str = "device-pin";
+/// `{wrong tries}:{locked until, ms since the Unix epoch}`.
+const FAILURES: &str = "device-pin-failures";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PinError {
-    #[error("the app PIN is 4 to 12 digits")]
+    #[error("the app PIN is {MIN_DIGITS} to {MAX_DIGITS} digits")]
     Format,
     #[error("no app PIN is set yet")]
     NotSet,
@@ -40,9 +50,10 @@ pub enum PinError {
 
 pub struct DevicePin {
     store: Arc<dyn SecretStore>,
-    fresh_until: Mutex<Option<Instant>>,
-    /// Wrong tries in a row, and the end of the current lock-out.
-    failures: Mutex<(u32, Option<Instant>)>,
+    /// A proof given and not used yet: it expires at this instant.
+    proof: Mutex<Option<Instant>>,
+    /// The wall clock (ms since the Unix epoch): a lock-out outlives the process.
+    clock: fn() -> u64,
 }
 
 fn hash(pin: &str, salt: &[u8]) -> Result<[u8; 32], PinError> {
@@ -54,26 +65,38 @@ fn hash(pin: &str, salt: &[u8]) -> Result<[u8; 32], PinError> {
     Ok(out)
 }
 
-fn check_format(pin: &str) -> Result<(), PinError> {
-    if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
+fn digits(pin: &str, min: usize) -> Result<(), PinError> {
+    if (min..=MAX_DIGITS).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
         Err(PinError::Format)
     }
 }
 
+/// How long the lock-out after `count` wrong tries in a row lasts: [`LOCKOUT`], doubled for
+/// each further [`MAX_FAILURES`], at most a day.
+fn lockout_after(count: u32) -> Duration {
+    let rounds = (count / MAX_FAILURES).saturating_sub(1).min(16);
+    LOCKOUT.saturating_mul(1 << rounds).min(LONGEST_LOCKOUT)
+}
+
 impl DevicePin {
     pub fn new(store: Arc<dyn SecretStore>) -> DevicePin {
-        DevicePin { store, fresh_until: Mutex::new(None), failures: Mutex::new((0, None)) }
+        DevicePin::with_clock(store, crate::time::now_ms)
+    }
+
+    /// With another wall clock (tests).
+    pub fn with_clock(store: Arc<dyn SecretStore>, clock: fn() -> u64) -> DevicePin {
+        DevicePin { store, proof: Mutex::new(None), clock }
     }
 
     pub fn is_set(&self) -> Result<bool, PinError> {
         Ok(self.store.get(ENTRY)?.is_some())
     }
 
-    /// Sets the PIN on first use (it is then fresh).
+    /// Sets the PIN on first use (it is then proven).
     pub fn set(&self, pin: &str) -> Result<(), PinError> {
-        check_format(pin)?;
+        digits(pin, MIN_DIGITS)?;
         if self.is_set()? {
             return Err(PinError::AlreadySet);
         }
@@ -81,49 +104,81 @@ impl DevicePin {
         OsRng.fill_bytes(&mut salt);
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
         let stored = format!("argon2id:{}:{}", b64.encode(salt), b64.encode(hash(pin, &salt)?));
+        self.save_failures(0, 0)?;
         self.store.set(ENTRY, &Secret::new(stored))?;
-        *self.fresh_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + FRESH_FOR);
+        self.proven();
         Ok(())
     }
 
-    /// Checks a PIN; right, the proof is fresh for [`FRESH_FOR`].
-    pub fn prove(&self, pin: &str) -> Result<(), PinError> {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = failures.1 {
-            if until > now {
-                return Err(PinError::LockedOut((until - now).as_secs().max(1)));
+    /// Wrong tries in a row and the end of the lock-out (ms). None kept while a PIN is set
+    /// means the count was removed: that is a lock-out, not a fresh start.
+    fn failures(&self, now_ms: u64) -> Result<(u32, u64), PinError> {
+        let kept = self.store.get(FAILURES)?;
+        let parsed = kept.as_ref().and_then(|k| {
+            let (count, until) = k.expose().split_once(':')?;
+            Some((count.parse().ok()?, until.parse().ok()?))
+        });
+        match parsed {
+            Some(f) => Ok(f),
+            None => {
+                let until = now_ms.saturating_add(LOCKOUT.as_millis() as u64);
+                self.save_failures(MAX_FAILURES, until)?;
+                Ok((MAX_FAILURES, until))
             }
-            *failures = (0, None);
         }
+    }
+
+    fn save_failures(&self, count: u32, until_ms: u64) -> Result<(), PinError> {
+        Ok(self.store.set(FAILURES, &Secret::new(format!("{count}:{until_ms}")))?)
+    }
+
+    fn proven(&self) {
+        *self.proof.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + FRESH_FOR);
+    }
+
+    /// Checks a PIN; right, it gives a proof for one command within [`FRESH_FOR`].
+    pub fn prove(&self, pin: &str) -> Result<(), PinError> {
+        let now_ms = (self.clock)();
         let stored = self.store.get(ENTRY)?.ok_or(PinError::NotSet)?;
+        let (count, until) = self.failures(now_ms)?;
+        if until > now_ms {
+            return Err(PinError::LockedOut((until - now_ms).div_ceil(1000)));
+        }
         let parts: Vec<&str> = stored.expose().split(':').collect();
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
         let [_, salt, expected] = parts.as_slice() else { return Err(PinError::Damaged) };
         let salt = b64.decode(salt).map_err(|_| PinError::Damaged)?;
         let expected = b64.decode(expected).map_err(|_| PinError::Damaged)?;
-        let right = check_format(pin).is_ok() && {
+        // A PIN set before PINs had six digits is still accepted.
+        let right = digits(pin, 4).is_ok() && {
             let got = hash(pin, &salt)?;
             // Constant time: no early exit on the first differing byte.
             got.len() == expected.len()
                 && got.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
         };
         if !right {
-            failures.0 += 1;
-            if failures.0 >= MAX_FAILURES {
-                failures.1 = Some(now + LOCKOUT);
-                return Err(PinError::LockedOut(LOCKOUT.as_secs()));
+            let count = count.saturating_add(1);
+            if count % MAX_FAILURES == 0 {
+                let lockout = lockout_after(count);
+                self.save_failures(count, now_ms.saturating_add(lockout.as_millis() as u64))?;
+                return Err(PinError::LockedOut(lockout.as_secs()));
             }
-            return Err(PinError::Wrong(MAX_FAILURES - failures.0));
+            self.save_failures(count, 0)?;
+            return Err(PinError::Wrong(MAX_FAILURES - count % MAX_FAILURES));
         }
-        *failures = (0, None);
-        *self.fresh_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(now + FRESH_FOR);
+        self.save_failures(0, 0)?;
+        self.proven();
         Ok(())
     }
 
-    /// Whether a proof was given within [`FRESH_FOR`].
+    /// Whether a proof waits for its command.
     pub fn is_fresh(&self) -> bool {
-        self.fresh_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| t > Instant::now())
+        self.proof.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| t > Instant::now())
+    }
+
+    /// Uses the waiting proof for one command: true once per proof, within [`FRESH_FOR`].
+    pub fn take_proof(&self) -> bool {
+        self.proof.lock().unwrap_or_else(|p| p.into_inner()).take().is_some_and(|t| t > Instant::now())
     }
 }
 
@@ -131,41 +186,80 @@ impl DevicePin {
 mod tests {
     use super::*;
     use crate::vault::MemoryStore;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn pin() -> DevicePin {
-        DevicePin::new(Arc::new(MemoryStore::default()))
+    /// A wall clock the test moves (one per test binary: tests that use it hold `CLOCK_USE`).
+    static WALL: AtomicU64 = AtomicU64::new(1_764_000_000_000);
+    static CLOCK_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn wall() -> u64 {
+        WALL.load(Ordering::SeqCst)
+    }
+
+    fn later(d: Duration) {
+        WALL.fetch_add(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn pin(store: &Arc<MemoryStore>) -> DevicePin {
+        DevicePin::with_clock(store.clone(), wall)
     }
 
     #[tokio::test(start_paused = true)]
-    async fn set_once_then_prove_and_stay_fresh_for_a_while() {
-        let p = pin();
+    async fn set_once_then_one_proof_per_command() {
+        let store = Arc::new(MemoryStore::default());
+        let p = pin(&store);
         assert!(!p.is_set().unwrap());
-        assert_eq!(p.prove("1234"), Err(PinError::NotSet));
-        assert_eq!(p.set("12a4"), Err(PinError::Format));
-        assert_eq!(p.set("123"), Err(PinError::Format));
+        assert_eq!(p.prove("123456"), Err(PinError::NotSet));
+        assert_eq!(p.set("12a456"), Err(PinError::Format));
+        assert_eq!(p.set("12345"), Err(PinError::Format), "six digits at least");
         p.set("482913").unwrap();
-        assert!(p.is_fresh());
         assert_eq!(p.set("111111"), Err(PinError::AlreadySet));
-        tokio::time::advance(FRESH_FOR + Duration::from_secs(1)).await;
-        assert!(!p.is_fresh());
+        // One proof, one command.
+        assert!(p.take_proof());
+        assert!(!p.take_proof());
         p.prove("482913").unwrap();
-        assert!(p.is_fresh());
+        tokio::time::advance(FRESH_FOR + Duration::from_secs(1)).await;
+        assert!(!p.take_proof(), "a proof waits two minutes at most");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn wrong_pins_count_down_then_lock_out() {
-        let p = pin();
-        p.set("482913").unwrap();
-        tokio::time::advance(FRESH_FOR * 2).await;
-        for left in (1..MAX_FAILURES).rev() {
-            assert_eq!(p.prove("000000"), Err(PinError::Wrong(left)));
+    async fn wrong_pins_lock_out_longer_each_time_across_restarts() {
+        let _wall = CLOCK_USE.lock().unwrap_or_else(|p| p.into_inner());
+        let store = Arc::new(MemoryStore::default());
+        pin(&store).set("482913").unwrap();
+        for round in 0..2u32 {
+            // Each try by a new process, as the CLI makes them.
+            for left in (1..MAX_FAILURES).rev() {
+                assert_eq!(pin(&store).prove("000000"), Err(PinError::Wrong(left)));
+            }
+            let lockout = LOCKOUT * (1 << round);
+            assert_eq!(pin(&store).prove("000000"), Err(PinError::LockedOut(lockout.as_secs())));
+            // Even the right PIN waits it out.
+            assert!(matches!(pin(&store).prove("482913"), Err(PinError::LockedOut(_))));
+            later(lockout);
         }
-        assert!(matches!(p.prove("000000"), Err(PinError::LockedOut(_))));
-        // Even the right PIN waits out the lock-out.
-        assert!(matches!(p.prove("482913"), Err(PinError::LockedOut(_))));
-        assert!(!p.is_fresh());
-        tokio::time::advance(LOCKOUT).await;
-        p.prove("482913").unwrap();
+        pin(&store).prove("482913").unwrap();
+        // Right, the count starts again.
+        assert_eq!(pin(&store).prove("000000"), Err(PinError::Wrong(MAX_FAILURES - 1)));
+    }
+
+    #[test]
+    fn a_removed_count_is_a_lock_out_not_a_fresh_start() {
+        let _wall = CLOCK_USE.lock().unwrap_or_else(|p| p.into_inner());
+        let store = Arc::new(MemoryStore::default());
+        pin(&store).set("482913").unwrap();
+        store.delete(FAILURES).unwrap();
+        assert_eq!(pin(&store).prove("482913"), Err(PinError::LockedOut(LOCKOUT.as_secs())));
+        later(LOCKOUT);
+        pin(&store).prove("482913").unwrap();
+    }
+
+    #[test]
+    fn lock_outs_double_up_to_a_day() {
+        assert_eq!(lockout_after(5), LOCKOUT);
+        assert_eq!(lockout_after(10), LOCKOUT * 2);
+        assert_eq!(lockout_after(15), LOCKOUT * 4);
+        assert_eq!(lockout_after(500), LONGEST_LOCKOUT);
     }
 
     #[test]

@@ -246,7 +246,12 @@ impl Profiles {
     /// The audit log beside the settings (`audit.log`), as commands use it. Opening it
     /// verifies it and creates nothing.
     fn audit(&self) -> Result<crate::audit::Audit, ProfileError> {
-        Ok(crate::audit::Audit::open(self.dir.join("audit.log"))?)
+        crate::audit::Audit::open_anchored(self.dir.join("audit.log"), self.vault.clone()).map_err(
+            |e| match e {
+                crate::audit::AuditError::Vault(v) => ProfileError::Vault(v),
+                other => ProfileError::Audit(other),
+            },
+        )
     }
 
     fn store(&self, e: &Enrolment, now_ms: u64) -> Result<ProfileSummary, ProfileError> {

@@ -282,3 +282,84 @@ fn a_code_prints_with_its_link_as_a_qr_code_and_the_pin_apart() {
     assert_eq!(pin_line.len(), 11, "{text}");
     assert!(!text.contains("CANARY"));
 }
+
+/// Unlocking and disarming from a terminal need the app PIN, as in the app: without one
+/// nothing is sent; it is chosen on first use; wrong PINs count across processes and lock
+/// it out, and removing the count from the keychain is a lock-out too. The audit log those
+/// commands went to is anchored in the same keychain: gone, it is reported until a new
+/// chain is started on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_lowers_protection_needs_the_app_pin_which_holds_across_restarts() {
+    let table: mimamori_core::acl::RoleTable =
+        serde_json::from_str(r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#).unwrap();
+    let broker =
+        Mosquitto::with_users(&[("site-hq", PASSWORD), ("mari", PASSWORD)], &table.mosquitto_acl().unwrap());
+    let mut sim = SimConfig::new(broker.address());
+    sim.password = Some(Secret::new(PASSWORD.to_owned()));
+    sim.roles = table.roles_at("hq");
+    let _hq = SimSite::start(demo::site("hq").unwrap(), sim);
+    let s = Scenario::new("pin");
+    let script = format!(
+        r#"
+export MIMAMORI_BROKER=mqtt://127.0.0.1:{port} MIMAMORI_USER=mari MIMAMORI_PASSWORD='{password}' \
+  MIMAMORI_SITES=hq MIMAMORI_CLIENT_ID=cli-mari RUST_LOG=warn
+echo "== no terminal"; "$M" output hq door unlock </dev/null; echo "exit=$?"
+echo "== door"; "$M" sites --wait 10 | grep door
+echo "== arm"; "$M" arm hq; echo "exit=$?"
+echo "== choose"; "$M" output hq door pulse:1 --pin-fd 3 3<<<'482913'; echo "exit=$?"
+echo "== wrong"; for i in 1 2 3 4 5; do "$M" disarm hq --pin-fd 3 3<<<'000000'; echo "exit=$?"; done
+echo "== right, locked out"; "$M" disarm hq --pin-fd 3 3<<<'482913'; echo "exit=$?"
+count() {{ secret-tool search --all service app.mimamori.client 2>/dev/null | grep -c '^label = .*device-pin-failures'; }}
+echo "== count kept"; count
+secret-tool clear service app.mimamori.client username device-pin-failures
+echo "== count gone"; count
+echo "== count removed"; "$M" disarm hq --pin-fd 3 3<<<'482913'; echo "exit=$?"
+echo "== status"; "$M" sites --wait 10 | grep 'armed:'
+echo "== log kept"; "$M" audit --verify; echo "exit=$?"
+mv "$MIMAMORI_CONFIG_DIR/audit.log" "$HOME/elsewhere.log"
+echo "== log gone"; "$M" output hq light on; echo "exit=$?"
+echo "== start new"; "$M" audit --start-new; echo "exit=$?"
+echo "== new chain"; "$M" output hq light on; echo "exit=$?"; "$M" audit
+echo "== end"
+"#,
+        port = broker.port,
+        password = PASSWORD,
+    );
+    let run = s.run(true, &script);
+    let no_terminal = run.section("no terminal");
+    assert!(no_terminal.contains("needs the app PIN") && no_terminal.contains("exit=1"), "{}", run.out);
+    assert!(run.section("door").contains("locked"), "nothing was sent: {}", run.out);
+    assert!(run.section("arm").contains("exit=0"), "arming needs no PIN: {}", run.out);
+    let chosen = run.section("choose");
+    assert!(chosen.contains("done") && chosen.contains("exit=0"), "{}", run.out);
+    let wrong = run.section("wrong");
+    assert!(
+        wrong.contains("wrong app PIN (4 tries left)") && wrong.contains("wrong app PIN (1 tries left)"),
+        "{}",
+        run.out
+    );
+    assert!(wrong.contains("too many wrong PINs: try again in 300 s"), "{}", run.out);
+    let locked = run.section("right, locked out");
+    assert!(locked.contains("too many wrong PINs") && locked.contains("exit=1"), "{}", run.out);
+    assert_eq!(
+        (run.section("count kept").trim(), run.section("count gone").trim()),
+        ("1", "0"),
+        "{}",
+        run.out
+    );
+    let removed = run.section("count removed");
+    assert!(removed.contains("too many wrong PINs") && removed.contains("exit=1"), "{}", run.out);
+    assert!(run.section("status").contains("armed: armed"), "a disarm went through: {}", run.out);
+    // The audit chain is anchored in the keychain: a log that goes missing is reported, not
+    // started anew, until a new chain is started on purpose.
+    assert!(run.section("log kept").contains("chain intact"), "{}", run.out);
+    let gone = run.section("log gone");
+    assert!(gone.contains("lost") && gone.contains("records") && gone.contains("exit=1"), "{}", run.out);
+    assert!(run.section("start new").contains("exit=0"), "{}", run.out);
+    let new_chain = run.section("new chain");
+    assert!(
+        new_chain.contains("exit=0") && new_chain.contains(" chain ") && new_chain.contains("restart"),
+        "{}",
+        run.out
+    );
+}

@@ -8,12 +8,15 @@ use mimamori_core::acl::{RoleTable, mosquitto_password_line};
 use mimamori_core::audit::Audit;
 use mimamori_core::bus::{Bus, BusConfig, BusState, Reply};
 use mimamori_core::control::{self, Action, Command, ControlError, Outcome, Target};
+use mimamori_core::pin::DevicePin;
 use mimamori_core::protocol::OutputValue;
 use mimamori_core::protocol::command::CommandClass;
 use mimamori_core::protocol::role::Role;
+use mimamori_core::vault::MemoryStore;
 use mimamori_sim::mosquitto::Mosquitto;
 use mimamori_sim::{SimConfig, SimSite, demo};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 const TABLE: &str = r#"{"sites": ["hq", "shop"],
@@ -105,19 +108,19 @@ async fn an_operator_sounds_the_siren_but_cannot_unlock_nor_touch_another_site()
     let (audit, path) = audit();
 
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let outcome = control::send(ken.state(), &audit, "ken", siren, TIMEOUT).await.unwrap();
+    let outcome = control::send(ken.state(), &audit, "ken", siren, None, TIMEOUT).await.unwrap();
     assert_eq!(outcome, Outcome::Done { state: Some("on".into()) });
     // The retained state says who did it.
     assert_eq!(output_becomes(ken.state(), "hq", "siren", OutputValue::On).await.as_deref(), Some("ken"));
 
     // Unlocking is beyond an operator: the core refuses and nothing is sent.
     let unlock = command("hq", Target::Output("door".into()), Action::Unlock);
-    let err = control::send(ken.state(), &audit, "ken", unlock, TIMEOUT).await.unwrap_err();
+    let err = control::send(ken.state(), &audit, "ken", unlock, None, TIMEOUT).await.unwrap_err();
     assert!(matches!(err, ControlError::NotPermitted { .. }), "{err}");
     // Arming too.
     let arm = command("hq", Target::Site, Action::Arm);
     assert!(matches!(
-        control::send(ken.state(), &audit, "ken", arm, TIMEOUT).await,
+        control::send(ken.state(), &audit, "ken", arm, None, TIMEOUT).await,
         Err(ControlError::NotPermitted { .. })
     ));
 
@@ -125,7 +128,7 @@ async fn an_operator_sounds_the_siren_but_cannot_unlock_nor_touch_another_site()
     // around the core.
     let shop = command("shop", Target::Output("siren".into()), Action::On);
     assert!(matches!(
-        control::send(ken.state(), &audit, "ken", shop, TIMEOUT).await,
+        control::send(ken.state(), &audit, "ken", shop, None, TIMEOUT).await,
         Err(ControlError::UnknownSite(_))
     ));
     let raw = br#"{"v":1,"request_id":"r-bypass","target":{"output":"siren"},"action":"on"}"#.to_vec();
@@ -159,10 +162,16 @@ async fn an_admin_unlocks_a_door_that_takes_its_time_and_arms_the_site() {
     let mari = client(&broker, "mari", &["hq"]);
     ready(mari.state(), "hq").await;
     let (audit, _) = audit();
-    let send = |cmd| control::send(mari.state(), &audit, "mari", cmd, TIMEOUT);
-
-    let unlock = command("hq", Target::Output("door".into()), Action::Pulse { seconds: 1 });
-    assert_eq!(send(unlock).await.unwrap(), Outcome::Done { state: Some("unlocked".into()) });
+    // Unlocking lowers protection: the core sends it only with a proof of the app PIN, and
+    // one proof is good for one such command.
+    let pin = DevicePin::new(Arc::new(MemoryStore::default()));
+    let unlock = || command("hq", Target::Output("door".into()), Action::Pulse { seconds: 1 });
+    let send_proven = |cmd| control::send(mari.state(), &audit, "mari", cmd, Some(&pin), TIMEOUT);
+    assert!(matches!(send_proven(unlock()).await, Err(ControlError::ProofNeeded)));
+    pin.set("482913").unwrap();
+    assert_eq!(send_proven(unlock()).await.unwrap(), Outcome::Done { state: Some("unlocked".into()) });
+    assert!(matches!(send_proven(unlock()).await, Err(ControlError::ProofNeeded)), "a proof is used up");
+    let send = |cmd| control::send(mari.state(), &audit, "mari", cmd, None, TIMEOUT);
     output_becomes(mari.state(), "hq", "door", OutputValue::Unlocked).await;
     // The pulse ends by itself: locked again.
     output_becomes(mari.state(), "hq", "door", OutputValue::Locked).await;
@@ -184,7 +193,8 @@ async fn a_site_that_does_not_answer_leaves_the_command_unconfirmed() {
     hq.kill().await;
     let (audit, path) = audit();
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let outcome = control::send(mari.state(), &audit, "mari", siren, Duration::from_secs(2)).await.unwrap();
+    let outcome =
+        control::send(mari.state(), &audit, "mari", siren, None, Duration::from_secs(2)).await.unwrap();
     assert_eq!(outcome, Outcome::Unconfirmed);
     assert_eq!(Audit::records(&path).unwrap().last().unwrap().outcome, "unconfirmed");
 }
@@ -199,7 +209,7 @@ async fn no_audit_log_no_command() {
     // The disk goes away under the log.
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     let siren = command("hq", Target::Output("siren".into()), Action::On);
-    let err = control::send(mari.state(), &audit, "mari", siren, TIMEOUT).await.unwrap_err();
+    let err = control::send(mari.state(), &audit, "mari", siren, None, TIMEOUT).await.unwrap_err();
     assert!(matches!(err, ControlError::Audit(_)), "{err}");
     // Nothing was sent: the siren stays off.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -379,7 +389,7 @@ async fn an_operator_claiming_to_be_admin_cannot_unlock_pulse_a_lock_or_disarm()
         (Target::Output("door".into()), Action::Pulse { seconds: 5 }),
         (Target::Site, Action::Disarm),
     ] {
-        let refused = control::send(bus, &audit, "ken", command("hq", target, action), TIMEOUT).await;
+        let refused = control::send(bus, &audit, "ken", command("hq", target, action), None, TIMEOUT).await;
         assert!(matches!(refused, Err(ControlError::NotPermitted { role: "operator", .. })), "{refused:?}");
     }
 
@@ -482,7 +492,7 @@ async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_sta
     let (audit, _path) = audit();
     let siren =
         |action| Command { site: "hq".into(), target: Target::Output("siren".into()), action, note: None };
-    let done = control::send(bus, &audit, "mari", siren(Action::On), TIMEOUT).await.unwrap();
+    let done = control::send(bus, &audit, "mari", siren(Action::On), None, TIMEOUT).await.unwrap();
     assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
 
     // A command whose deadline on hq's clock has passed, though its relative expiry has
@@ -528,6 +538,6 @@ async fn a_site_whose_clock_is_hours_off_executes_fresh_commands_and_refuses_sta
         action: Action::On,
         note: None,
     };
-    let done = control::send(bus, &audit, "mari", shop_siren, TIMEOUT).await.unwrap();
+    let done = control::send(bus, &audit, "mari", shop_siren, None, TIMEOUT).await.unwrap();
     assert!(matches!(done, Outcome::Done { .. }), "{done:?}");
 }

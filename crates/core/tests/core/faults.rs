@@ -243,7 +243,8 @@ async fn a_full_disk_keeps_what_it_holds_refuses_unauditable_commands_and_stores
     // A command it cannot write to the audit log first is not sent.
     let siren =
         Command { site: "hq".into(), target: Target::Output("siren".into()), action: Action::On, note: None };
-    let err = control::send(bus.state(), &audit, "manager", siren, Duration::from_secs(5)).await.unwrap_err();
+    let err =
+        control::send(bus.state(), &audit, "manager", siren, None, Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(err, ControlError::Audit(_)), "{err}");
     assert!(err.to_string().to_lowercase().contains("space"), "says why: {err}");
 
@@ -418,7 +419,10 @@ async fn an_unlock_cut_off_on_its_way_never_opens_the_door_later() {
         action: Action::Unlock,
         note: None,
     };
-    let outcome = control::send(&state, &audit, "mari", unlock, Duration::from_secs(10)).await;
+    // With the app PIN proven, as the app and the CLI send an Unlock.
+    let pin = mimamori_core::pin::DevicePin::new(Arc::new(mimamori_core::vault::MemoryStore::default()));
+    pin.set("482913").unwrap();
+    let outcome = control::send(&state, &audit, "mari", unlock, Some(&pin), Duration::from_secs(10)).await;
     assert!(matches!(outcome, Ok(Outcome::Unconfirmed)), "{outcome:?}");
     tokio::time::sleep_until(dark + Duration::from_secs(30)).await;
     net.heal();
