@@ -684,9 +684,9 @@ test("an intrusion arrives with its picture; acknowledged here it shows on a col
       return wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="hq"][data-acked="false"]')]
         .map(r => r.dataset.alertId).find(a => arguments[0].includes(a)) ?? null`, seen);
     }, 30000);
-    // Its own client id: `watch` holds cli-guard's session, and two connections with one id
-    // take it from each other.
-    execFileSync(cli, ["ack", "hq", theirs, "--note", "handled on site"], { env: { ...env, MIMAMORI_CLIENT_ID: "cli-guard-ack" } });
+    // With `watch` still running on this device's session: a one-off command takes a
+    // session of its own.
+    execFileSync(cli, ["ack", "hq", theirs, "--note", "handled on site"], { env });
     await until("the colleague's acknowledgement here", () => wd.exec(`const r = document.querySelector('[data-testid="alert-row"][data-alert-id="' + arguments[0] + '"]');
       return r?.dataset.acked === 'true' && r.textContent.includes('guard') && r.textContent.includes('handled on site')`, theirs));
   } finally {

@@ -141,9 +141,32 @@ pub(crate) struct Session {
     _demo: Option<Demo>,
 }
 
-/// Connects as `source` says. With several enrolled profiles and no `--profile`, a command
-/// about one site uses the profile that site is enrolled through.
+/// Connects as `source` says, for one command: with a client id of its own and a session
+/// that ends with it, so that it never takes the session of a `watch` running beside it
+/// (two connections with one client id take the broker session from each other). With
+/// several enrolled profiles and no `--profile`, a command about one site uses the profile
+/// that site is enrolled through.
 pub(crate) fn connect(source: &Source, site: Option<&str>) -> anyhow::Result<Session> {
+    connect_with(source, site, false)
+}
+
+/// Like [`connect`], with this device's lasting session, which the broker keeps (and fills
+/// with alerts) while the device is away: for `watch` and `alerts --follow`.
+pub(crate) fn connect_lasting(source: &Source) -> anyhow::Result<Session> {
+    connect_with(source, None, true)
+}
+
+/// A one-off connection's settings: the lasting session's client id with this process's
+/// id, and a session the broker drops a second after it ends.
+fn once(mut config: BusConfig) -> BusConfig {
+    let base: String = config.client_id.chars().take(48).collect();
+    config.client_id = format!("{base}-{}", std::process::id());
+    config.session_expiry = Duration::from_secs(1);
+    config
+}
+
+fn connect_with(source: &Source, site: Option<&str>, lasting: bool) -> anyhow::Result<Session> {
+    let session_of = |config: BusConfig| if lasting { config } else { once(config) };
     if source.demo {
         let demo = Demo::start(0)?;
         let config = BusConfig::new(
@@ -164,7 +187,7 @@ pub(crate) fn connect(source: &Source, site: Option<&str>) -> anyhow::Result<Ses
     let inbox = Arc::new(Inbox::open_default()?);
     if let Some(config) = BusConfig::from_env()? {
         return Ok(Session {
-            bus: Bus::start_with_inbox(config, Some(inbox.clone())),
+            bus: Bus::start_with_inbox(session_of(config), Some(inbox.clone())),
             inbox,
             _demo: None,
             profile_id: None,
@@ -189,7 +212,7 @@ pub(crate) fn connect(source: &Source, site: Option<&str>) -> anyhow::Result<Ses
     };
     let config = profiles.bus_config(&id, &format!("cli-{}-{id}", profiles.device_id()?))?;
     Ok(Session {
-        bus: Bus::start_with_inbox(config, Some(inbox.clone())),
+        bus: Bus::start_with_inbox(session_of(config), Some(inbox.clone())),
         inbox,
         _demo: None,
         profile_id: Some(id),
@@ -288,7 +311,7 @@ async fn watch(source: Source, alerts_only: bool) -> anyhow::Result<()> {
     let mut printed: std::collections::HashSet<(String, String)> = before.iter().map(key).collect();
     let mut acked: std::collections::HashSet<(String, String)> =
         before.iter().filter(|a| a.acknowledged_by.is_some()).map(key).collect();
-    let session = connect(&source, None)?;
+    let session = connect_lasting(&source)?;
     let state = session.bus.state().clone();
     let mut changes = state.subscribe();
     loop {
