@@ -438,14 +438,11 @@ impl AppState {
     pub fn audit_log(&self, limit: usize) -> AuditLogView {
         let path = self.audit_path();
         // A log gone or cut short is reported from the head the keychain keeps.
-        let anchored = match (&self.keychain, self.demo) {
-            (Ok(profiles), false) => Audit::check_anchor(&path, &*profiles.vault()),
-            _ => Ok(()),
+        let vault = match (&self.keychain, self.demo) {
+            (Ok(profiles), false) => Some(profiles.vault()),
+            _ => None,
         };
-        if anchored.is_ok() && !path.exists() {
-            return AuditLogView { verified: true, problem: None, total: 0, records: Vec::new() };
-        }
-        match anchored.and_then(|()| Audit::records(&path)) {
+        match Audit::records_anchored(&path, vault.as_deref()) {
             Ok(all) => AuditLogView {
                 verified: true,
                 problem: None,

@@ -124,34 +124,46 @@ impl Audit {
     /// Opens (or starts) the log at `path`; an existing log is verified first, and a broken
     /// one is refused: appending to it would hide the break.
     pub fn open(path: impl Into<PathBuf>) -> Result<Audit, AuditError> {
-        let path = path.into();
-        started();
-        match std::fs::File::open(&path) {
-            Ok(_) => {
-                crate::dirs::make_private(&path)
-                    .map_err(|e| AuditError::Io(format!("cannot protect the audit log: {e}")))?;
-                Audit::verify(&path)?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(AuditError::Io(format!("cannot read the audit log: {e}"))),
-        }
-        Ok(Audit { path, anchor: None })
+        Audit::open_with(path.into(), None)
     }
 
     /// Opens the log anchored to the device's keychain `store`, which keeps the chain's
     /// head after every append: a log that no longer holds the record this device wrote
     /// last — deleted, cut short or rewritten — is refused with what was found.
     pub fn open_anchored(path: impl Into<PathBuf>, store: Arc<dyn SecretStore>) -> Result<Audit, AuditError> {
-        let mut audit = Audit::open(path)?;
-        Audit::check_anchor(&audit.path, &*store)?;
-        audit.anchor = Some(store);
-        Ok(audit)
+        Audit::open_with(path.into(), Some(store))
     }
 
-    /// Whether the log at `path` still holds the head the keychain `store` keeps.
-    pub fn check_anchor(path: &Path, store: &dyn SecretStore) -> Result<(), AuditError> {
-        let Some((seq, hash)) = read_head(store, path)? else { return Ok(()) };
-        let hashes = if path.exists() { Audit::read(path)?.2 } else { Vec::new() };
+    /// Reads the log once: its chain verified and, when anchored, held against the head.
+    fn open_with(path: PathBuf, anchor: Option<Arc<dyn SecretStore>>) -> Result<Audit, AuditError> {
+        started();
+        match std::fs::File::open(&path) {
+            Ok(_) => crate::dirs::make_private(&path)
+                .map_err(|e| AuditError::Io(format!("cannot protect the audit log: {e}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AuditError::Io(format!("cannot read the audit log: {e}"))),
+        }
+        Audit::read_anchored(&path, anchor.as_deref())?;
+        Ok(Audit { path, anchor })
+    }
+
+    /// Every record of the log at `path`, its chain verified and held against the head the
+    /// keychain `store` keeps (none for a log without one): what Settings shows.
+    pub fn records_anchored(path: &Path, store: Option<&dyn SecretStore>) -> Result<Vec<Record>, AuditError> {
+        Audit::read_anchored(path, store)
+    }
+
+    /// The records of the log (none when there is no file), after checking its chain and,
+    /// with `store`, that it still holds the record this device wrote last.
+    fn read_anchored(path: &Path, store: Option<&dyn SecretStore>) -> Result<Vec<Record>, AuditError> {
+        let (records, _, hashes) = if path.exists() {
+            Audit::read(path)?
+        } else {
+            (Vec::new(), (0, GENESIS.to_owned()), Vec::new())
+        };
+        let Some((seq, hash)) = store.map(|s| read_head(s, path)).transpose()?.flatten() else {
+            return Ok(records);
+        };
         let held = hashes.len() as u64;
         if held < seq {
             return Err(AuditError::Missing(seq - held));
@@ -159,7 +171,7 @@ impl Audit {
         if seq > 0 && hashes[(seq - 1) as usize] != hash {
             return Err(AuditError::Rewritten(seq));
         }
-        Ok(())
+        Ok(records)
     }
 
     /// Starts the chain anew, on purpose, after the log was found missing or changed:

@@ -317,7 +317,7 @@ echo "== count removed"; "$M" disarm hq --pin-fd 3 3<<<'482913'; echo "exit=$?"
 echo "== status"; "$M" sites --wait 10 | grep 'armed:'
 echo "== log kept"; "$M" audit --verify; echo "exit=$?"
 mv "$MIMAMORI_CONFIG_DIR/audit.log" "$HOME/elsewhere.log"
-echo "== log gone"; "$M" output hq light on; echo "exit=$?"
+echo "== log gone"; "$M" output hq light on; echo "exit=$?"; "$M" audit --verify; echo "verify=$?"
 echo "== start new"; "$M" audit --start-new; echo "exit=$?"
 echo "== new chain"; "$M" output hq light on; echo "exit=$?"; "$M" audit
 echo "== end"
@@ -355,6 +355,7 @@ echo "== end"
     assert!(run.section("log kept").contains("chain intact"), "{}", run.out);
     let gone = run.section("log gone");
     assert!(gone.contains("lost") && gone.contains("records") && gone.contains("exit=1"), "{}", run.out);
+    assert!(gone.contains("verify=1") && !gone.contains("no audit log yet"), "{}", run.out);
     assert!(run.section("start new").contains("exit=0"), "{}", run.out);
     let new_chain = run.section("new chain");
     assert!(
