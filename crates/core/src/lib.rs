@@ -3,9 +3,9 @@
 //!
 //! Modules are layered: each uses only those of a lower layer, never its own or one above
 //! it (`tests/core/layers.rs` reads every `crate::` path and keeps it so).
-//! 1. `secret`, `time`, `dirs`, `lang`, `backoff`: no other module of the core.
-//! 2. `protocol` (with its `event`, `recovery`, `command` and `role` parts), `vault`,
-//!    `video`.
+//! 1. `secret`, `time`, `dirs`, `lang`, `backoff`: no other module of the core; and
+//!    `protocol`, the protocol crate (`mimamori-protocol`) the core re-exports.
+//! 2. `vault`, `video`.
 //! 3. `inbox`, `site`, `audit`, `pin`.
 //! 4. `bus` (the client of the site bus), `acl`.
 //! 5. `enrol`.
@@ -23,13 +23,14 @@ pub mod lang;
 pub mod notify;
 pub mod pin;
 pub mod profile;
-pub mod protocol;
 pub mod secret;
 pub mod site;
 pub mod time;
 pub mod vault;
 pub mod video;
 
+/// The site protocol (`crates/protocol`), as the client reads and writes it.
+pub use mimamori_protocol as protocol;
 pub use secret::Secret;
 
 /// Log directives every binary adds to its filter, whatever `RUST_LOG` says: `retina`

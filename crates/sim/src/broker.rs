@@ -43,7 +43,7 @@ pub fn start(port: u16) -> anyhow::Result<EmbeddedBroker> {
                 "next_connection_delay_ms": 1,
                 "connections": {
                     "connection_timeout_ms": 60000,
-                    "max_payload_size": mimamori_core::protocol::MAX_PAYLOAD_BYTES + 4096,
+                    "max_payload_size": mimamori_protocol::MAX_PAYLOAD_BYTES + 4096,
                     "max_inflight_count": 100,
                     "dynamic_filters": true
                 }

@@ -5,9 +5,9 @@
 //! back by itself, a broken output fails), answers each request id once (a redelivered
 //! request gets the same answer), and republishes the output's state with who changed it.
 
-use mimamori_core::protocol::command::CommandClass;
-use mimamori_core::protocol::role::Role;
-use mimamori_core::protocol::{ArmState, Catalog, OutputKind, OutputValue};
+use mimamori_protocol::command::CommandClass;
+use mimamori_protocol::role::Role;
+use mimamori_protocol::{ArmState, Catalog, OutputKind, OutputValue};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -131,7 +131,7 @@ impl Executor {
         let Ok(req) = serde_json::from_slice::<Request>(payload) else {
             return Effect::Ignore;
         };
-        if req.v != 1 || mimamori_core::protocol::check_id("request id", &req.request_id).is_err() {
+        if req.v != 1 || mimamori_protocol::check_id("request id", &req.request_id).is_err() {
             return Effect::Ignore;
         }
         let key = (asker.user.to_owned(), req.request_id.clone());

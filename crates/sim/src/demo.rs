@@ -3,8 +3,8 @@
 
 use crate::camera::StreamSpec;
 use crate::site::SiteSpec;
-use mimamori_core::protocol::role::Role;
-use mimamori_core::protocol::{
+use mimamori_protocol::role::Role;
+use mimamori_protocol::{
     ArmState, CameraEntry, Catalog, OutputEntry, OutputKind, OutputValue, VERSION, Zone,
 };
 use std::collections::BTreeMap;
@@ -209,7 +209,7 @@ mod tests {
         let sites = super::sites();
         assert_eq!(sites.len(), 3);
         for s in sites {
-            mimamori_core::protocol::validate_catalog(&s.catalog).unwrap();
+            mimamori_protocol::validate_catalog(&s.catalog).unwrap();
             assert!((4..=8).contains(&s.catalog.cameras.len()));
         }
     }

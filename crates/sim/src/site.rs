@@ -6,14 +6,14 @@
 
 use crate::control::{Asker, Effect, Executor};
 use mimamori_core::bus::BrokerAddress;
-use mimamori_core::protocol::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
-use mimamori_core::protocol::recovery;
-use mimamori_core::protocol::role::{Permission, Role, RoleGrant};
-use mimamori_core::protocol::{
-    self, ArmState, Catalog, EventsHead, LinkState, OutputState, OutputValue, Status, topics,
-};
 use mimamori_core::secret::Secret;
 use mimamori_core::time::now_ms;
+use mimamori_protocol::event::{self, Alert, AlertKind, AlertUpdate, EventBody};
+use mimamori_protocol::recovery;
+use mimamori_protocol::role::{Permission, Role, RoleGrant};
+use mimamori_protocol::{
+    self as protocol, ArmState, Catalog, EventsHead, LinkState, OutputState, OutputValue, Status, topics,
+};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};

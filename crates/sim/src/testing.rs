@@ -4,7 +4,7 @@
 
 use mimamori_core::Secret;
 use mimamori_core::enrol::{self, EnrolledSite, Enrolment, Kdf};
-use mimamori_core::protocol::role::Role;
+use mimamori_protocol::role::Role;
 
 /// An enrolment code and its PIN for user `aiko`, operator of site `hq` (本社) at `broker`,
 /// valid for a minute, sealed with the cheapest key derivation the format allows.

@@ -9,8 +9,9 @@ use std::path::Path;
 /// Lowest first. A module may use any module of a lower layer, and none of its own or a
 /// higher one.
 const LAYERS: &[&[&str]] = &[
-    &["secret", "time", "dirs", "lang", "backoff"],
-    &["protocol", "vault", "video"],
+    // `protocol` is the protocol crate, which the core re-exports.
+    &["secret", "time", "dirs", "lang", "backoff", "protocol"],
+    &["vault", "video"],
     &["inbox", "site", "audit", "pin"],
     &["bus", "acl"],
     &["enrol"],

@@ -35,7 +35,7 @@ fn on_demand(
         _ => return Err("usage: alert SITE KIND [CAMERA]".into()),
     };
     let i = specs.iter().position(|s| s.id == site).ok_or_else(|| format!("no site `{site}` here"))?;
-    let kind: mimamori_core::protocol::event::AlertKind =
+    let kind: mimamori_protocol::event::AlertKind =
         serde_json::from_value(serde_json::Value::String(kind.to_owned()))
             .map_err(|_| format!("no alert kind `{kind}`"))?;
     Ok(Some((i, mimamori_sim::alert_at(&specs[i], kind, camera)?)))

@@ -22,7 +22,7 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Switch an output of this kind.
-    Output(crate::protocol::OutputKind),
+    Output(crate::OutputKind),
     Acknowledge,
     ArmOrDisarm,
 }
@@ -32,7 +32,7 @@ impl Role {
     /// siren, switch the light and acknowledge alerts; admins also lock and unlock, switch
     /// relays and arm or disarm.
     pub fn may(self, permission: Permission) -> bool {
-        use crate::protocol::OutputKind::{Light, Lock, Relay, Siren};
+        use crate::OutputKind::{Light, Lock, Relay, Siren};
         match (self, permission) {
             (Role::Viewer, _) => false,
             (Role::Operator, Permission::Output(Siren | Light) | Permission::Acknowledge) => true,
@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_roles_table() {
-        use crate::protocol::OutputKind::*;
+        use crate::OutputKind::*;
         let all = [
             Permission::Output(Siren),
             Permission::Output(Light),

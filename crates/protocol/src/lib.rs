@@ -168,10 +168,9 @@ impl Topic {
 /// A new request id: `prefix`, a dash and 128 bits from the operating system's random
 /// source, so that nobody can guess the id of another request and answer it.
 pub fn new_request_id(prefix: char) -> String {
-    use chacha20poly1305::aead::OsRng;
-    use chacha20poly1305::aead::rand_core::RngCore;
     let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
+    // Without the system's random source there is no safe id to make.
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}-{hex}")
 }

@@ -230,10 +230,9 @@ pub fn encode(event: &Event) -> Vec<u8> {
     })
 }
 
-/// A door alert numbered (`epoch`, `seq`), for the tests of the modules that store and
-/// carry events.
-#[cfg(test)]
-pub(crate) fn example_door(epoch: u64, seq: u64) -> Event {
+/// A door alert numbered (`epoch`, `seq`), for the tests of the code that stores and
+/// carries events.
+pub fn example_door(epoch: u64, seq: u64) -> Event {
     Event {
         epoch,
         seq,

@@ -145,7 +145,7 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::event::{AlertUpdate, EventBody};
+    use crate::event::{AlertUpdate, EventBody};
 
     fn update(epoch: u64, seq: u64) -> serde_json::Value {
         let e = Event {
