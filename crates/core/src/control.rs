@@ -413,15 +413,11 @@ pub async fn acknowledge(
         let _ = audit.append(record("outcome", outcome.word()));
         return Ok(outcome);
     }
-    #[derive(Serialize)]
-    struct Wire<'a> {
-        v: u32,
-        alert_id: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        note: Option<&'a str>,
-    }
-    let payload =
-        crate::protocol::encode(&Wire { v: crate::protocol::VERSION, alert_id, note: note.as_deref() });
+    let payload = crate::protocol::encode(&crate::protocol::command::Ack {
+        v: crate::protocol::VERSION,
+        alert_id: alert_id.to_owned(),
+        note: note.clone(),
+    });
     let Some(reply) = bus.publish_ack(site, &request_id, payload) else {
         let _ = audit.append(record("outcome", "not sent: offline"));
         return Err(ControlError::NotConnected);

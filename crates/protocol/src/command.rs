@@ -85,16 +85,101 @@ pub struct Request<'a> {
     pub deadline_ms: Option<u64>,
 }
 
+/// A request as a site reads it: what the client's [`Request`] carries.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Incoming {
+    pub v: u8,
+    pub request_id: String,
+    pub target: Target,
+    pub action: String,
+    #[serde(default)]
+    pub seconds: Option<u32>,
+    /// The absolute deadline on the site's clock (ms since the Unix epoch), if the client
+    /// sent one.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+}
+
+/// What a request targets: one output, or the site itself (arming).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct Target {
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub site: Option<bool>,
+}
+
+/// Decodes a request as a site receives it; errors name what is wrong, never quote the
+/// payload.
+pub fn decode_request(payload: &[u8]) -> Result<Incoming, String> {
+    if payload.len() > super::MAX_PAYLOAD_BYTES {
+        return Err(format!("request of {} bytes is over the payload limit", payload.len()));
+    }
+    let r: Incoming = serde_json::from_slice(payload)
+        .map_err(|e| format!("malformed request ({:?} at column {})", e.classify(), e.column()))?;
+    if r.v != 1 {
+        return Err(format!("request version {} is not 1", r.v));
+    }
+    check_id("request id", &r.request_id).map_err(|e| e.to_string())?;
+    Ok(r)
+}
+
+/// The request id of a payload that may not decode as a whole (to answer "expired" to a
+/// request too late to read), if it has a valid one.
+pub fn request_id_of(payload: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let id = v.get("request_id")?.as_str()?;
+    check_id("request id", id).ok().map(|()| id.to_owned())
+}
+
 /// A site's response on the wire.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Response {
     pub v: u8,
     pub request_id: String,
     pub outcome: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+impl Response {
+    /// A response to `request_id`: `outcome` (done, denied, failed, expired), the target's
+    /// state after it, and a message for the user.
+    pub fn new(request_id: &str, outcome: &str, state: Option<&str>, message: Option<&str>) -> Response {
+        Response {
+            v: 1,
+            request_id: request_id.to_owned(),
+            outcome: outcome.to_owned(),
+            state: state.map(str::to_owned),
+            message: message.map(str::to_owned),
+        }
+    }
+}
+
+/// An acknowledgement of an alert on `…/ack/{user}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ack {
+    pub v: u32,
+    pub alert_id: String,
+    /// For colleagues; every user of the site can read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Decodes an acknowledgement as a site receives it.
+pub fn decode_ack(payload: &[u8]) -> Result<Ack, String> {
+    if payload.len() > super::MAX_PAYLOAD_BYTES {
+        return Err(format!("acknowledgement of {} bytes is over the payload limit", payload.len()));
+    }
+    let ack: Ack = serde_json::from_slice(payload)
+        .map_err(|e| format!("malformed acknowledgement ({:?} at column {})", e.classify(), e.column()))?;
+    if ack.v != super::VERSION {
+        return Err(format!("acknowledgement version {} is not {}", ack.v, super::VERSION));
+    }
+    check_id("alert id", &ack.alert_id).map_err(|e| e.to_string())?;
+    Ok(ack)
 }
 
 /// Largest response accepted.

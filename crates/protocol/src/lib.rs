@@ -21,6 +21,10 @@ pub const VERSION: u32 = 1;
 pub const ROOT: &str = "mimamori/v1";
 /// Largest payload accepted on any topic; larger ones are rejected unread.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Largest MQTT packet a client or site takes: the payload limit and room for the topic
+/// and properties. Each tells its broker so when it connects, and the broker drops
+/// anything larger instead of sending it (MQTT 5 Maximum Packet Size).
+pub const MAX_PACKET_BYTES: u32 = 64 * 1024 + 4096;
 /// Most cameras one site may list in its catalog.
 pub const MAX_CAMERAS: usize = 64;
 /// Most outputs one site may list in its catalog.

@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
-/// Room for the topic and properties around the largest payload we accept.
-const PACKET_OVERHEAD: usize = 4096;
 
 fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError> {
     let mut o = MqttOptions::new(&config.client_id, &config.broker.host, config.broker.port);
@@ -32,9 +30,7 @@ fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError>
         u32::try_from(config.session_expiry.as_secs()).unwrap_or(u32::MAX).max(1),
     ));
     // Tells the broker not to send us anything larger: bounded memory per message.
-    o.set_max_packet_size(Some(
-        u32::try_from(protocol::MAX_PAYLOAD_BYTES + PACKET_OVERHEAD).unwrap_or(u32::MAX),
-    ));
+    o.set_max_packet_size(Some(protocol::MAX_PACKET_BYTES));
     o.set_connection_timeout(5);
     // PUBACK only after an event is committed to the inbox (see `connection.rs`).
     o.set_manual_acks(true);
