@@ -15,5 +15,6 @@ mod layers;
 #[cfg(target_os = "linux")]
 mod notify;
 mod scale;
+mod site_engine;
 mod tls;
 mod video;

@@ -8,6 +8,10 @@
 //! refuses every command. It runs until interrupted (then publishes
 //! "offline" and disconnects) or killed (then the broker publishes its Last Will).
 //!
+//! With `--store DIR`, each site keeps its event stream, the requests it answered and its
+//! command log in `DIR/{site}.db`, so that after a restart (or a crash) it continues its
+//! epoch; `--export-commands` then prints the sites' command logs as JSON lines and exits.
+//!
 //! Alerts on demand: type `alert SITE KIND [CAMERA]` on its standard input (KIND is
 //! intrusion, door, tamper, fire, panic, sensor, camera_offline or system), e.g.
 //! `alert hq intrusion entrance`; the site numbers it in its event stream.
@@ -45,8 +49,8 @@ fn on_demand(
 #[command(version, about = "Run simulated Mimamori sites against an MQTT 5 broker")]
 struct Args {
     /// Broker address, mqtt://host:port.
-    #[arg(long, env = "MIMAMORI_BROKER")]
-    broker: BrokerAddress,
+    #[arg(long, env = "MIMAMORI_BROKER", required_unless_present = "export_commands")]
+    broker: Option<BrokerAddress>,
     /// Demo site ids to run (hq, warehouse, shop); all of them when omitted.
     #[arg(long = "site")]
     sites: Vec<String>,
@@ -72,6 +76,32 @@ struct Args {
     /// column and publishes each user's role.
     #[arg(long, value_name = "FILE")]
     roles: Option<std::path::PathBuf>,
+    /// Keep each site's events, answered requests and command log in DIR/{site}.db
+    /// (created, owner only), across restarts; without it, each run is a new epoch.
+    #[arg(long, value_name = "DIR")]
+    store: Option<std::path::PathBuf>,
+    /// Print the command log of each site in --store as JSON lines, and exit.
+    #[arg(long, requires = "store")]
+    export_commands: bool,
+}
+
+/// Prints the command logs kept in `dir` for `specs`, one JSON object a line.
+fn export_commands(dir: &std::path::Path, specs: &[mimamori_sim::SiteSpec]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for spec in specs {
+        let path = dir.join(format!("{}.db", spec.id));
+        if !path.exists() {
+            continue;
+        }
+        let store = mimamori_site::Store::open(&path, mimamori_site::Retention::default(), 0)?;
+        for record in store.commands()? {
+            let mut line = serde_json::to_value(&record)?;
+            line["site"] = spec.id.clone().into();
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -124,7 +154,15 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
-    let mut config = SimConfig::new(args.broker);
+    if let Some(dir) = &args.store {
+        mimamori_core::dirs::private_dir(dir)
+            .with_context(|| format!("cannot make the store directory {}", dir.display()))?;
+        if args.export_commands {
+            return export_commands(dir, &specs);
+        }
+    }
+    let broker = args.broker.context("--broker is needed to run sites")?;
+    let mut config = SimConfig::new(broker);
     config.user = args.user;
     config.password = std::env::var("MIMAMORI_SIM_PASSWORD").ok().map(Secret::new);
     config.heartbeat = args.heartbeat.map(Duration::from_secs);
@@ -143,9 +181,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|s| {
             let mut config = config.clone();
             config.roles = table.as_ref().map(|t| t.roles_at(&s.id)).unwrap_or_default();
-            SimSite::start(s.clone(), config)
+            config.store = args.store.as_ref().map(|d| d.join(format!("{}.db", s.id)));
+            SimSite::open(s.clone(), config).with_context(|| format!("site {}", s.id))
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
