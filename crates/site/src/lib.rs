@@ -26,6 +26,7 @@ use mimamori_protocol::{
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, Publish, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::{TlsConfiguration, Transport};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -88,6 +89,9 @@ pub struct SiteConfig {
     /// The site's roles table: user → role here. Anyone not in it can do nothing at this
     /// site; empty, the site refuses every command.
     pub roles: BTreeMap<String, Role>,
+    /// TLS to the broker (`mqtts://`), with the trust anchors it is checked against;
+    /// `None`: plain MQTT.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl SiteConfig {
@@ -103,6 +107,7 @@ impl SiteConfig {
             clock_offset_ms: 0,
             clock_trusted: true,
             roles: BTreeMap::new(),
+            tls: None,
         }
     }
 
@@ -162,6 +167,7 @@ enum Stop {
 /// A running site.
 pub struct Site {
     id: String,
+    armed: watch::Receiver<ArmState>,
     stop: watch::Sender<Stop>,
     inputs: mpsc::UnboundedSender<Input>,
     task: tokio::task::JoinHandle<()>,
@@ -178,8 +184,10 @@ impl Site {
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let (inputs, inputs_rx) = mpsc::unbounded_channel();
         let id = spec.id.clone();
-        let task = tokio::spawn(Engine::new(spec, config, store, outputs).run(stop_rx, inputs_rx));
-        Ok(Site { id, stop, inputs, task })
+        let engine = Engine::new(spec, config, store, outputs);
+        let armed = engine.armed.subscribe();
+        let task = tokio::spawn(engine.run(stop_rx, inputs_rx));
+        Ok(Site { id, armed, stop, inputs, task })
     }
 
     /// Raises an alert: it goes out as the next event of this site's stream.
@@ -190,6 +198,11 @@ impl Site {
     /// Reports what a device did.
     pub fn report(&self, input: Input) {
         let _ = self.inputs.send(input);
+    }
+
+    /// The site's armed state, as it changes (by command or at the site).
+    pub fn armed(&self) -> watch::Receiver<ArmState> {
+        self.armed.clone()
     }
 
     /// A way for devices to report to this site from tasks of their own.
@@ -271,6 +284,7 @@ struct Engine {
     /// Committed events the broker has not taken yet, oldest first.
     outbox: std::collections::VecDeque<Vec<u8>>,
     switched: (mpsc::UnboundedSender<Switched>, mpsc::UnboundedReceiver<Switched>),
+    armed: watch::Sender<ArmState>,
 }
 
 impl Engine {
@@ -278,6 +292,13 @@ impl Engine {
         let mut spec = spec;
         // The engine keeps the site's own roles table, and says so.
         spec.catalog.role_table = true;
+        // Armed as it was when the site stopped, if it has been running before.
+        match store.armed() {
+            Ok(Some(armed)) => spec.armed = armed,
+            Ok(None) => {}
+            Err(err) => tracing::error!(site = %spec.id, "the stored armed state cannot be read: {err}"),
+        }
+        let armed = watch::Sender::new(spec.armed);
         let cameras = spec.catalog.cameras.iter().map(|c| (c.id.clone(), CameraHealth::Ok)).collect();
         let user = config.user.clone().unwrap_or_else(|| format!("site-{}", spec.id));
         let mut opts = MqttOptions::new(format!("site-{}", spec.id), &config.host, config.port);
@@ -286,6 +307,9 @@ impl Engine {
         // A larger message is dropped by the broker, not sent to break the connection.
         opts.set_max_packet_size(Some(protocol::MAX_PACKET_BYTES));
         opts.set_credentials(user, config.password.as_ref().map_or("", |p| p.as_str()));
+        if let Some(tls) = &config.tls {
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(tls))));
+        }
         let offline = status_payload(&spec, &cameras, LinkState::Offline, None);
         opts.set_last_will(LastWill::new(topics::status(&spec.id), offline, QoS::AtLeastOnce, true, None));
         let (client, mqtt) = AsyncClient::new(opts, 256);
@@ -301,7 +325,18 @@ impl Engine {
             pending: Vec::new(),
             outbox: std::collections::VecDeque::new(),
             switched: mpsc::unbounded_channel(),
+            armed,
         }
+    }
+
+    /// Arms or disarms: stored first, then said.
+    fn set_armed(&mut self, state: ArmState) {
+        if let Err(err) = self.store.set_armed(state) {
+            tracing::error!(site = %self.spec.id, "the armed state could not be stored: {err}");
+        }
+        self.spec.armed = state;
+        self.armed.send_replace(state);
+        self.publish_status();
     }
 
     /// The site's status, with the event stream's head and the site's clock.
@@ -464,7 +499,7 @@ impl Engine {
         match input {
             Input::Alert(alert) => self.pending.push(Pending::Alert(alert, now_ms())),
             Input::Output { id, value } => {
-                if !self.spec.outputs.contains_key(&id) {
+                if !self.spec.catalog.outputs.iter().any(|o| o.id == id) {
                     tracing::warn!(site = %self.spec.id, output = %id, "a device reported an output the catalog does not list");
                     return;
                 }
@@ -473,10 +508,7 @@ impl Engine {
                     OutputState { v: protocol::VERSION, state: value, since: Some(now_ms()), by: None };
                 self.publish(topics::output_state(&self.spec.id, &id), protocol::encode(&state));
             }
-            Input::Armed(state) => {
-                self.spec.armed = state;
-                self.publish_status();
-            }
+            Input::Armed(state) => self.set_armed(state),
             Input::CameraHealth { id, health } => {
                 if let Some(h) = self.cameras.get_mut(&id) {
                     *h = health;
@@ -675,8 +707,7 @@ impl Engine {
                     self.settle(user, reply, &Response::new(&id, "expired", None, Some(why)));
                     return;
                 }
-                self.spec.armed = state;
-                self.publish_status();
+                self.set_armed(state);
                 self.settle(user, reply, &Response::new(&id, "done", Some(arm_word(state)), None));
             }
             Decision::Output { output, value, revert_after } => {

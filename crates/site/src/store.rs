@@ -7,7 +7,7 @@
 
 use mimamori_protocol::event::{self, EventBody};
 use mimamori_protocol::recovery;
-use mimamori_protocol::{self as protocol, EventsHead};
+use mimamori_protocol::{self as protocol, ArmState, EventsHead};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -169,6 +169,28 @@ impl Store {
         tx.commit()?;
         self.head.last_seq = seq;
         Ok(out)
+    }
+
+    /// The armed state last stored, if any.
+    pub fn armed(&self) -> Result<Option<ArmState>, StoreError> {
+        let n: Option<i64> =
+            self.db.query_row("SELECT value FROM meta WHERE key = 'armed'", [], |r| r.get(0)).optional()?;
+        Ok(n.map(|n| match n {
+            1 => ArmState::Armed,
+            2 => ArmState::Partial,
+            _ => ArmState::Disarmed,
+        }))
+    }
+
+    /// Keeps the armed state, so that a restart does not disarm the site.
+    pub fn set_armed(&mut self, state: ArmState) -> Result<(), StoreError> {
+        let n = match state {
+            ArmState::Disarmed => 0,
+            ArmState::Armed => 1,
+            ArmState::Partial => 2,
+        };
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('armed', ?1)", [n])?;
+        Ok(())
     }
 
     /// Whether an alert id is one of the events still held.
@@ -348,6 +370,11 @@ mod tests {
         let next = store.append([door], 9_000).unwrap();
         let e = event::decode(&next[0]).unwrap();
         assert_eq!((e.epoch, e.seq), (epoch, 4));
+        assert_eq!(store.armed().unwrap(), None, "never set");
+        store.set_armed(ArmState::Partial).unwrap();
+        drop(store);
+        let store = Store::open(&path, Retention::default(), 9_000).unwrap();
+        assert_eq!(store.armed().unwrap(), Some(ArmState::Partial));
         assert!(store.holds_alert(&format!("a-{epoch}-2")));
         let r = store.replay(&request(epoch, 1, None)).unwrap();
         assert_eq!((r.events.len(), r.gone), (4, None));
