@@ -1,0 +1,187 @@
+//! The site's own broker: where Zigbee2MQTT and the MQTT switches are. One connection
+//! reads every configured device's messages and hands them on (sensors → alerts, output
+//! states → the site and the switches waiting for them); it never waits on a device, so
+//! a device that hangs or talks nonsense costs only its own messages.
+
+use crate::config::Config;
+use crate::outputs::{GatewayOutputs, is_active};
+use crate::sensors::Sensors;
+use crate::zigbee2mqtt;
+use mimamori_protocol::{ArmState, OutputKind, OutputValue};
+use mimamori_site::{Input, Reporter};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish};
+use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What a topic of the site's broker is to the gateway.
+#[derive(Debug, Clone)]
+enum Source {
+    Sensor(String),
+    Availability(String),
+    /// An output's state: its id, kind, and how to read it (`None`: Zigbee2MQTT's
+    /// `state`; else the field and the words for on and off).
+    OutputState {
+        id: String,
+        kind: OutputKind,
+        read: Option<(Option<String>, String, String)>,
+    },
+}
+
+pub struct Local {
+    client: AsyncClient,
+    sources: HashMap<String, Vec<Source>>,
+    sensors: Sensors,
+    outputs: Arc<GatewayOutputs>,
+    site: Reporter,
+    armed: watch::Receiver<ArmState>,
+}
+
+impl Local {
+    pub fn new(
+        config: &Config,
+        client: AsyncClient,
+        outputs: Arc<GatewayOutputs>,
+        site: Reporter,
+        armed: watch::Receiver<ArmState>,
+    ) -> Local {
+        let base = &config.zigbee2mqtt.base_topic;
+        let mut sources: HashMap<String, Vec<Source>> = HashMap::new();
+        for s in &config.sensors {
+            sources.entry(format!("{base}/{}", s.device)).or_default().push(Source::Sensor(s.device.clone()));
+            sources
+                .entry(format!("{base}/{}/availability", s.device))
+                .or_default()
+                .push(Source::Availability(s.device.clone()));
+        }
+        for o in &config.outputs {
+            let (topic, read) = match (&o.zigbee2mqtt, &o.mqtt) {
+                (Some(device), _) => (format!("{base}/{device}"), None),
+                (None, Some(m)) => (
+                    m.state_topic.clone(),
+                    Some((m.state_field.clone(), m.state_on.clone(), m.state_off.clone())),
+                ),
+                (None, None) => continue,
+            };
+            sources.entry(topic).or_default().push(Source::OutputState {
+                id: o.id.clone(),
+                kind: o.kind,
+                read,
+            });
+        }
+        let language = config.site.language;
+        Local {
+            client,
+            sources,
+            sensors: Sensors::new(&config.sensors, &config.zones, language),
+            outputs,
+            site,
+            armed,
+        }
+    }
+
+    /// The topics to subscribe to.
+    pub fn filters(&self) -> Vec<Filter> {
+        self.sources.keys().map(|t| Filter::new(t, QoS::AtLeastOnce)).collect()
+    }
+
+    /// Runs the connection, reconnecting as needed, until the task is aborted.
+    pub async fn run(mut self, mut mqtt: EventLoop) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    for alert in self.sensors.tick(Instant::now()) {
+                        self.site.report(Input::Alert(alert));
+                    }
+                }
+                event = mqtt.poll() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        tracing::info!("connected to the site's broker");
+                        if let Err(err) = self.client.try_subscribe_many(self.filters()) {
+                            tracing::warn!("could not subscribe to the devices' topics: {err}");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => self.on_publish(&p),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!("the site's broker: {err}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_publish(&mut self, p: &Publish) {
+        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        let Some(sources) = self.sources.get(&topic).cloned() else { return };
+        let now = Instant::now();
+        let armed = *self.armed.borrow();
+        for source in sources {
+            match source {
+                Source::Sensor(device) => match zigbee2mqtt::reading(&p.payload) {
+                    Ok(r) => {
+                        for alert in self.sensors.on_reading(&device, &r, p.retain, armed, now) {
+                            self.site.report(Input::Alert(alert));
+                        }
+                    }
+                    Err(err) => tracing::warn!(%device, "ignored a message from the device: {err}"),
+                },
+                Source::Availability(device) => match zigbee2mqtt::availability(&p.payload) {
+                    Some(online) => {
+                        for alert in self.sensors.on_availability(&device, online, p.retain, now) {
+                            self.site.report(Input::Alert(alert));
+                        }
+                    }
+                    None => {
+                        tracing::warn!(%device, "ignored an availability message that says neither online nor offline")
+                    }
+                },
+                Source::OutputState { id, kind, read } => {
+                    let Some(active) = output_state(&p.payload, read.as_ref()) else {
+                        tracing::debug!(output = %id, "a message on the output's state topic without its state");
+                        continue;
+                    };
+                    if !self.outputs.confirmed(&id, active) {
+                        let value = match (kind, active) {
+                            (OutputKind::Lock, true) => OutputValue::Unlocked,
+                            (OutputKind::Lock, false) => OutputValue::Locked,
+                            (_, true) => OutputValue::On,
+                            (_, false) => OutputValue::Off,
+                        };
+                        debug_assert_eq!(is_active(value), active);
+                        self.site.report(Input::Output { id, value });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether an output's state message says active (on, unlocked); None when it does not
+/// say. `read`: None for Zigbee2MQTT's `state`; else (field, word for on, word for off).
+fn output_state(payload: &[u8], read: Option<&(Option<String>, String, String)>) -> Option<bool> {
+    match read {
+        None => zigbee2mqtt::reading(payload).ok()?.state.as_deref().and_then(zigbee2mqtt::is_on),
+        Some((field, on, off)) => {
+            let word = match field {
+                None => String::from_utf8_lossy(payload).trim().to_owned(),
+                Some(f) => match serde_json::from_slice::<serde_json::Value>(payload).ok()?.get(f)? {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            };
+            if &word == on {
+                Some(true)
+            } else if &word == off {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}

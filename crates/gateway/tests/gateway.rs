@@ -1,0 +1,392 @@
+//! The gateway as an installer and a manager meet it: `mimamori-gateway run` and `check`
+//! as programs, a real Mosquitto at the centre (password file, ACL from a roles table) and
+//! another as the site's broker, device messages from `testdata/` (written from
+//! Zigbee2MQTT's published device documentation) published with `mosquitto_pub`, and the
+//! client core watching as a manager's phone would.
+
+use mimamori_core::Secret;
+use mimamori_core::acl::{RoleTable, mosquitto_password_line};
+use mimamori_core::audit::Audit;
+use mimamori_core::bus::{Bus, BusConfig, BusState};
+use mimamori_core::control::{self, Action, Command, Outcome, Target};
+use mimamori_core::inbox::Inbox;
+use mimamori_core::protocol::event::AlertKind;
+use mimamori_core::protocol::{ArmState, CameraHealth, OutputValue};
+use mimamori_sim::mosquitto::Mosquitto;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+const GATEWAY: &str = env!("CARGO_BIN_EXE_mimamori-gateway");
+/// The site user's password: a canary that must never be seen outside the secrets.
+const CANARY: &str = "canary-5be1-site-password";
+const ROLES: &str = r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#;
+const MARI: &str = "pw-of-mari";
+const Z2M: (&str, &str) = ("z2m", "pw-of-z2m");
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
+
+/// The central broker: mari, an admin of hq, and the site's user; the ACL from the roles
+/// table.
+fn central() -> Mosquitto {
+    let table: RoleTable = serde_json::from_str(ROLES).unwrap();
+    let passwd = [("mari", MARI), ("site-hq", CANARY)]
+        .iter()
+        .map(|(u, p)| mosquitto_password_line(u, &Secret::new((*p).to_owned())).unwrap() + "\n")
+        .collect::<String>();
+    Mosquitto::with_files(&passwd, &table.mosquitto_acl().unwrap())
+}
+
+/// The site's broker: the gateway and Zigbee2MQTT.
+fn site_broker() -> Mosquitto {
+    Mosquitto::with_users(
+        &[("gateway", "pw-of-gateway"), Z2M],
+        "user gateway\ntopic readwrite #\nuser z2m\ntopic readwrite #\n",
+    )
+}
+
+fn config(central: &Mosquitto, local: &Mosquitto, dir: &Path) -> String {
+    format!(
+        r#"# The head office.
+[site]
+id = "hq"
+name = "Head office"
+time_zone = "Asia/Tokyo"
+store = "{store}"
+
+[central]
+url = "mqtt://127.0.0.1:{central}"
+
+[roles]
+mari = "admin"
+
+[local]
+url = "mqtt://127.0.0.1:{local}"
+user = "gateway"
+
+[[zone]]
+id = "lobby"
+name = "Lobby"
+armed_in = ["armed"]
+
+[[camera]]
+id = "entrance"
+name = "Entrance"
+zone = "lobby"
+main = "rtsp://127.0.0.1:9/nothing-listens-here"
+
+[[sensor]]
+device = "front_door"
+name = "Front door"
+zone = "lobby"
+camera = "entrance"
+held_open_s = 2
+
+[[sensor]]
+device = "hall_smoke"
+name = "Hall"
+
+[[output]]
+id = "siren"
+kind = "siren"
+name = "Siren"
+zigbee2mqtt = "hall_siren"
+
+[[output]]
+id = "light"
+kind = "light"
+name = "Porch light"
+confirm_s = 1
+[output.mqtt]
+command_topic = "porch/light/set"
+state_topic = "porch/light/state"
+on = "ON"
+off = "OFF"
+state_on = "ON"
+state_off = "OFF"
+"#,
+        store = dir.join("hq.db").display(),
+        central = central.plain_port,
+        local = local.plain_port,
+    )
+}
+
+/// The gateway's credentials directory, as systemd would hand it over (made on first
+/// use).
+fn credentials(dir: &Path) -> PathBuf {
+    let creds = dir.join("credentials");
+    if !creds.exists() {
+        std::fs::create_dir_all(&creds).unwrap();
+        std::fs::write(creds.join("central-password"), CANARY).unwrap();
+        std::fs::write(creds.join("local-password"), "pw-of-gateway").unwrap();
+    }
+    creds
+}
+
+fn gateway(dir: &Path, args: &[&str]) -> Process {
+    let mut p = Process::new(GATEWAY);
+    p.args(args)
+        .arg(dir.join("gateway.toml"))
+        .env("CREDENTIALS_DIRECTORY", credentials(dir))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    p
+}
+
+fn run(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gateway.log")).unwrap();
+    gateway(dir, &["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
+}
+
+/// Publishes like a device would, with `mosquitto_pub`.
+fn device_says(local: &Mosquitto, topic: &str, file: Option<&str>, message: Option<&str>) {
+    let mut p = Process::new("mosquitto_pub");
+    p.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &local.plain_port.to_string(),
+        "-u",
+        Z2M.0,
+        "-P",
+        Z2M.1,
+        "-q",
+        "1",
+        "-t",
+        topic,
+    ]);
+    match (file, message) {
+        (Some(f), _) => p.arg("-f").arg(testdata(f)),
+        (None, Some(m)) => p.args(["-m", m]),
+        (None, None) => p.arg("-n"),
+    };
+    assert!(p.status().unwrap().success(), "mosquitto_pub to {topic}");
+}
+
+/// Zigbee2MQTT's side of a switch: a command on `…/set` is carried out and the new state
+/// reported on the device's topic.
+async fn zigbee_siren(local: &Mosquitto) {
+    let mut opts = MqttOptions::new("z2m-emulated", "127.0.0.1", local.plain_port);
+    opts.set_credentials(Z2M.0, Z2M.1);
+    let (client, mut events) = AsyncClient::new(opts, 16);
+    client.subscribe("zigbee2mqtt/hall_siren/set", QoS::AtLeastOnce).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = ev {
+                let set: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                let state = serde_json::json!({"state": set["state"], "linkquality": 120});
+                let _ = client
+                    .publish("zigbee2mqtt/hall_siren", QoS::AtLeastOnce, false, state.to_string())
+                    .await;
+            }
+        }
+    });
+}
+
+fn phone(central: &Mosquitto, inbox: &Arc<Inbox>) -> Bus {
+    let mut config = BusConfig::new(central.address(), "mari-phone", "mari", vec!["hq".into()]);
+    config.password = Some(Secret::new(MARI.to_owned()));
+    Bus::start_with_inbox(config, Some(inbox.clone()))
+}
+
+async fn until(what: &str, secs: u64, pred: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !pred() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ready(bus: &BusState) {
+    let b = bus.clone();
+    until("hq ready, with mari's role", 20, move || {
+        b.connection().phase.is_connected()
+            && b.view("hq").is_some_and(|v| v.summary.name.is_some() && v.summary.role.is_some())
+    })
+    .await;
+}
+
+async fn send(bus: &BusState, audit: &Audit, target: Target, action: Action) -> Outcome {
+    let cmd = Command { site: "hq".into(), target, action, note: None };
+    control::send(bus, audit, "mari", cmd, None, TIMEOUT).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zigbee_sensors_and_switches_become_one_site_that_a_manager_arms_and_commands() {
+    let central = central();
+    let local = site_broker();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), config(&central, &local, dir.path())).unwrap();
+    zigbee_siren(&local).await;
+    let mut gw = run(dir.path());
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = phone(&central, &inbox);
+    let state = bus.state().clone();
+    ready(&state).await;
+    let view = state.view("hq").unwrap();
+    assert_eq!(view.summary.name.as_deref(), Some("Head office"));
+    assert_eq!(view.outputs.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["siren", "light"]);
+    // The camera nobody answers for is offline in the site's status.
+    let s = state.clone();
+    until("the camera's health", 20, move || {
+        s.view("hq").is_some_and(|v| {
+            v.cameras.iter().any(|c| c.id == "entrance" && c.health == Some(CameraHealth::Offline))
+        })
+    })
+    .await;
+
+    // Disarmed: the door opening is no alert; smoke is one at any time.
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/contact-closed.json"), None);
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/contact-open.json"), None);
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/contact-closed.json"), None);
+    // Nonsense from one device costs nothing else.
+    device_says(&local, "zigbee2mqtt/hall_smoke", None, Some("{not json"));
+    device_says(&local, "zigbee2mqtt/hall_smoke", Some("zigbee2mqtt/smoke.json"), None);
+    until("the fire alert", 10, || inbox.alerts(10).unwrap().iter().any(|a| a.kind == AlertKind::Fire)).await;
+    let (audit, _audit_dir) = {
+        let d = tempfile::tempdir().unwrap();
+        (Audit::open(d.path().join("audit.log")).unwrap(), d)
+    };
+
+    // Armed from the phone: the door opening is an intrusion of the lobby, at its camera.
+    assert_eq!(
+        send(&state, &audit, Target::Site, Action::Arm).await,
+        Outcome::Done { state: Some("armed".into()) }
+    );
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/contact-open.json"), None);
+    until("the door alert", 10, || inbox.alerts(10).unwrap().iter().any(|a| a.kind == AlertKind::Door)).await;
+    let door: Vec<_> = inbox.alerts(10).unwrap().into_iter().filter(|a| a.kind == AlertKind::Door).collect();
+    assert_eq!(door[0].title, "Front door: opened");
+    assert_eq!(door[0].cameras, ["entrance"]);
+    assert_eq!(door[0].zone.as_deref(), Some("lobby"));
+    // Left open: "held open" after its two seconds.
+    until("the held-open alert", 10, || {
+        inbox.alerts(10).unwrap().iter().any(|a| a.title == "Front door: held open")
+    })
+    .await;
+
+    // The siren: done once Zigbee2MQTT reports it on. The light never answers: failed.
+    assert_eq!(
+        send(&state, &audit, Target::Output("siren".into()), Action::On).await,
+        Outcome::Done { state: Some("on".into()) }
+    );
+    let light = send(&state, &audit, Target::Output("light".into()), Action::On).await;
+    match light {
+        Outcome::Failed { message } => {
+            assert_eq!(message.as_deref(), Some("the device did not confirm within 1 s"))
+        }
+        other => panic!("a light that never confirms is not done: {other:?}"),
+    }
+    // Switched by hand at the site: the state follows.
+    device_says(&local, "porch/light/state", None, Some("ON"));
+    let s = state.clone();
+    until("the light on", 10, move || {
+        s.view("hq")
+            .is_some_and(|v| v.outputs.iter().any(|o| o.id == "light" && o.state == Some(OutputValue::On)))
+    })
+    .await;
+
+    // Restarted, the gateway is still armed, in the same epoch.
+    let alerts_before = inbox.alerts(100).unwrap().len();
+    gw.kill().unwrap();
+    gw.wait().unwrap();
+    let mut gw = run(dir.path());
+    let s = state.clone();
+    until("hq back", 20, move || {
+        s.view("hq").is_some_and(|v| v.summary.link == mimamori_core::site::SiteLink::Online)
+    })
+    .await;
+    assert_eq!(state.view("hq").unwrap().summary.armed, Some(ArmState::Armed));
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/contact-closed.json"), None);
+    device_says(&local, "zigbee2mqtt/front_door", Some("zigbee2mqtt/occupancy.json"), None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(inbox.gaps("hq").unwrap().is_empty(), "one stream across the restart");
+    assert!(inbox.alerts(100).unwrap().len() >= alerts_before);
+
+    gw.kill().unwrap();
+    gw.wait().unwrap();
+    bus.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap();
+    assert!(log.contains("ignored a message from the device: not JSON"), "{log}");
+    assert!(!log.contains(CANARY), "the site's password in the log");
+    // The site's command log has every command, with its outcome.
+    let out = gateway(dir.path(), &["export-commands"]).output().unwrap();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["target"].as_str().unwrap(), l["outcome"].as_str().unwrap())).collect();
+    assert_eq!(outcomes, [("site", "done"), ("output:siren", "done"), ("output:light", "failed")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_what_works_and_what_does_not_and_config_mistakes_name_their_line() {
+    let central = central();
+    let local = site_broker();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), config(&central, &local, dir.path())).unwrap();
+    // Zigbee2MQTT's retained device list knows the door and the smoke alarm, not the siren.
+    let mut p = Process::new("mosquitto_pub");
+    p.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &local.plain_port.to_string(),
+        "-u",
+        Z2M.0,
+        "-P",
+        Z2M.1,
+        "-r",
+        "-t",
+        "zigbee2mqtt/bridge/devices",
+        "-f",
+    ]);
+    assert!(p.arg(testdata("zigbee2mqtt/bridge-devices.json")).status().unwrap().success());
+    let out = gateway(dir.path(), &["check"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` in\n{text}"))
+            .to_owned()
+    };
+    assert!(line("central broker").contains("ok"), "{text}");
+    assert!(line("site broker").contains("ok"), "{text}");
+    assert!(line("sensor front_door").contains("ok"), "{text}");
+    assert!(line("output hall_siren").contains("FAIL"), "{text}");
+    assert!(line("camera entrance").contains("FAIL"), "{text}");
+    assert!(!text.contains(CANARY) && !String::from_utf8_lossy(&out.stderr).contains(CANARY));
+
+    // A wrong password is a failure of the central broker's line, and not quoted.
+    std::fs::write(dir.path().join("credentials/central-password"), "wrong").unwrap();
+    let out = gateway(dir.path(), &["check"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("central broker") && l.contains("FAIL")), "{text}");
+
+    // Mistakes: each named with its line and field.
+    let good = config(&central, &local, dir.path());
+    for (wrong, expect) in [
+        (
+            good.replace("zone = \"lobby\"\ncamera", "zone = \"attic\"\ncamera"),
+            "line 32, sensor.zone: no zone `attic`",
+        ),
+        (good.replace("kind = \"siren\"", "kind = \"foghorn\""), "line 42"),
+        (
+            good.replace("url = \"mqtt://127.0.0.1", "url = \"mqtt://192.0.2.1"),
+            "central.url: plain mqtt:// only to a broker on this machine",
+        ),
+        (good.replace("held_open_s = 2", "held_open_s = 2\nheld_open = 3"), "unknown field `held_open`"),
+    ] {
+        std::fs::write(dir.path().join("gateway.toml"), &wrong).unwrap();
+        let out = gateway(dir.path(), &["check"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expect), "expected `{expect}` in:\n{err}");
+    }
+}
