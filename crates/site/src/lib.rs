@@ -55,6 +55,12 @@ pub trait Outputs: Send + Sync + 'static {
     /// Switches `output` to `value`; done once the hardware has moved, or an error the
     /// user may read (it goes into the response: no addresses, no secrets).
     fn switch(&self, output: &OutputEntry, value: OutputValue) -> Switching;
+    /// Arms or disarms through the site's alarm panel, where one keeps the armed state:
+    /// done once the panel has taken it. `None` (the default): the engine keeps the armed
+    /// state itself.
+    fn arm(&self, _state: ArmState) -> Option<Switching> {
+        None
+    }
 }
 
 /// What a site is: its catalog and the state its outputs and arming start in.
@@ -264,6 +270,15 @@ struct Switched {
     revert_after: Option<(Duration, OutputValue)>,
 }
 
+/// What the alarm panel did with an arming command.
+struct Armed {
+    user: String,
+    request_id: String,
+    state: ArmState,
+    result: Result<(), String>,
+    reply: Reply,
+}
+
 /// An event waiting to be numbered and committed.
 #[derive(Clone)]
 enum Pending {
@@ -284,6 +299,7 @@ struct Engine {
     /// Committed events the broker has not taken yet, oldest first.
     outbox: std::collections::VecDeque<Vec<u8>>,
     switched: (mpsc::UnboundedSender<Switched>, mpsc::UnboundedReceiver<Switched>),
+    panel: (mpsc::UnboundedSender<Armed>, mpsc::UnboundedReceiver<Armed>),
     armed: watch::Sender<ArmState>,
 }
 
@@ -325,6 +341,7 @@ impl Engine {
             pending: Vec::new(),
             outbox: std::collections::VecDeque::new(),
             switched: mpsc::unbounded_channel(),
+            panel: mpsc::unbounded_channel(),
             armed,
         }
     }
@@ -455,6 +472,7 @@ impl Engine {
                 }
                 _ = beat.tick(), if self.connected => self.publish_status(),
                 Some(s) = self.switched.1.recv() => self.on_switched(s),
+                Some(a) = self.panel.1.recv() => self.on_armed(a),
                 event = self.mqtt.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         tracing::info!(site = %self.spec.id, "site connected");
@@ -707,8 +725,17 @@ impl Engine {
                     self.settle(user, reply, &Response::new(&id, "expired", None, Some(why)));
                     return;
                 }
-                self.set_armed(state);
-                self.settle(user, reply, &Response::new(&id, "done", Some(arm_word(state)), None));
+                let Some(arming) = self.outputs.arm(state) else {
+                    self.set_armed(state);
+                    self.settle(user, reply, &Response::new(&id, "done", Some(arm_word(state)), None));
+                    return;
+                };
+                let tx = self.panel.0.clone();
+                let user = user.to_owned();
+                tokio::spawn(async move {
+                    let result = arming.await;
+                    let _ = tx.send(Armed { user, request_id: id, state, result, reply });
+                });
             }
             Decision::Output { output, value, revert_after } => {
                 let takes = self.outputs.takes(&output);
@@ -737,6 +764,24 @@ impl Engine {
             s.result = doing.await;
             let _ = tx.send(s);
         });
+    }
+
+    fn on_armed(&mut self, a: Armed) {
+        match a.result {
+            Ok(()) => {
+                self.set_armed(a.state);
+                self.settle(
+                    &a.user,
+                    a.reply,
+                    &Response::new(&a.request_id, "done", Some(arm_word(a.state)), None),
+                );
+            }
+            Err(why) => {
+                tracing::warn!(site = %self.spec.id, "the alarm panel did not take {}: {why}", arm_word(a.state));
+                let now = arm_word(self.spec.armed);
+                self.settle(&a.user, a.reply, &Response::new(&a.request_id, "failed", Some(now), Some(&why)));
+            }
+        }
     }
 
     fn on_switched(&mut self, s: Switched) {
