@@ -25,6 +25,12 @@ pub struct Config {
     pub local: Option<Local>,
     #[serde(default)]
     pub zigbee2mqtt: Zigbee2Mqtt,
+    /// Frigate, on the site's broker.
+    #[serde(default)]
+    pub frigate: Option<crate::frigate::FrigateSection>,
+    /// An alarm panel on the site's broker, which then keeps the armed state.
+    #[serde(default)]
+    pub alarm_panel: Option<crate::panel::PanelSection>,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneSection>,
     #[serde(default, rename = "camera")]
@@ -131,6 +137,9 @@ pub struct CameraSection {
     pub sub: Option<String>,
     #[serde(default)]
     pub snapshot: Option<String>,
+    /// The camera's name in Frigate, whose detections there become alerts here.
+    #[serde(default)]
+    pub frigate: Option<String>,
 }
 
 /// A Zigbee2MQTT sensor (door contact, motion, smoke, water, anything with tamper or a

@@ -1,13 +1,16 @@
 //! `mimamori-gateway`: the program on a small box at a site that turns the devices there
-//! (Zigbee2MQTT sensors and switches, MQTT switches; cameras by their RTSP URLs) into one
+//! (Zigbee2MQTT sensors and switches, MQTT switches, Frigate's detections, an alarm panel
+//! in Home Assistant's MQTT terms; cameras by their RTSP URLs) into one
 //! Mimamori site on the site engine (`mimamori-site`), connected to the central broker
 //! like any site. `docs/gateway.md` is its manual.
 
 pub mod cameras;
 pub mod check;
 pub mod config;
+pub mod frigate;
 pub mod local;
 pub mod outputs;
+pub mod panel;
 pub mod secrets;
 pub mod sensors;
 pub mod zigbee2mqtt;
@@ -86,7 +89,8 @@ pub async fn run(
     let site_config = site_config(&config, &secrets)?;
     let client_id = format!("mimamori-gateway-{}", config.site.id);
     let local = local_options(&config, &secrets, &client_id).map(|opts| AsyncClient::new(opts, 64));
-    let outputs = Arc::new(outputs::GatewayOutputs::new(&config, local.as_ref().map(|(c, _)| c.clone())));
+    let local_client = local.as_ref().map(|(c, _)| c.clone());
+    let outputs = Arc::new(outputs::GatewayOutputs::new(&config, local_client, secrets.get("panel-code")));
     let site = Site::start(spec, site_config, outputs.clone())?;
     tracing::info!(site = %config.site.id, "the site is running");
     let mut tasks = tokio::task::JoinSet::new();

@@ -4,10 +4,14 @@
 //! a device that hangs or talks nonsense costs only its own messages.
 
 use crate::config::Config;
+use crate::frigate::{self, FrigateSection, Seen};
 use crate::outputs::{GatewayOutputs, is_active};
-use crate::sensors::Sensors;
+use crate::panel::{self, PanelSection, PanelState};
+use crate::sensors::{Language, Sensors, Zones, sighting_title, triggered_title};
 use crate::zigbee2mqtt;
+use mimamori_protocol::event::AlertKind;
 use mimamori_protocol::{ArmState, OutputKind, OutputValue};
+use mimamori_site::Raise;
 use mimamori_site::{Input, Reporter};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish};
@@ -29,12 +33,32 @@ enum Source {
         kind: OutputKind,
         read: Option<(Option<String>, String, String)>,
     },
+    /// Frigate's reviews or events.
+    Frigate,
+    /// The alarm panel's state.
+    Panel,
+}
+
+/// A camera as Frigate names it: its id, name and zone here.
+#[derive(Debug, Clone)]
+struct FrigateCamera {
+    id: String,
+    name: String,
+    zone: Option<String>,
 }
 
 pub struct Local {
     client: AsyncClient,
     sources: HashMap<String, Vec<Source>>,
     sensors: Sensors,
+    zones: Zones,
+    language: Language,
+    site_name: String,
+    frigate: Option<FrigateSection>,
+    frigate_cameras: HashMap<String, FrigateCamera>,
+    seen: Seen,
+    panel: Option<PanelSection>,
+    panel_state: Option<PanelState>,
     outputs: Arc<GatewayOutputs>,
     site: Reporter,
     armed: watch::Receiver<ArmState>,
@@ -72,11 +96,37 @@ impl Local {
                 read,
             });
         }
+        if let Some(f) = &config.frigate {
+            let topic = match f.source {
+                frigate::Source::Reviews => format!("{}/reviews", f.topic_prefix),
+                frigate::Source::Events => format!("{}/events", f.topic_prefix),
+            };
+            sources.entry(topic).or_default().push(Source::Frigate);
+        }
+        if let Some(p) = &config.alarm_panel {
+            sources.entry(p.state_topic.clone()).or_default().push(Source::Panel);
+        }
+        let frigate_cameras = config
+            .cameras
+            .iter()
+            .filter_map(|c| {
+                let name = c.frigate.clone()?;
+                Some((name, FrigateCamera { id: c.id.clone(), name: c.name.clone(), zone: c.zone.clone() }))
+            })
+            .collect();
         let language = config.site.language;
         Local {
             client,
             sources,
             sensors: Sensors::new(&config.sensors, &config.zones, language),
+            zones: Zones::new(&config.zones),
+            language,
+            site_name: config.site.name.clone(),
+            frigate: config.frigate.clone(),
+            frigate_cameras,
+            seen: Seen::default(),
+            panel: config.alarm_panel.clone(),
+            panel_state: None,
             outputs,
             site,
             armed,
@@ -141,6 +191,8 @@ impl Local {
                         tracing::warn!(%device, "ignored an availability message that says neither online nor offline")
                     }
                 },
+                Source::Frigate => self.on_frigate(&p.payload, p.retain, armed),
+                Source::Panel => self.on_panel(&p.payload),
                 Source::OutputState { id, kind, read } => {
                     let Some(active) = output_state(&p.payload, read.as_ref()) else {
                         tracing::debug!(output = %id, "a message on the output's state topic without its state");
@@ -158,6 +210,77 @@ impl Local {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Local {
+    /// Frigate saw something: an intrusion at its camera, when that camera's zone is
+    /// armed; the picture fetched on the side, so that nothing waits for Frigate.
+    fn on_frigate(&mut self, payload: &[u8], retained: bool, armed: ArmState) {
+        let Some(f) = &self.frigate else { return };
+        let sighting = match f.source {
+            frigate::Source::Reviews => frigate::review(payload, f.severity),
+            frigate::Source::Events => frigate::event(payload),
+        };
+        let sighting = match sighting {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!("ignored a message from Frigate: {err}");
+                return;
+            }
+        };
+        let Some(camera) = self.frigate_cameras.get(&sighting.camera).cloned() else {
+            tracing::debug!(camera = %sighting.camera, "Frigate saw something at a camera this site does not list");
+            return;
+        };
+        // Old news, or the same sighting again (an update): one alert each.
+        if retained || !self.seen.first(&sighting.id) || !self.zones.armed(camera.zone.as_deref(), armed) {
+            return;
+        }
+        let alert = Raise {
+            kind: AlertKind::Intrusion,
+            zone: camera.zone.clone(),
+            title: sighting_title(self.language, &camera.name, &sighting.label),
+            cameras: vec![camera.id.clone()],
+            snapshot: None,
+        };
+        let site = self.site.clone();
+        let api = f.api.clone();
+        tokio::spawn(async move {
+            let mut alert = alert;
+            if let (Some(api), Some(object)) = (api, sighting.object) {
+                alert.snapshot = frigate::snapshot(&api, &object).await;
+            }
+            site.report(Input::Alert(alert));
+        });
+    }
+
+    /// The alarm panel's state: the site's armed state follows it; an arming waiting for
+    /// it is done; the alarm sounding is an alert.
+    fn on_panel(&mut self, payload: &[u8]) {
+        let field = self.panel.as_ref().and_then(|p| p.state_field.clone());
+        let Some(now) = panel::state(payload, field.as_deref()) else {
+            tracing::warn!("ignored an alarm panel message that is no state it has");
+            return;
+        };
+        self.outputs.panel_showed(now);
+        let before = self.panel_state.replace(now);
+        match now {
+            PanelState::Armed(state) => {
+                self.site.report(Input::Armed(state));
+            }
+            PanelState::Triggered if before != Some(PanelState::Triggered) => {
+                self.site.report(Input::Alert(Raise {
+                    kind: AlertKind::Intrusion,
+                    zone: None,
+                    title: triggered_title(self.language, &self.site_name),
+                    cameras: Vec::new(),
+                    snapshot: None,
+                }));
+            }
+            _ => tracing::info!("alarm panel: {now:?}"),
         }
     }
 }

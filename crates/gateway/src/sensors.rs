@@ -78,10 +78,52 @@ struct State {
     raised: HashMap<What, Instant>,
 }
 
+/// Which zones are armed in which of the site's armed states.
+#[derive(Debug, Clone, Default)]
+pub struct Zones(HashMap<String, Vec<ArmState>>);
+
+impl Zones {
+    pub fn new(zones: &[ZoneSection]) -> Zones {
+        Zones(zones.iter().map(|z| (z.id.clone(), z.armed_in.clone())).collect())
+    }
+
+    /// Whether doors and motion in `zone` alert in `armed` (outside any zone: whenever
+    /// the site is armed at all).
+    pub fn armed(&self, zone: Option<&str>, armed: ArmState) -> bool {
+        match zone.and_then(|z| self.0.get(z)) {
+            Some(states) => states.contains(&armed),
+            None => armed != ArmState::Disarmed,
+        }
+    }
+}
+
+/// The title of an alert for `label` (Frigate's `person`, `car`, …) seen by `camera`.
+pub fn sighting_title(language: Language, camera: &str, label: &str) -> String {
+    match language {
+        Language::En => format!("{camera}: {label}"),
+        Language::Ja => {
+            let what = match label {
+                "person" => "人物",
+                "car" => "車両",
+                other => other,
+            };
+            format!("{camera} {what}検知")
+        }
+    }
+}
+
+/// The title of an alert for the alarm panel sounding.
+pub fn triggered_title(language: Language, site: &str) -> String {
+    match language {
+        Language::En => format!("{site}: alarm triggered"),
+        Language::Ja => format!("{site} 警報発報"),
+    }
+}
+
 /// Every sensor of the site, with what is known of it.
 pub struct Sensors {
     sensors: HashMap<String, (Sensor, State)>,
-    zones: HashMap<String, Vec<ArmState>>,
+    zones: Zones,
     language: Language,
 }
 
@@ -89,22 +131,13 @@ impl Sensors {
     pub fn new(sensors: &[Sensor], zones: &[ZoneSection], language: Language) -> Sensors {
         Sensors {
             sensors: sensors.iter().map(|s| (s.device.clone(), (s.clone(), State::default()))).collect(),
-            zones: zones.iter().map(|z| (z.id.clone(), z.armed_in.clone())).collect(),
+            zones: Zones::new(zones),
             language,
         }
     }
 
     pub fn knows(&self, device: &str) -> bool {
         self.sensors.contains_key(device)
-    }
-
-    /// Whether a sensor's zone is armed in `armed` (a sensor in no zone: whenever the site
-    /// is armed at all).
-    fn armed_for(&self, sensor: &Sensor, armed: ArmState) -> bool {
-        match sensor.zone.as_ref().and_then(|z| self.zones.get(z)) {
-            Some(states) => states.contains(&armed),
-            None => armed != ArmState::Disarmed,
-        }
     }
 
     /// A state message from `device`; `retained`: the broker's remembered copy.
@@ -118,7 +151,7 @@ impl Sensors {
     ) -> Vec<Raise> {
         let Some((sensor, state)) = self.sensors.get(device) else { return Vec::new() };
         let sensor = sensor.clone();
-        let armed_here = self.armed_for(&sensor, armed);
+        let armed_here = self.zones.armed(sensor.zone.as_deref(), armed);
         let old = state.known.clone();
         // A change into `to`, not old news.
         let rises =

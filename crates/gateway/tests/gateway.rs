@@ -390,3 +390,176 @@ async fn check_says_what_works_and_what_does_not_and_config_mistakes_name_their_
         assert!(!out.status.success() && err.contains(expect), "expected `{expect}` in:\n{err}");
     }
 }
+
+/// A Home Assistant MQTT alarm panel with remote code validation, as the panel's side
+/// would behave: a command with the right code arms (through `arming`, the exit delay) or
+/// disarms and the state is published retained; a wrong code changes nothing.
+async fn alarm_panel(local: &Mosquitto, code: &'static str) {
+    let mut opts = MqttOptions::new("panel-emulated", "127.0.0.1", local.plain_port);
+    opts.set_credentials(Z2M.0, Z2M.1);
+    let (client, mut events) = AsyncClient::new(opts, 16);
+    client.subscribe("home/alarm/set", QoS::AtLeastOnce).await.unwrap();
+    client.publish("home/alarm", QoS::AtLeastOnce, true, "disarmed").await.unwrap();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            let Event::Incoming(Packet::Publish(p)) = ev else { continue };
+            let cmd: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+            if cmd["code"] != code {
+                continue;
+            }
+            let states: &[&str] = match cmd["action"].as_str() {
+                Some("ARM_AWAY") => &["arming", "armed_away"],
+                Some("ARM_HOME") => &["armed_home"],
+                Some("DISARM") => &["disarmed"],
+                _ => &[],
+            };
+            for s in states {
+                let _ = client.publish("home/alarm", QoS::AtLeastOnce, true, *s).await;
+            }
+        }
+    });
+}
+
+/// Frigate's HTTP API as far as the gateway uses it: a static server with the snapshot
+/// of the documented review's first tracked object at Frigate's path (a stand-in: Frigate
+/// itself cannot run here).
+fn frigate_api(dir: &Path) -> (Child, u16) {
+    let review: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata("frigate/reviews-update.json")).unwrap()).unwrap();
+    let first = review["after"]["data"]["detections"][0].as_str().unwrap();
+    let object = dir.join("frigate/api/events").join(first);
+    std::fs::create_dir_all(&object).unwrap();
+    std::fs::write(
+        object.join("snapshot.jpg"),
+        mimamori_sim::camera::scene::still("front_cam", 640, 352, 15, 0),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Process::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+        .arg(dir.join("frigate"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the Frigate stand-in did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frigate_sightings_and_a_home_assistant_alarm_panel_drive_the_site() {
+    const PANEL_CODE: &str = "canary-0a9c-panel-code";
+    let central = central();
+    let local = site_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut api, api_port) = frigate_api(dir.path());
+    let config = format!(
+        r#"[site]
+id = "hq"
+name = "Head office"
+time_zone = "Asia/Tokyo"
+store = "{store}"
+
+[central]
+url = "mqtt://127.0.0.1:{central}"
+
+[roles]
+mari = "admin"
+
+[local]
+url = "mqtt://127.0.0.1:{local}"
+user = "gateway"
+
+[frigate]
+api = "http://127.0.0.1:{api_port}"
+
+[alarm_panel]
+state_topic = "home/alarm"
+command_topic = "home/alarm/set"
+command_template = '{{ "action": "{{action}}", "code": "{{code}}" }}'
+
+[[zone]]
+id = "lobby"
+name = "Lobby"
+
+[[camera]]
+id = "entrance"
+name = "Entrance"
+zone = "lobby"
+main = "rtsp://127.0.0.1:9/x"
+frigate = "front_cam"
+"#,
+        store = dir.path().join("hq.db").display(),
+        central = central.plain_port,
+        local = local.plain_port,
+    );
+    std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.path().join("credentials")).unwrap();
+    std::fs::write(dir.path().join("credentials/panel-code"), PANEL_CODE).unwrap();
+    credentials(dir.path());
+    std::fs::write(dir.path().join("credentials/central-password"), CANARY).unwrap();
+    std::fs::write(dir.path().join("credentials/local-password"), "pw-of-gateway").unwrap();
+    alarm_panel(&local, PANEL_CODE).await;
+    let mut gw = run(dir.path());
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = phone(&central, &inbox);
+    let state = bus.state().clone();
+    ready(&state).await;
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit = Audit::open(audit_dir.path().join("audit.log")).unwrap();
+
+    // Disarmed: Frigate's person at the entrance is no alert.
+    device_says(&local, "frigate/reviews", Some("frigate/reviews-update.json"), None);
+    // Armed from the phone, through the panel, which takes the code.
+    assert_eq!(
+        send(&state, &audit, Target::Site, Action::Arm).await,
+        Outcome::Done { state: Some("armed".into()) }
+    );
+    let s = state.clone();
+    until("armed", 10, move || s.view("hq").is_some_and(|v| v.summary.armed == Some(ArmState::Armed))).await;
+    // Armed: the documented review (a detection become an alert) is an intrusion at the
+    // entrance with Frigate's picture; its next update is no second alert.
+    let mut renewed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata("frigate/reviews-update.json")).unwrap()).unwrap();
+    renewed["after"]["id"] = "1718987200.000000-newone".into();
+    device_says(&local, "frigate/reviews", None, Some(&renewed.to_string()));
+    device_says(&local, "frigate/reviews", None, Some(&renewed.to_string()));
+    until("the intrusion", 10, || inbox.alerts(10).unwrap().iter().any(|a| a.kind == AlertKind::Intrusion))
+        .await;
+    let seen: Vec<_> =
+        inbox.alerts(10).unwrap().into_iter().filter(|a| a.kind == AlertKind::Intrusion).collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        (seen[0].title.as_str(), seen[0].cameras.clone()),
+        ("Entrance: person", vec!["entrance".to_owned()])
+    );
+    assert!(seen[0].has_snapshot, "with Frigate's picture: {seen:?}");
+    // Nonsense from Frigate costs nothing.
+    device_says(&local, "frigate/reviews", None, Some("{\"type\":"));
+
+    // The panel sounds: an alert. Disarmed at the keypad: the site follows.
+    device_says(&local, "home/alarm", None, Some("triggered"));
+    until("the panel's alarm", 10, || {
+        inbox.alerts(10).unwrap().iter().any(|a| a.title == "Head office: alarm triggered")
+    })
+    .await;
+    device_says(&local, "home/alarm", None, Some("disarmed"));
+    let s = state.clone();
+    until("disarmed at the keypad", 10, move || {
+        s.view("hq").is_some_and(|v| v.summary.armed == Some(ArmState::Disarmed))
+    })
+    .await;
+
+    gw.kill().unwrap();
+    gw.wait().unwrap();
+    api.kill().unwrap();
+    api.wait().unwrap();
+    bus.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap();
+    assert!(log.contains("ignored a message from Frigate"), "{log}");
+    assert!(!log.contains(PANEL_CODE) && !log.contains(CANARY), "a secret in the log");
+}

@@ -1,0 +1,205 @@
+//! Frigate's detections (`docs/gateway.md`, Frigate): a review item on `{prefix}/reviews`
+//! (Frigate 0.14 and later) or a tracked object on `{prefix}/events` (older versions)
+//! becomes an intrusion alert at the camera that saw it, when the camera's zone is armed,
+//! with Frigate's snapshot of the object if Frigate's HTTP API is configured. Each review
+//! or object raises one alert, however many updates follow.
+
+use serde::Deserialize;
+use std::collections::{HashSet, VecDeque};
+
+/// The `[frigate]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrigateSection {
+    #[serde(default = "prefix")]
+    pub topic_prefix: String,
+    /// `reviews` (Frigate 0.14 and later) or `events` (older versions). Frigate publishes
+    /// both; reading one keeps one alert per sighting.
+    #[serde(default)]
+    pub source: Source,
+    /// Review items of this severity or higher raise alerts: `alert` (default) or
+    /// `detection`.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Frigate's HTTP API (`http://host:5000`), for the snapshot of the object.
+    #[serde(default)]
+    pub api: Option<String>,
+}
+
+fn prefix() -> String {
+    "frigate".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    #[default]
+    Reviews,
+    Events,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Detection,
+    #[default]
+    Alert,
+}
+
+/// Something Frigate saw: at which of its cameras, what, and the id of a tracked object
+/// whose snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// The review's or object's id: one alert per id.
+    pub id: String,
+    pub camera: String,
+    pub label: String,
+    pub object: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message<T> {
+    #[serde(rename = "type")]
+    kind: String,
+    after: T,
+}
+
+#[derive(Deserialize)]
+struct Review {
+    id: String,
+    camera: String,
+    severity: Severity,
+    #[serde(default)]
+    data: ReviewData,
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewData {
+    #[serde(default)]
+    detections: Vec<String>,
+    #[serde(default)]
+    objects: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct TrackedObject {
+    id: String,
+    camera: String,
+    label: String,
+    #[serde(default)]
+    false_positive: bool,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<Message<T>, String> {
+    if payload.len() > crate::zigbee2mqtt::MAX_MESSAGE * 4 {
+        return Err(format!("a message of {} bytes, over the limit", payload.len()));
+    }
+    serde_json::from_slice(payload)
+        .map_err(|e| format!("not a Frigate message ({:?} at column {})", e.classify(), e.column()))
+}
+
+/// A `reviews` message: a sighting when a review is new or has reached `severity`.
+pub fn review(payload: &[u8], severity: Severity) -> Result<Option<Sighting>, String> {
+    let m: Message<Review> = parse(payload)?;
+    if m.kind == "end" || m.after.severity < severity {
+        return Ok(None);
+    }
+    let r = m.after;
+    Ok(Some(Sighting {
+        label: r.data.objects.first().cloned().unwrap_or_else(|| "object".into()),
+        object: r.data.detections.first().cloned(),
+        id: r.id,
+        camera: r.camera,
+    }))
+}
+
+/// An `events` message: a sighting once the object is no longer a false positive.
+pub fn event(payload: &[u8]) -> Result<Option<Sighting>, String> {
+    let m: Message<TrackedObject> = parse(payload)?;
+    if m.kind == "end" || m.after.false_positive {
+        return Ok(None);
+    }
+    let o = m.after;
+    Ok(Some(Sighting { object: Some(o.id.clone()), id: o.id, camera: o.camera, label: o.label }))
+}
+
+/// The ids already alerted, the newest few hundred.
+#[derive(Default)]
+pub struct Seen {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Seen {
+    /// True the first time `id` is seen.
+    pub fn first(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == 512
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        self.ids.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        true
+    }
+}
+
+/// Frigate's snapshot of a tracked object, made small enough for an alert; None when it
+/// cannot be had (the alert goes without a picture).
+pub async fn snapshot(api: &str, object: &str) -> Option<Vec<u8>> {
+    let mut url = url::Url::parse(api).ok()?;
+    url.path_segments_mut().ok()?.pop_if_empty().extend(["api", "events", object, "snapshot.jpg"]);
+    url.set_query(Some("height=360&quality=80"));
+    let fetched = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        mimamori_core::video::http::get(&url, "image/jpeg", None),
+    )
+    .await;
+    let jpeg = match fetched {
+        Ok(Ok(body)) => body,
+        Ok(Err(err)) => {
+            tracing::warn!(%object, "no snapshot from Frigate: {err}");
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!(%object, "no snapshot from Frigate within 3 s");
+            return None;
+        }
+    };
+    let small =
+        mimamori_core::video::snapshot::shrink_within(&jpeg, mimamori_core::video::snapshot::ALERT_THUMBNAIL)
+            .ok()?;
+    (small.jpeg.len() <= mimamori_protocol::event::MAX_SNAPSHOT_BYTES).then_some(small.jpeg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documented(name: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/frigate").join(name))
+            .unwrap()
+    }
+
+    #[test]
+    fn documented_messages_become_one_sighting_each() {
+        // The documented update: a detection that became an alert.
+        let s = review(&documented("reviews-update.json"), Severity::Alert).unwrap().unwrap();
+        assert_eq!(s.camera, "front_cam");
+        assert!(s.object.is_some());
+        // A new review that is only a detection: an alert only when detections count.
+        assert_eq!(review(&documented("reviews-new.json"), Severity::Alert).unwrap(), None);
+        let new = review(&documented("reviews-new.json"), Severity::Detection).unwrap().unwrap();
+        assert_eq!((new.label.as_str(), new.object.as_deref()), ("person", Some("1718987126.934663-q5ywpt")));
+        assert_eq!(review(&documented("reviews-end.json"), Severity::Detection).unwrap(), None);
+        let e = event(&documented("events-new.json")).unwrap().unwrap();
+        assert_eq!((e.camera.as_str(), e.label.as_str()), ("front_door", "person"));
+        assert!(review(b"{", Severity::Alert).is_err());
+        assert!(event(br#"{"type":"new","after":{}}"#).is_err());
+        let mut seen = Seen::default();
+        assert!(seen.first(&s.id) && !seen.first(&s.id));
+    }
+}
