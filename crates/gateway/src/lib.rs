@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod frigate;
 pub mod local;
+pub mod notify;
 pub mod outputs;
 pub mod panel;
 pub mod secrets;
@@ -101,7 +102,29 @@ pub async fn run(
     for camera in &config.cameras {
         tasks.spawn(cameras::watch(camera.id.clone(), camera.main.clone(), site.reporter(), cameras::EVERY));
     }
+    let notifier = notify::Notifier::from_env();
+    if let Some(n) = &notifier {
+        n.send("READY=1");
+    }
+    let watchdog = notifier.zip(notify::Notifier::watchdog_every()).map(|(n, every)| {
+        let alive = site.liveness();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            // Said only while the engine runs: a dead engine lets the watchdog restart us.
+            while alive.is_running() {
+                n.send("WATCHDOG=1");
+                tick.tick().await;
+            }
+            n
+        })
+    });
     let _ = stop.wait_for(|s| *s).await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    if let Some(n) = notify::Notifier::from_env() {
+        n.send("STOPPING=1");
+    }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     site.stop().await;

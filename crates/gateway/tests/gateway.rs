@@ -563,3 +563,120 @@ frigate = "front_cam"
     assert!(log.contains("ignored a message from Frigate"), "{log}");
     assert!(!log.contains(PANEL_CODE) && !log.contains(CANARY), "a secret in the log");
 }
+
+/// Whether this process runs as root (switching users needs it).
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)] // the reason the user part did not run belongs in the output
+async fn the_service_unit_verifies_and_its_command_runs_as_its_user_telling_systemd_it_lives() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/systemd/mimamori-gateway.service"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // systemd's own check, with the binary where the package puts it replaced by this build.
+    let here = dir.path().join("mimamori-gateway.service");
+    std::fs::write(&here, unit.replace("/usr/bin/mimamori-gateway", GATEWAY)).unwrap();
+    let verify = Process::new("systemd-analyze").arg("verify").arg(&here).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    assert_eq!(exec, "/usr/bin/mimamori-gateway run /etc/mimamori-gateway/gateway.toml");
+    let user = unit.lines().find_map(|l| l.strip_prefix("User=")).unwrap();
+    if !root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root: the unit's user must be tried");
+        eprintln!("running the gateway as its own user needs root; not run here");
+        return;
+    }
+    // The user the package makes (sysusers), if this machine has none yet.
+    if !Process::new("id").arg(user).output().unwrap().status.success() {
+        let made = Process::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                user,
+            ])
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    // What systemd sets up: the state directory and the credentials, the user's alone;
+    // the configuration readable.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let central = central();
+    let local = site_broker();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let config = config(&central, &local, &state);
+    std::fs::write(dir.path().join("gateway.toml"), &config).unwrap();
+    let creds = credentials(dir.path());
+    let chown = |p: &Path| {
+        assert!(
+            Process::new("chown").args(["-R", &format!("{user}:{user}")]).arg(p).status().unwrap().success()
+        )
+    };
+    chown(&state);
+    chown(&creds);
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+
+    let mut gw = Process::new("setpriv")
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={user}"),
+            "--clear-groups",
+            "--",
+            GATEWAY,
+            "run",
+        ])
+        .arg(dir.path().join("gateway.toml"))
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    let mut buf = [0u8; 256];
+    while said.iter().filter(|s: &&String| s.as_str() == "WATCHDOG=1").count() < 3 {
+        let n = socket.recv(&mut buf).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
+            panic!("the service manager was told {said:?}, then nothing ({e}); log:\n{log}")
+        });
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(said[0], "READY=1");
+    let uid = std::fs::read_to_string(format!("/proc/{}/status", gw.id())).unwrap();
+    assert!(!uid.lines().any(|l| l.starts_with("Uid:") && l.contains("\t0\t")), "{uid}");
+    // It is the site.
+    let inbox = Arc::new(Inbox::in_memory().unwrap());
+    let bus = phone(&central, &inbox);
+    ready(bus.state()).await;
+    let store = std::fs::metadata(state.join("hq.db")).unwrap();
+    assert_eq!(store.mode() & 0o777, 0o600);
+    assert_ne!(store.uid(), 0, "the store belongs to the service's user");
+    // Stopped as systemd stops it.
+    assert!(Process::new("kill").args(["-TERM", &gw.id().to_string()]).status().unwrap().success());
+    assert!(gw.wait().unwrap().success());
+    while let Ok(n) = socket.recv(&mut buf) {
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        if said.last().is_some_and(|s| s == "STOPPING=1") {
+            break;
+        }
+    }
+    assert_eq!(said.last().map(String::as_str), Some("STOPPING=1"));
+    bus.stop().await;
+}

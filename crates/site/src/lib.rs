@@ -152,6 +152,16 @@ pub enum Input {
     },
 }
 
+/// Whether a site's engine still runs ([`Site::liveness`]).
+#[derive(Debug, Clone)]
+pub struct Liveness(mpsc::UnboundedSender<Input>);
+
+impl Liveness {
+    pub fn is_running(&self) -> bool {
+        !self.0.is_closed()
+    }
+}
+
 /// A device's line to its site ([`Site::reporter`]).
 #[derive(Debug, Clone)]
 pub struct Reporter(mpsc::UnboundedSender<Input>);
@@ -209,6 +219,11 @@ impl Site {
     /// The site's armed state, as it changes (by command or at the site).
     pub fn armed(&self) -> watch::Receiver<ArmState> {
         self.armed.clone()
+    }
+
+    /// Whether the engine still runs, for a watchdog.
+    pub fn liveness(&self) -> Liveness {
+        Liveness(self.inputs.clone())
     }
 
     /// A way for devices to report to this site from tasks of their own.
