@@ -1,5 +1,5 @@
 // One table of every benchmark of the run (scripts/bench): the JSON each benchmark wrote
-// to target/bench/ (video, soak, alerts, switch, scale, transport), printed together — figure, value, baseline,
+// to target/bench/ (video, soak, alerts, gateway, switch, scale, transport), printed together — figure, value, baseline,
 // ratio, target, met — and written to target/bench/all.json for tracking.
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const dir = join(resolve(dirname(fileURLToPath(import.meta.url)), "../.."), "target", "bench");
-const parts = ["video", "soak", "alerts", "switch", "scale", "transport"];
+const parts = ["video", "soak", "alerts", "gateway", "switch", "scale", "transport"];
 const rows = [];
 for (const part of parts) {
   const file = join(dir, `${part}.json`);

@@ -75,6 +75,7 @@ pub async fn check(config: &Config, secrets: &Secrets) -> Vec<Line> {
 async fn central(config: &Config, secrets: &Secrets) -> Result<String, String> {
     let site = crate::site_config(config, secrets).map_err(|e| e.to_string())?;
     let mut opts = MqttOptions::new(format!("site-{}-check", config.site.id), &site.host, site.port);
+    opts.set_outgoing_inflight_upper_limit(mimamori_protocol::MAX_INFLIGHT);
     if let Some(user) = &site.user {
         opts.set_credentials(user, site.password.as_ref().map_or("", |p| p.as_str()));
     }

@@ -66,6 +66,7 @@ pub fn local_options(config: &Config, secrets: &Secrets, client_id: &str) -> Opt
     let mut opts = MqttOptions::new(client_id, &address.host, address.port);
     opts.set_keep_alive(Duration::from_secs(10));
     opts.set_max_packet_size(Some(mimamori_protocol::MAX_PACKET_BYTES));
+    opts.set_outgoing_inflight_upper_limit(mimamori_protocol::MAX_INFLIGHT);
     if let Some(user) = &local.user {
         let password = secrets.get("local-password");
         opts.set_credentials(user, password.as_ref().map_or("", |p| p.expose().as_str()));

@@ -25,6 +25,9 @@ pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// and properties. Each tells its broker so when it connects, and the broker drops
 /// anything larger instead of sending it (MQTT 5 Maximum Packet Size).
 pub const MAX_PACKET_BYTES: u32 = 64 * 1024 + 4096;
+/// Most QoS 1 messages a client or site sends before the broker acknowledges them; brokers
+/// allow fewer (Mosquitto 20), and the MQTT client keeps a slot for each allowed one.
+pub const MAX_INFLIGHT: u16 = 1000;
 /// Most cameras one site may list in its catalog.
 pub const MAX_CAMERAS: usize = 64;
 /// Most outputs one site may list in its catalog.

@@ -337,6 +337,7 @@ impl Engine {
         opts.set_clean_start(true);
         // A larger message is dropped by the broker, not sent to break the connection.
         opts.set_max_packet_size(Some(protocol::MAX_PACKET_BYTES));
+        opts.set_outgoing_inflight_upper_limit(protocol::MAX_INFLIGHT);
         opts.set_credentials(user, config.password.as_ref().map_or("", |p| p.as_str()));
         if let Some(tls) = &config.tls {
             opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(tls))));

@@ -31,6 +31,7 @@ fn options(config: &BusConfig) -> Result<MqttOptions, super::tls::TlsSetupError>
     ));
     // Tells the broker not to send us anything larger: bounded memory per message.
     o.set_max_packet_size(Some(protocol::MAX_PACKET_BYTES));
+    o.set_outgoing_inflight_upper_limit(protocol::MAX_INFLIGHT);
     o.set_connection_timeout(5);
     // PUBACK only after an event is committed to the inbox (see `connection.rs`).
     o.set_manual_acks(true);
