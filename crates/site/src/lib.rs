@@ -390,17 +390,18 @@ impl Engine {
         }
     }
 
-    fn answer(&self, reply: Reply, answer: &Response) {
+    /// Sends `payload` to a request's response topic, with its correlation data.
+    fn respond(&self, reply: Reply, payload: Vec<u8>) {
         let props = PublishProperties { correlation_data: reply.correlation, ..PublishProperties::default() };
-        if let Err(err) = self.client.try_publish_with_properties(
-            reply.topic,
-            QoS::AtLeastOnce,
-            false,
-            protocol::encode(answer),
-            props,
-        ) {
+        if let Err(err) =
+            self.client.try_publish_with_properties(reply.topic, QoS::AtLeastOnce, false, payload, props)
+        {
             tracing::warn!(site = %self.spec.id, "could not queue a response: {err}");
         }
+    }
+
+    fn answer(&self, reply: Reply, answer: &Response) {
+        self.respond(reply, protocol::encode(answer));
     }
 
     /// Everything retained, as on every connection.
@@ -647,19 +648,7 @@ impl Engine {
             }
         };
         match self.store.replay(&req) {
-            Ok(answer) => {
-                let props =
-                    PublishProperties { correlation_data: reply.correlation, ..PublishProperties::default() };
-                if let Err(err) = self.client.try_publish_with_properties(
-                    reply.topic,
-                    QoS::AtLeastOnce,
-                    false,
-                    protocol::encode(&answer),
-                    props,
-                ) {
-                    tracing::warn!(site = %site, "could not queue a replay: {err}");
-                }
-            }
+            Ok(answer) => self.respond(reply, protocol::encode(&answer)),
             Err(err) => tracing::error!(site = %site, "could not read the events to replay: {err}"),
         }
     }
