@@ -153,26 +153,7 @@ pub async fn snapshot(api: &str, object: &str) -> Option<Vec<u8>> {
     let mut url = url::Url::parse(api).ok()?;
     url.path_segments_mut().ok()?.pop_if_empty().extend(["api", "events", object, "snapshot.jpg"]);
     url.set_query(Some("height=360&quality=80"));
-    let fetched = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        mimamori_core::video::http::get(&url, "image/jpeg", None),
-    )
-    .await;
-    let jpeg = match fetched {
-        Ok(Ok(body)) => body,
-        Ok(Err(err)) => {
-            tracing::warn!(%object, "no snapshot from Frigate: {err}");
-            return None;
-        }
-        Err(_) => {
-            tracing::warn!(%object, "no snapshot from Frigate within 3 s");
-            return None;
-        }
-    };
-    let small =
-        mimamori_core::video::snapshot::shrink_within(&jpeg, mimamori_core::video::snapshot::ALERT_THUMBNAIL)
-            .ok()?;
-    (small.jpeg.len() <= mimamori_protocol::event::MAX_SNAPSHOT_BYTES).then_some(small.jpeg)
+    crate::pictures::fetch(&url, None, object).await
 }
 
 #[cfg(test)]

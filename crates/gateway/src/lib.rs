@@ -12,6 +12,7 @@ pub mod local;
 pub mod notify;
 pub mod outputs;
 pub mod panel;
+pub mod pictures;
 pub mod secrets;
 pub mod sensors;
 pub mod zigbee2mqtt;
@@ -97,7 +98,15 @@ pub async fn run(
     tracing::info!(site = %config.site.id, "the site is running");
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((client, events)) = local {
-        let local = local::Local::new(&config, client, outputs, site.reporter(), site.armed());
+        // Each camera's credentials for its snapshots, from the secret `camera-{id}`.
+        let cameras = config
+            .cameras
+            .iter()
+            .filter_map(|c| {
+                Some((c.id.clone(), pictures::credentials(&secrets.get(&format!("camera-{}", c.id))?)?))
+            })
+            .collect();
+        let local = local::Local::new(&config, client, outputs, site.reporter(), site.armed(), cameras);
         tasks.spawn(local.run(events));
     }
     for camera in &config.cameras {

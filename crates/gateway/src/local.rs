@@ -7,8 +7,10 @@ use crate::config::Config;
 use crate::frigate::{self, FrigateSection, Seen};
 use crate::outputs::{GatewayOutputs, is_active};
 use crate::panel::{self, PanelSection, PanelState};
+use crate::pictures;
 use crate::sensors::{Language, Sensors, Zones, sighting_title, triggered_title};
 use crate::zigbee2mqtt;
+use mimamori_core::video::Credentials;
 use mimamori_protocol::event::AlertKind;
 use mimamori_protocol::{ArmState, OutputKind, OutputValue};
 use mimamori_site::Raise;
@@ -59,6 +61,8 @@ pub struct Local {
     seen: Seen,
     panel: Option<PanelSection>,
     panel_state: Option<PanelState>,
+    /// Cameras with a snapshot address: where, and with which credentials.
+    snapshots: HashMap<String, (url::Url, Option<Arc<Credentials>>)>,
     outputs: Arc<GatewayOutputs>,
     site: Reporter,
     armed: watch::Receiver<ArmState>,
@@ -71,6 +75,7 @@ impl Local {
         outputs: Arc<GatewayOutputs>,
         site: Reporter,
         armed: watch::Receiver<ArmState>,
+        mut credentials: HashMap<String, Credentials>,
     ) -> Local {
         let base = &config.zigbee2mqtt.base_topic;
         let mut sources: HashMap<String, Vec<Source>> = HashMap::new();
@@ -114,8 +119,17 @@ impl Local {
                 Some((name, FrigateCamera { id: c.id.clone(), name: c.name.clone(), zone: c.zone.clone() }))
             })
             .collect();
+        let snapshots = config
+            .cameras
+            .iter()
+            .filter_map(|c| {
+                let url = url::Url::parse(c.snapshot.as_ref()?).ok()?;
+                Some((c.id.clone(), (url, credentials.remove(&c.id).map(Arc::new))))
+            })
+            .collect();
         let language = config.site.language;
         Local {
+            snapshots,
             client,
             sources,
             sensors: Sensors::new(&config.sensors, &config.zones, language),
@@ -145,7 +159,7 @@ impl Local {
             tokio::select! {
                 _ = tick.tick() => {
                     for alert in self.sensors.tick(Instant::now()) {
-                        self.site.report(Input::Alert(alert));
+                        self.raise(alert);
                     }
                 }
                 event = mqtt.poll() => match event {
@@ -176,7 +190,7 @@ impl Local {
                 Source::Sensor(device) => match zigbee2mqtt::reading(&p.payload) {
                     Ok(r) => {
                         for alert in self.sensors.on_reading(&device, &r, p.retain, armed, now) {
-                            self.site.report(Input::Alert(alert));
+                            self.raise(alert);
                         }
                     }
                     Err(err) => tracing::warn!(%device, "ignored a message from the device: {err}"),
@@ -184,7 +198,7 @@ impl Local {
                 Source::Availability(device) => match zigbee2mqtt::availability(&p.payload) {
                     Some(online) => {
                         for alert in self.sensors.on_availability(&device, online, p.retain, now) {
-                            self.site.report(Input::Alert(alert));
+                            self.raise(alert);
                         }
                     }
                     None => {
@@ -246,13 +260,32 @@ impl Local {
             cameras: vec![camera.id.clone()],
             snapshot: None,
         };
+        match (f.api.clone(), sighting.object) {
+            (Some(api), Some(object)) => {
+                // Frigate's own picture of the object.
+                let site = self.site.clone();
+                tokio::spawn(async move {
+                    let mut alert = alert;
+                    alert.snapshot = frigate::snapshot(&api, &object).await;
+                    site.report(Input::Alert(alert));
+                });
+            }
+            _ => self.raise(alert),
+        }
+    }
+
+    /// Raises an alert, with its camera's snapshot when the camera has one (fetched on the
+    /// side, so that nothing waits for a camera).
+    fn raise(&self, alert: Raise) {
+        let camera = alert.cameras.first().and_then(|c| Some((c.clone(), self.snapshots.get(c)?.clone())));
+        let Some((camera, (url, credentials))) = camera else {
+            self.site.report(Input::Alert(alert));
+            return;
+        };
         let site = self.site.clone();
-        let api = f.api.clone();
         tokio::spawn(async move {
             let mut alert = alert;
-            if let (Some(api), Some(object)) = (api, sighting.object) {
-                alert.snapshot = frigate::snapshot(&api, &object).await;
-            }
+            alert.snapshot = pictures::fetch(&url, credentials.as_deref(), &camera).await;
             site.report(Input::Alert(alert));
         });
     }

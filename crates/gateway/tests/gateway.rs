@@ -24,6 +24,8 @@ use std::time::Duration;
 const GATEWAY: &str = env!("CARGO_BIN_EXE_mimamori-gateway");
 /// The site user's password: a canary that must never be seen outside the secrets.
 const CANARY: &str = "canary-5be1-site-password";
+/// The entrance camera's password, planted likewise.
+const CAMERA_CANARY: &str = "canary-3e77-camera-password";
 const ROLES: &str = r#"{"sites": ["hq"], "users": {"mari": {"hq": "admin"}}}"#;
 const MARI: &str = "pw-of-mari";
 const Z2M: (&str, &str) = ("z2m", "pw-of-z2m");
@@ -52,7 +54,8 @@ fn site_broker() -> Mosquitto {
     )
 }
 
-fn config(central: &Mosquitto, local: &Mosquitto, dir: &Path) -> String {
+/// What every configuration here starts with: the site, the two brokers, mari an admin.
+fn head(central: &Mosquitto, local: &Mosquitto, dir: &Path) -> String {
     format!(
         r#"# The head office.
 [site]
@@ -70,7 +73,16 @@ mari = "admin"
 [local]
 url = "mqtt://127.0.0.1:{local}"
 user = "gateway"
+"#,
+        store = dir.join("hq.db").display(),
+        central = central.plain_port,
+        local = local.plain_port,
+    )
+}
 
+fn config(central: &Mosquitto, local: &Mosquitto, dir: &Path) -> String {
+    head(central, local, dir)
+        + r#"
 [[zone]]
 id = "lobby"
 name = "Lobby"
@@ -111,11 +123,7 @@ on = "ON"
 off = "OFF"
 state_on = "ON"
 state_off = "OFF"
-"#,
-        store = dir.join("hq.db").display(),
-        central = central.plain_port,
-        local = local.plain_port,
-    )
+"#
 }
 
 /// The gateway's credentials directory, as systemd would hand it over (made on first
@@ -143,6 +151,28 @@ fn gateway(dir: &Path, args: &[&str]) -> Process {
 fn run(dir: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("gateway.log")).unwrap();
     gateway(dir, &["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
+}
+
+/// A camera's HTTP snapshot endpoint (`crates/sim/testdata/snapshot-server.py`, user
+/// `admin`, password [`CAMERA_CANARY`]): the process and its port.
+fn snapshot_server(dir: &Path) -> (Child, u16) {
+    use std::io::{BufRead, BufReader};
+    let jpeg = dir.join("entrance.jpg");
+    std::fs::write(&jpeg, mimamori_sim::camera::scene::still("hq/entrance", 640, 352, 15, 0)).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim/testdata/snapshot-server.py");
+    let mut child = Process::new("python3")
+        .arg(script)
+        .arg("--jpeg")
+        .arg(&jpeg)
+        .args(["--user", "admin"])
+        .env("SNAPSHOT_PASSWORD", CAMERA_CANARY)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).expect("READY <port>");
+    (child, port)
 }
 
 /// Publishes like a device would, with `mosquitto_pub`.
@@ -223,7 +253,16 @@ async fn zigbee_sensors_and_switches_become_one_site_that_a_manager_arms_and_com
     let central = central();
     let local = site_broker();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gateway.toml"), config(&central, &local, dir.path())).unwrap();
+    // The entrance camera's snapshot: an HTTP server with Digest authentication, written
+    // apart from Mimamori (crates/sim/testdata/snapshot-server.py), its password a secret.
+    let (mut camera, camera_port) = snapshot_server(dir.path());
+    let with_snapshot = config(&central, &local, dir.path()).replace(
+        "main = \"rtsp://127.0.0.1:9/nothing-listens-here\"",
+        &format!("main = \"rtsp://127.0.0.1:9/nothing-listens-here\"\nsnapshot = \"http://127.0.0.1:{camera_port}/digest/snapshot.jpg\""),
+    );
+    std::fs::write(dir.path().join("gateway.toml"), with_snapshot).unwrap();
+    std::fs::write(credentials(dir.path()).join("camera-entrance"), format!("admin:{CAMERA_CANARY}"))
+        .unwrap();
     zigbee_siren(&local).await;
     let mut gw = run(dir.path());
     let inbox = Arc::new(Inbox::in_memory().unwrap());
@@ -266,6 +305,7 @@ async fn zigbee_sensors_and_switches_become_one_site_that_a_manager_arms_and_com
     assert_eq!(door[0].title, "Front door: opened");
     assert_eq!(door[0].cameras, ["entrance"]);
     assert_eq!(door[0].zone.as_deref(), Some("lobby"));
+    assert!(door[0].has_snapshot, "the entrance camera's picture of the moment");
     // Left open: "held open" after its two seconds.
     until("the held-open alert", 10, || {
         inbox.alerts(10).unwrap().iter().any(|a| a.title == "Front door: held open")
@@ -315,7 +355,9 @@ async fn zigbee_sensors_and_switches_become_one_site_that_a_manager_arms_and_com
     bus.stop().await;
     let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap();
     assert!(log.contains("ignored a message from the device: not JSON"), "{log}");
-    assert!(!log.contains(CANARY), "the site's password in the log");
+    assert!(!log.contains(CANARY) && !log.contains(CAMERA_CANARY), "a secret in the log");
+    let _ = camera.kill();
+    let _ = camera.wait();
     // The site's command log has every command, with its outcome.
     let out = gateway(dir.path(), &["export-commands"]).output().unwrap();
     let lines: Vec<serde_json::Value> =
@@ -457,23 +499,9 @@ async fn frigate_sightings_and_a_home_assistant_alarm_panel_drive_the_site() {
     let local = site_broker();
     let dir = tempfile::tempdir().unwrap();
     let (mut api, api_port) = frigate_api(dir.path());
-    let config = format!(
-        r#"[site]
-id = "hq"
-name = "Head office"
-time_zone = "Asia/Tokyo"
-store = "{store}"
-
-[central]
-url = "mqtt://127.0.0.1:{central}"
-
-[roles]
-mari = "admin"
-
-[local]
-url = "mqtt://127.0.0.1:{local}"
-user = "gateway"
-
+    let config = head(&central, &local, dir.path())
+        + &format!(
+            r#"
 [frigate]
 api = "http://127.0.0.1:{api_port}"
 
@@ -492,17 +520,10 @@ name = "Entrance"
 zone = "lobby"
 main = "rtsp://127.0.0.1:9/x"
 frigate = "front_cam"
-"#,
-        store = dir.path().join("hq.db").display(),
-        central = central.plain_port,
-        local = local.plain_port,
-    );
+"#
+        );
     std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
-    std::fs::create_dir_all(dir.path().join("credentials")).unwrap();
-    std::fs::write(dir.path().join("credentials/panel-code"), PANEL_CODE).unwrap();
-    credentials(dir.path());
-    std::fs::write(dir.path().join("credentials/central-password"), CANARY).unwrap();
-    std::fs::write(dir.path().join("credentials/local-password"), "pw-of-gateway").unwrap();
+    std::fs::write(credentials(dir.path()).join("panel-code"), PANEL_CODE).unwrap();
     alarm_panel(&local, PANEL_CODE).await;
     let mut gw = run(dir.path());
     let inbox = Arc::new(Inbox::in_memory().unwrap());
