@@ -175,23 +175,17 @@ fn snapshot_server(dir: &Path) -> (Child, u16) {
     (child, port)
 }
 
-/// Publishes like a device would, with `mosquitto_pub`.
-fn device_says(local: &Mosquitto, topic: &str, file: Option<&str>, message: Option<&str>) {
+/// `mosquitto_pub` to `topic` on the site's broker, as Zigbee2MQTT's user, QoS 1.
+fn mosquitto_pub(local: &Mosquitto, topic: &str) -> Process {
     let mut p = Process::new("mosquitto_pub");
-    p.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &local.plain_port.to_string(),
-        "-u",
-        Z2M.0,
-        "-P",
-        Z2M.1,
-        "-q",
-        "1",
-        "-t",
-        topic,
-    ]);
+    let port = local.plain_port.to_string();
+    p.args(["-h", "127.0.0.1", "-p", &port, "-u", Z2M.0, "-P", Z2M.1, "-q", "1", "-t", topic]);
+    p
+}
+
+/// Publishes like a device would: a file of `testdata/`, a message, or nothing.
+fn device_says(local: &Mosquitto, topic: &str, file: Option<&str>, message: Option<&str>) {
+    let mut p = mosquitto_pub(local, topic);
     match (file, message) {
         (Some(f), _) => p.arg("-f").arg(testdata(f)),
         (None, Some(m)) => p.args(["-m", m]),
@@ -374,22 +368,10 @@ async fn check_says_what_works_and_what_does_not_and_config_mistakes_name_their_
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gateway.toml"), config(&central, &local, dir.path())).unwrap();
     // Zigbee2MQTT's retained device list knows the door and the smoke alarm, not the siren.
-    let mut p = Process::new("mosquitto_pub");
-    p.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &local.plain_port.to_string(),
-        "-u",
-        Z2M.0,
-        "-P",
-        Z2M.1,
-        "-r",
-        "-t",
-        "zigbee2mqtt/bridge/devices",
-        "-f",
-    ]);
-    assert!(p.arg(testdata("zigbee2mqtt/bridge-devices.json")).status().unwrap().success());
+    let mut p = mosquitto_pub(&local, "zigbee2mqtt/bridge/devices");
+    assert!(
+        p.arg("-r").arg("-f").arg(testdata("zigbee2mqtt/bridge-devices.json")).status().unwrap().success()
+    );
     let out = gateway(dir.path(), &["check"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
