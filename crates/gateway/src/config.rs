@@ -291,6 +291,13 @@ impl Config {
             id("camera.id", &c.id)?;
             once("camera.id", &c.id)?;
             zone("camera.zone", &c.zone)?;
+            plain_endpoint("camera.main", &c.main, "rtsp")?;
+            if let Some(sub) = &c.sub {
+                plain_endpoint("camera.sub", sub, "rtsp")?;
+            }
+            if let Some(snapshot) = &c.snapshot {
+                plain_endpoint("camera.snapshot", snapshot, "http")?;
+            }
         }
         for s in &self.sensors {
             if s.device.is_empty() || s.device.contains(['+', '#']) {
@@ -365,6 +372,23 @@ impl Config {
                 .collect(),
             role_table: true,
         }
+    }
+}
+
+/// A camera address in the one scheme clients play today: `rtsp://` streams, `http://`
+/// snapshots, on the site's network. Their TLS forms (`rtsps://`, `https://`) are refused
+/// with the reason, not published to clients that would refuse them in turn.
+fn plain_endpoint(field: &'static str, url: &str, scheme: &str) -> Result<(), Mistake> {
+    match url.split_once("://") {
+        Some((s, _)) if s == scheme => Ok(()),
+        Some((s, _)) if s == format!("{scheme}s") => Err(Mistake::at(
+            field,
+            url,
+            format!(
+                "{s}:// is not supported yet: clients play {scheme}:// on the site's network (the site's own encrypted video is to come)"
+            ),
+        )),
+        _ => Err(Mistake::at(field, url, format!("must be an {scheme}:// address"))),
     }
 }
 

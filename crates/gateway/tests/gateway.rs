@@ -407,6 +407,14 @@ async fn check_says_what_works_and_what_does_not_and_config_mistakes_name_their_
             "central.url: plain mqtt:// only to a broker on this machine",
         ),
         (good.replace("held_open_s = 2", "held_open_s = 2\nheld_open = 3"), "unknown field `held_open`"),
+        (
+            good.replace("rtsp://127.0.0.1:9", "rtsps://127.0.0.1:9"),
+            "line 27, camera.main: rtsps:// is not supported yet",
+        ),
+        (
+            good.replace("main = \"rtsp://127.0.0.1:9/nothing-listens-here\"", "main = \"/dev/video0\""),
+            "camera.main: must be an rtsp:// address",
+        ),
     ] {
         std::fs::write(dir.path().join("gateway.toml"), &wrong).unwrap();
         let out = gateway(dir.path(), &["check"]).output().unwrap();
