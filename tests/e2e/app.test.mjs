@@ -1,8 +1,9 @@
 // End-to-end: the real Mimamori app (WebKitGTK under Xvfb, driven by tauri-driver and
-// WebKitWebDriver) against a real Mosquitto and simulated sites running as processes.
+// WebKitWebDriver) against a real Mosquitto, simulated sites running as processes and a
+// gateway site (mimamori-gateway with its own broker, a door contact and a camera).
 //
-// Needs: DISPLAY (scripts/test starts Xvfb), mosquitto, tauri-driver, WebKitWebDriver and a
-// built workspace (target/debug/mimamori-app, target/debug/mimamori-sim).
+// Needs: DISPLAY (scripts/test starts Xvfb), mosquitto, tauri-driver, WebKitWebDriver, ffmpeg
+// and a built workspace (target/debug/mimamori-app, mimamori-sim, mimamori-gateway).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, TauriDriver, WebDriver, freePort, freePortPair, killByEnvironment, makeTlsFiles, until as waitFor } from "./harness.mjs";
+import { Gateway, GstRtspServer, Mosquitto, NotifyRecorder, PASSWORD, Site, SiteBroker, SnapshotServer, TauriDriver, WebDriver, freePort, freePortPair, killByEnvironment, makeTlsFiles, until as waitFor } from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
@@ -20,6 +21,7 @@ const app = join(targetDir, "debug", "mimamori-app");
 const simBin = join(targetDir, "debug", "mimamori-sim");
 const cli = join(targetDir, "debug", "mimamori");
 const recorderBin = join(targetDir, "debug", "mimamori-notify-recorder");
+const gatewayBin = join(targetDir, "debug", "mimamori-gateway");
 /** The manager's broker password, planted to prove it never leaks. */
 const CANARY = "CANARY-e2e-5d1c9a";
 /** A camera password in the enrolment code, planted likewise. */
@@ -45,8 +47,16 @@ mkdirSync(out, { recursive: true });
 /** @type {Mosquitto} */ let broker;
 /** @type {{ ca: string, cert: string, key: string }} */ let tls;
 /** @type {Record<string, Site>} */ const sites = {};
-/** An H.265 camera: GStreamer's x265, standing in for hq's entrance camera. */
+/** GStreamer's RTSP server: an H.265 camera standing in for hq's entrance camera, and the
+ * H.264 camera at the gateway site's front door. */
 /** @type {GstRtspServer} */ let hevc;
+/** The gateway site `office`: its broker (Zigbee2MQTT's), its camera's snapshot endpoint
+ * (Digest, password CAMERA_CANARY) and the gateway. */
+/** @type {SiteBroker} */ let officeBroker;
+/** @type {SnapshotServer} */ let officeSnapshot;
+/** @type {Gateway} */ let gateway;
+/** The office's camera picture and the gateway's store. */
+let officeDir = "";
 /** The desktop's notification service, as the app meets it on the session bus. */
 /** @type {NotifyRecorder} */ let notifications;
 /** @type {TauriDriver} */ let driver;
@@ -96,6 +106,55 @@ const makeCode = (user, sites, label, extra = []) => JSON.parse(execFileSync(cli
 ], { env: { ...process.env, MIMAMORI_ENROL_PASSWORD: CANARY } }).toString());
 const linkOf = async (id) => (await siteCards()).find((c) => c.id === id)?.link;
 
+/** The gateway site `office`, as an installer sets it up: a door contact on Zigbee2MQTT
+ * (its own broker) in the front zone, seen by the front camera, which has an RTSP stream and
+ * a snapshot endpoint behind Digest; the central broker over TLS, pinned to its CA. */
+async function startOffice() {
+  officeBroker = new SiteBroker(await freePort());
+  await officeBroker.start();
+  officeDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-office-"));
+  const jpeg = join(officeDir, "front.jpg");
+  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360", "-frames:v", "1", jpeg]);
+  officeSnapshot = new SnapshotServer(join(root, "crates", "sim", "testdata", "snapshot-server.py"), jpeg, "admin", CAMERA_CANARY);
+  await officeSnapshot.start();
+  gateway = new Gateway(gatewayBin, `# The office, from its own devices.
+[site]
+id = "office"
+name = "東京事務所"
+time_zone = "Asia/Tokyo"
+store = "${join(officeDir, "office.db")}"
+language = "ja"
+
+[central]
+url = "mqtts://localhost:${broker.port}"
+ca = "${tls.ca}"
+
+[roles]
+owner = "admin"
+
+[local]
+url = "mqtt://127.0.0.1:${officeBroker.port}"
+
+[[zone]]
+id = "front"
+name = "正面"
+
+[[camera]]
+id = "front-cam"
+name = "正面カメラ"
+zone = "front"
+main = "${hevc.url("h264-1s")}"
+snapshot = "${officeSnapshot.url}"
+
+[[sensor]]
+device = "front_door"
+name = "正面扉"
+zone = "front"
+camera = "front-cam"
+`, { "central-password": PASSWORD, "camera-front-cam": `admin:${CAMERA_CANARY}` });
+  await gateway.start();
+}
+
 before(async () => {
   // The app reaches the broker only over TLS, trusting the CA its enrolment code carries;
   // the simulated sites use a plain loopback listener beside it.
@@ -104,8 +163,9 @@ before(async () => {
   chmodSync(tls.key, 0o644); // Mosquitto drops root and must read it
   broker = new Mosquitto(cli, await freePort(), CANARY, tls, await freePort());
   await broker.start();
-  hevc = new GstRtspServer(join(root, "crates", "sim", "testdata", "gst-rtsp-server.py"), await freePort(), ["h265"]);
+  hevc = new GstRtspServer(join(root, "crates", "sim", "testdata", "gst-rtsp-server.py"), await freePort(), ["h265", "h264-1s"]);
   await hevc.start();
+  await startOffice();
   for (const id of ["hq", "warehouse", "shop"]) {
     // hq's entrance is an H.265 camera; its parking camera's stream is unreachable, but
     // its snapshot endpoint answers.
@@ -139,6 +199,10 @@ after(async () => {
   await driver?.stop();
   for (const s of Object.values(sites)) await s.kill();
   await hevc?.dispose();
+  await gateway?.dispose();
+  await officeSnapshot?.dispose();
+  await officeBroker?.dispose();
+  if (officeDir) rmSync(officeDir, { recursive: true, force: true });
   await notifications?.dispose();
   await broker?.dispose();
   rmSync(configDir, { recursive: true, force: true });
@@ -182,7 +246,12 @@ test("a new device enrols from a code and its PIN, and sees only names and roles
 
 test("a second account's code adds its site beside the first; a site already enrolled is refused", async () => {
   await tap('[data-testid="tab-settings"]');
-  const code = makeCode("owner", ["shop:店舗:admin"], "Shop Co.");
+  // The owner's account also holds the gateway site, office, with its camera's password.
+  const cameras = join(configDir, "..", `mimamori-e2e-office-cameras-${process.pid}.json`);
+  const snapshotOrigin = new URL(officeSnapshot.url).origin;
+  writeFileSync(cameras, JSON.stringify([{ site: "office", camera: "front-cam", username: "admin", password: CAMERA_CANARY, origins: [snapshotOrigin] }]));
+  const code = makeCode("owner", ["shop:店舗:admin", "office:東京事務所:admin"], "Shop Co.", ["--cameras", cameras]);
+  rmSync(cameras);
   await wd.type('[data-testid="enrol-code"]', code.link);
   await wd.type('[data-testid="enrol-pin"]', code.pin);
   await tap('[data-testid="enrol-submit"]');
@@ -235,15 +304,16 @@ test("an enrolment link opened on the desktop brings the app to its enrolment fo
 });
 
 test("the site list shows every site online, with names and camera counts", async () => {
-  await until("three online site cards", async () => {
+  await until("four online site cards", async () => {
     const cards = await siteCards();
-    return cards.length === 3 && cards.every((c) => c.link === "online");
+    return cards.length === 4 && cards.every((c) => c.link === "online");
   }, 30000);
   const cards = await siteCards();
-  assert.deepEqual(cards.map((c) => c.id).sort(), ["hq", "shop", "warehouse"]);
+  assert.deepEqual(cards.map((c) => c.id).sort(), ["hq", "office", "shop", "warehouse"]);
   const byId = Object.fromEntries(cards.map((c) => [c.id, c]));
   assert.match(byId.hq.text, /本社/);
   assert.match(byId.warehouse.text, /倉庫/);
+  assert.match(byId.office.text, /東京事務所/, "the gateway site, by the name its configuration gives");
   assert.match(byId.hq.text, /6/);
   assert.equal(await phase(), "connected");
   const bar = await wd.exec(`return document.querySelector('[data-testid="connection-bar"]').textContent`);
@@ -599,10 +669,12 @@ test("Settings: the app keeps running in the tray, and can start at login", asyn
 
 test("alerts raised at the sites arrive in the inbox, newest first, titles as text", async () => {
   await tap('[data-testid="tab-alerts"]');
-  const rows = await until("alerts from every site", async () => {
+  // (The simulated sites raise alerts every few seconds; the gateway site only when its door opens.)
+  const everySim = (ids) => Object.keys(sites).every((id) => ids.includes(id));
+  const rows = await until("alerts from every simulated site", async () => {
     const r = await wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"]')]
       .map(e => ({ site: e.getAttribute('data-site-id'), kind: e.getAttribute('data-kind'), text: e.textContent }))`);
-    return new Set(r.map((x) => x.site)).size === 3 && r;
+    return everySim(r.map((x) => x.site)) && r;
   }, 30000);
   assert.ok(rows.every((r) => ["door", "intrusion", "tamper", "sensor"].includes(r.kind)), JSON.stringify(rows));
   assert.ok(rows.some((r) => /扉開放|侵入検知|いたずら検知|電池/.test(r.text)), JSON.stringify(rows));
@@ -616,7 +688,7 @@ test("alerts raised at the sites arrive in the inbox, newest first, titles as te
   await until("only shop's alerts", () => wd.exec(`const r = [...document.querySelectorAll('[data-testid="alert-row"]')];
     return r.length > 0 && r.every(e => e.dataset.siteId === 'shop')`));
   await tap('[data-testid="filter-site"] option[value=""]');
-  await until("every site's alerts again", () => wd.exec(`return new Set([...document.querySelectorAll('[data-testid="alert-row"]')].map(e => e.dataset.siteId)).size === 3`));
+  await until("every site's alerts again", async () => everySim(await wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"]')].map(e => e.dataset.siteId)`)));
   // Scrolled down the inbox, the row in sight stays put while new alerts arrive above it.
   const inSight = () => wd.exec(`const panel = document.querySelector('.panel-alerts');
     const top = panel.getBoundingClientRect().top;
@@ -749,6 +821,71 @@ test("an intrusion becomes an OS notification with its picture, and clicking it 
   await tap('[data-testid="site-card"][data-site-id="warehouse"]');
 });
 
+test("a gateway site: armed from the app, its Zigbee door opens, the alert brings the camera's picture and opens the camera; disarmed with the PIN, the door is quiet", async () => {
+  const page = '[data-testid="site-page"][data-site-id="office"]';
+  const armed = () => wd.exec(`return document.querySelector(arguments[0] + ' .mark-armed')?.dataset.state ?? null`, page);
+  const door = (file) => officeBroker.publish("zigbee2mqtt/front_door", join(root, "crates", "gateway", "testdata", "zigbee2mqtt", file));
+  const doorAlerts = () => wd.exec(`return [...document.querySelectorAll('[data-testid="alert-row"][data-site-id="office"][data-kind="door"]')]
+    .map(r => ({ id: r.dataset.alertId, text: r.textContent, picture: r.querySelector('[data-testid="alert-picture"]')?.naturalWidth ?? 0,
+      camera: r.querySelector('[data-testid="alert-camera"]')?.dataset.cameraId ?? null }))`);
+  // The door is closed: what Zigbee2MQTT says of a contact sensor when it starts.
+  door("contact-closed.json");
+  await tap('[data-testid="site-card"][data-site-id="office"]');
+  await until("the office disarmed, its camera playing", async () => {
+    const ps = await players(page);
+    return (await armed()) === "disarmed" && ps.length === 1 && ps[0].camera === "front-cam" && ps[0].phase === "live" && ps[0].ready >= 2;
+  }, 30000);
+  // An admin arms it in one tap; the gateway keeps the state and reports it.
+  await tap(`${page} [data-testid="arming"] [data-testid="control"][data-action="arm"]`);
+  await until("the office armed", async () => (await armed()) === "armed");
+  await sleep(300);
+  await wd.screenshot(join(out, "gateway-site.png"));
+
+  // The door opens: an alert at once, with the front camera's picture (the gateway fetched
+  // it with the camera's password, which it keeps as a secret).
+  door("contact-open.json");
+  await tap('[data-testid="tab-alerts"]');
+  const [alert] = await until("the office's door alert with its picture", async () => {
+    const rows = await doorAlerts();
+    return rows.length === 1 && rows[0].picture > 0 && rows;
+  }, 20000);
+  assert.equal(alert.camera, "front-cam");
+  assert.match(alert.text, /正面扉/);
+  await wd.screenshot(join(out, "gateway-alert.png"));
+  // One tap opens its camera, live.
+  await tap(`[data-testid="alert-row"][data-alert-id="${alert.id}"] [data-testid="alert-camera"]`);
+  await until("the front camera full screen, live", async () => {
+    const p = await fullScreen();
+    return p?.camera === "front-cam" && p.ready >= 2 && p;
+  }, 20000);
+  await tap('[data-testid="camera-close"]');
+  await until("the camera view closed", () => wd.exec(`return !document.querySelector('[data-testid="camera-view"]')`));
+  door("contact-closed.json");
+
+  // Disarming lowers protection: a confirming step and the app PIN (one proof, one command).
+  await tap('[data-testid="tab-sites"]');
+  await tap('[data-testid="site-card"][data-site-id="office"]');
+  await tap(`${page} [data-testid="arming"] [data-testid="control"][data-action="disarm"]`);
+  await until("the confirming step with the PIN", () => wd.exec(`const b = document.querySelector('[data-testid="confirm-step"] [data-testid="control-confirm"]');
+    return !!b && !b.disabled && !!document.querySelector('[data-testid="confirm-step"] [data-testid="control-pin"]')`));
+  assert.equal(await armed(), "armed", "one tap does not disarm");
+  await wd.type('[data-testid="confirm-step"] [data-testid="control-pin"]', PIN);
+  await tap('[data-testid="confirm-step"] [data-testid="control-confirm"]');
+  await until("the office disarmed", async () => (await armed()) === "disarmed");
+  // Disarmed, the door opening is no alert.
+  door("contact-open.json");
+  await tap('[data-testid="tab-alerts"]');
+  await sleep(3000);
+  assert.equal((await doorAlerts()).length, 1, "no alert while disarmed");
+  door("contact-closed.json");
+
+  // The site's own command log agrees: the owner armed and disarmed it.
+  const log = gateway.run("export-commands").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(log.map((c) => [c.user, c.action, c.outcome]), [["owner", "arm", "done"], ["owner", "disarm", "done"]]);
+  await tap('[data-testid="tab-sites"]');
+  await tap('[data-testid="site-card"][data-site-id="warehouse"]');
+});
+
 test("phone and tablet layouts: bottom tabs on a phone, site column beside the grid on a tablet", async () => {
   const layout = () => wd.exec(`const r = (q) => document.querySelector(q)?.getBoundingClientRect();
     const tabs = r('[data-testid="tab-sites"]'), list = r('[data-testid="site-list"]'),
@@ -804,13 +941,16 @@ test("no endpoint or secret reaches any page, any IPC answer, the log or a file"
     ["app and driver log", driver.output],
     ...files,
   ];
-  const cameraAddresses = Object.values(sites).map((s) => `:${s.cameraPort}/`);
+  const cameraAddresses = [...Object.values(sites).map((s) => `:${s.cameraPort}/`), new URL(officeSnapshot.url).host];
   for (const [where, text] of places) {
     for (const needle of [CANARY, CAMERA_CANARY, PIN, "rtsp://", `localhost:${broker.port}`, `127.0.0.1:${broker.port}`, "manager:", ...cameraAddresses]) {
       assert.ok(!text.includes(needle), `${needle} found in ${where}`);
     }
   }
   assert.match(driver.output, /connected to the broker/, "the log was captured");
+  // The gateway's log is the installer's: addresses may be in it, secrets never.
+  for (const needle of [CAMERA_CANARY, PASSWORD, CANARY, PIN]) assert.ok(!gateway.log().includes(needle), `${needle} found in the gateway's log`);
+  assert.match(gateway.log(), /site connected/, "the gateway's log was captured");
 });
 
 test("a site that dies: its camera tiles say so within 5 s, the site turns offline within its supervision time", async () => {

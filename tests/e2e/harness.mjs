@@ -1,8 +1,9 @@
-// Processes for the end-to-end test: a private Mosquitto, simulated sites, tauri-driver, and
-// a minimal W3C WebDriver client (no test-tool downloads; Node's fetch is enough).
+// Processes for the end-to-end test: a private Mosquitto, simulated sites, a gateway site with
+// its own broker and camera, tauri-driver, and a minimal W3C WebDriver client (no test-tool
+// downloads; Node's fetch is enough).
 
 import { spawn, execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,12 +121,12 @@ export function makeTlsFiles(dir) {
 
 /** Who may do what in the end-to-end test, as an administrator writes it: the manager
  * operates hq and views warehouse; the owner, a second account on the same device, is admin
- * of shop; `guard`, a colleague on another device, operates hq. The broker's ACL is made
- * from it by `mimamori broker acl`, and each simulated site enforces its own column
- * (`mimamori-sim --roles`). */
+ * of shop and of office (a gateway site); `guard`, a colleague on another device, operates
+ * hq. The broker's ACL is made from it by `mimamori broker acl`, and each site enforces its
+ * own column (`mimamori-sim --roles`, the gateway's `[roles]`). */
 export const ROLES = {
-  sites: ["hq", "warehouse", "shop"],
-  users: { manager: { hq: "operator", warehouse: "viewer" }, owner: { shop: "admin" }, guard: { hq: "operator" } },
+  sites: ["hq", "warehouse", "shop", "office"],
+  users: { manager: { hq: "operator", warehouse: "viewer" }, owner: { shop: "admin", office: "admin" }, guard: { hq: "operator" } },
 };
 
 /** A Mosquitto of the test's own, with passwords and the ACL `cli broker acl` writes from
@@ -142,7 +143,7 @@ export class Mosquitto {
     const passwd = join(this.dir, "passwd");
     writeFileSync(passwd, "");
     for (const user of ["manager", "owner"]) execFileSync("mosquitto_passwd", ["-b", passwd, user, managerPassword]);
-    for (const user of ["site-hq", "site-warehouse", "site-shop", "guard"]) {
+    for (const user of ["site-hq", "site-warehouse", "site-shop", "site-office", "guard"]) {
       execFileSync("mosquitto_passwd", ["-b", passwd, user, PASSWORD]);
     }
     this.roles = join(this.dir, "roles.json");
@@ -288,6 +289,108 @@ export class Site {
   async kill() {
     await stopChild(this.child, "SIGKILL");
     this.child = null;
+  }
+}
+
+/** A site's own broker, where Zigbee2MQTT publishes its devices and the gateway reads them:
+ * a Mosquitto on loopback without accounts, as such a broker is often set up beside them. */
+export class SiteBroker {
+  constructor(port) {
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-site-broker-"));
+    chmodSync(this.dir, 0o755);
+    writeFileSync(join(this.dir, "mosquitto.conf"),
+      [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest none", ""].join("\n"));
+    this.child = null;
+  }
+
+  async start() {
+    this.child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    await waitForPort(this.port);
+  }
+
+  /** Publishes `file` to `topic` as a device would (QoS 1). */
+  publish(topic, file) {
+    execFileSync("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(this.port), "-q", "1", "-t", topic, "-f", file]);
+  }
+
+  async dispose() {
+    await stopChild(this.child, "SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A camera's HTTP snapshot endpoint behind Digest authentication
+ * (crates/sim/testdata/snapshot-server.py): `url` once started. */
+export class SnapshotServer {
+  constructor(script, jpeg, user, password) {
+    Object.assign(this, { script, jpeg, user, password });
+    this.child = null;
+    this.url = "";
+  }
+
+  async start() {
+    this.child = spawn("/usr/bin/python3", [this.script, "--jpeg", this.jpeg, "--user", this.user], {
+      stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, SNAPSHOT_PASSWORD: this.password },
+    });
+    const port = await new Promise((resolve, reject) => {
+      let out = "";
+      this.child.stdout.on("data", (chunk) => {
+        out += chunk.toString();
+        const m = /READY (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      this.child.on("exit", (code) => reject(new Error(`snapshot-server.py exited with ${code}`)));
+    });
+    this.url = `http://127.0.0.1:${port}/digest/snapshot.jpg`;
+  }
+
+  async dispose() {
+    await stopChild(this.child, "SIGTERM");
+  }
+}
+
+/** `mimamori-gateway run` with `config` (TOML text) and `secrets` (name → value), handed
+ * over as systemd would: a credentials directory only its owner reads. Its log: `log()`. */
+export class Gateway {
+  constructor(bin, config, secrets) {
+    this.bin = bin;
+    this.dir = mkdtempSync(join(tmpdir(), "mimamori-e2e-gateway-"));
+    this.config = join(this.dir, "gateway.toml");
+    writeFileSync(this.config, config);
+    this.credentials = join(this.dir, "credentials");
+    mkdirSync(this.credentials, { mode: 0o700 });
+    for (const [name, value] of Object.entries(secrets)) writeFileSync(join(this.credentials, name), value, { mode: 0o600 });
+    this.child = null;
+    this.output = "";
+  }
+
+  /** Starts it and waits until its site is connected to the central broker. */
+  async start() {
+    this.child = spawn(this.bin, ["run", this.config], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, CREDENTIALS_DIRECTORY: this.credentials, RUST_LOG: "info", NO_COLOR: "1" },
+    });
+    this.child.stderr.on("data", (chunk) => { this.output += chunk.toString(); });
+    // (Should it exit instead, the timeout's message carries what it said.)
+    await until("the gateway's site connected", () => {
+      if (this.child.exitCode !== null) throw new Error(`mimamori-gateway exited: ${this.output}`);
+      return this.output.includes("site connected");
+    }, 30000);
+  }
+
+  /** `mimamori-gateway ARGS… CONFIG`, its standard output. */
+  run(...args) {
+    return execFileSync(this.bin, [...args, this.config], { env: { ...process.env, CREDENTIALS_DIRECTORY: this.credentials } }).toString();
+  }
+
+  log() {
+    return this.output;
+  }
+
+  async dispose() {
+    await stopChild(this.child, "SIGTERM");
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
