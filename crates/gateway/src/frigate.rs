@@ -1,11 +1,15 @@
 //! Frigate's detections (`docs/gateway.md`, Frigate): a review item on `{prefix}/reviews`
 //! (Frigate 0.14 and later) or a tracked object on `{prefix}/events` (older versions)
 //! becomes an intrusion alert at the camera that saw it, when the camera's zone is armed,
-//! with Frigate's snapshot of the object if Frigate's HTTP API is configured. Each review
-//! or object raises one alert, however many updates follow.
+//! with Frigate's picture of the object: from its HTTP API if configured, else (or when
+//! the API does not answer) the latest one it published on
+//! `{prefix}/{camera}/{label}/snapshot`. Each review or object raises one alert, however
+//! many updates follow.
 
 use serde::Deserialize;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The `[frigate]` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +151,85 @@ impl Seen {
     }
 }
 
+/// How old a picture on the snapshot topic may be, before the sighting, to show it: Frigate
+/// publishes a better one while it tracks the object, mostly before the review becomes an
+/// alert.
+pub const FRESH: Duration = Duration::from_secs(10);
+/// The largest picture taken from the snapshot topic (Frigate's default is 270 px high,
+/// some tens of KiB).
+pub const MAX_PICTURE_BYTES: usize = 512 * 1024;
+/// The most (camera, label) pictures kept.
+const MAX_PICTURES: usize = 64;
+
+/// The `(camera, label)` of a topic `{prefix}/{camera}/{label}/snapshot`.
+pub fn snapshot_topic<'a>(prefix: &str, topic: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = topic.strip_prefix(prefix)?.strip_prefix('/')?.strip_suffix("/snapshot")?;
+    let (camera, label) = rest.split_once('/')?;
+    (!camera.is_empty() && !label.is_empty() && !label.contains('/')).then_some((camera, label))
+}
+
+/// The pictures Frigate published on its snapshot topics while the gateway listened (never
+/// the retained ones found on subscribing: old news), newest per camera and label; and
+/// whoever waits for one.
+#[derive(Clone, Default)]
+pub struct Pictures {
+    inner: Arc<PicturesInner>,
+}
+
+/// A picture and when it arrived, by (camera, label).
+type Latest = HashMap<(String, String), (Instant, Arc<[u8]>)>;
+
+#[derive(Default)]
+struct PicturesInner {
+    latest: Mutex<Latest>,
+    arrived: tokio::sync::Notify,
+}
+
+impl Pictures {
+    /// Keeps a picture that arrived now; the oldest goes when there are too many.
+    pub fn put(&self, camera: &str, label: &str, jpeg: &[u8], now: Instant) {
+        {
+            let mut latest = self.inner.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if latest.len() >= MAX_PICTURES
+                && !latest.contains_key(&(camera.to_owned(), label.to_owned()))
+                && let Some(oldest) = latest.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+            {
+                latest.remove(&oldest);
+            }
+            latest.insert((camera.to_owned(), label.to_owned()), (now, jpeg.into()));
+        }
+        self.inner.arrived.notify_waiters();
+    }
+
+    fn fresh(&self, camera: &str, label: &str, since: Instant) -> Option<Arc<[u8]>> {
+        let latest = self.inner.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (at, jpeg) = latest.get(&(camera.to_owned(), label.to_owned()))?;
+        (*at >= since).then(|| jpeg.clone())
+    }
+
+    /// The picture of `label` at `camera` that arrived after `since`, waiting up to
+    /// `within` for one.
+    pub async fn wait(
+        &self,
+        camera: &str,
+        label: &str,
+        since: Instant,
+        within: Duration,
+    ) -> Option<Arc<[u8]>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before looking, so that a picture arriving in between wakes it.
+            let arrived = self.inner.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(jpeg) = self.fresh(camera, label, since) {
+                return Some(jpeg);
+            }
+            tokio::time::timeout_at(deadline, arrived).await.ok()?;
+        }
+    }
+}
+
 /// Frigate's snapshot of a tracked object, made small enough for an alert; None when it
 /// cannot be had (the alert goes without a picture).
 pub async fn snapshot(api: &str, object: &str) -> Option<Vec<u8>> {
@@ -182,5 +265,48 @@ mod tests {
         assert!(event(br#"{"type":"new","after":{}}"#).is_err());
         let mut seen = Seen::default();
         assert!(seen.first(&s.id) && !seen.first(&s.id));
+    }
+
+    #[test]
+    fn snapshot_topics_name_their_camera_and_label() {
+        assert_eq!(
+            snapshot_topic("frigate", "frigate/front_cam/person/snapshot"),
+            Some(("front_cam", "person"))
+        );
+        assert_eq!(snapshot_topic("site/frigate", "site/frigate/yard/car/snapshot"), Some(("yard", "car")));
+        for other in [
+            "frigate/reviews",
+            "frigate/front_cam/person",
+            "frigate/front_cam/person/snapshot/x",
+            "frigate//person/snapshot",
+            "frigate/a/b/c/snapshot",
+            "frigatex/front_cam/person/snapshot",
+        ] {
+            assert_eq!(snapshot_topic("frigate", other), None, "{other}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sighting_takes_a_fresh_picture_or_waits_a_while_for_one() {
+        let pictures = Pictures::default();
+        let t0 = Instant::now();
+        pictures.put("front_cam", "person", b"old", t0);
+        // Older than asked for: not shown; none comes in time.
+        let later = t0 + Duration::from_millis(1);
+        assert!(pictures.wait("front_cam", "person", later, Duration::from_millis(50)).await.is_none());
+        // One that arrives while the sighting waits is taken.
+        let p = pictures.clone();
+        let waiting =
+            tokio::spawn(async move { p.wait("front_cam", "person", later, Duration::from_secs(5)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pictures.put("front_cam", "person", b"new", Instant::now());
+        assert_eq!(waiting.await.unwrap().as_deref(), Some(&b"new"[..]));
+        // Another label's picture is not this one's.
+        assert!(pictures.wait("front_cam", "car", t0, Duration::ZERO).await.is_none());
+        // Bounded: the oldest goes.
+        for i in 0..MAX_PICTURES + 5 {
+            pictures.put("cam", &format!("label{i}"), b"x", Instant::now());
+        }
+        assert!(pictures.inner.latest.lock().unwrap().len() <= MAX_PICTURES);
     }
 }

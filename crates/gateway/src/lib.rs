@@ -60,13 +60,18 @@ pub fn site_config(config: &Config, secrets: &Secrets) -> Result<SiteConfig, Sta
     Ok(site)
 }
 
+/// The largest message taken from the site's broker (the broker drops larger ones): a
+/// picture from Frigate and its topic.
+const LOCAL_MAX_PACKET_BYTES: u32 = frigate::MAX_PICTURE_BYTES as u32 + 4096;
+
 /// The site's broker connection's options.
 pub fn local_options(config: &Config, secrets: &Secrets, client_id: &str) -> Option<MqttOptions> {
     let local = config.local.as_ref()?;
     let address: BrokerAddress = local.url.parse().ok()?;
     let mut opts = MqttOptions::new(client_id, &address.host, address.port);
     opts.set_keep_alive(Duration::from_secs(10));
-    opts.set_max_packet_size(Some(mimamori_protocol::MAX_PACKET_BYTES));
+    // Frigate's pictures are larger than anything on the central broker.
+    opts.set_max_packet_size(Some(LOCAL_MAX_PACKET_BYTES));
     opts.set_outgoing_inflight_upper_limit(mimamori_protocol::MAX_INFLIGHT);
     if let Some(user) = &local.user {
         let password = secrets.get("local-password");

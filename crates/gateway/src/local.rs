@@ -58,6 +58,8 @@ pub struct Local {
     site_name: String,
     frigate: Option<FrigateSection>,
     frigate_cameras: HashMap<String, FrigateCamera>,
+    /// What Frigate published on its snapshot topics.
+    frigate_pictures: frigate::Pictures,
     seen: Seen,
     panel: Option<PanelSection>,
     panel_state: Option<PanelState>,
@@ -138,6 +140,7 @@ impl Local {
             site_name: config.site.name.clone(),
             frigate: config.frigate.clone(),
             frigate_cameras,
+            frigate_pictures: frigate::Pictures::default(),
             seen: Seen::default(),
             panel: config.alarm_panel.clone(),
             panel_state: None,
@@ -147,9 +150,13 @@ impl Local {
         }
     }
 
-    /// The topics to subscribe to.
+    /// The topics to subscribe to: the devices', and Frigate's snapshots of its cameras
+    /// that are this site's.
     pub fn filters(&self) -> Vec<Filter> {
-        self.sources.keys().map(|t| Filter::new(t, QoS::AtLeastOnce)).collect()
+        let snapshots = self.frigate.iter().flat_map(|f| {
+            self.frigate_cameras.keys().map(move |name| format!("{}/{name}/+/snapshot", f.topic_prefix))
+        });
+        self.sources.keys().cloned().chain(snapshots).map(|t| Filter::new(t, QoS::AtLeastOnce)).collect()
     }
 
     /// Runs the connection, reconnecting as needed, until the task is aborted.
@@ -182,7 +189,10 @@ impl Local {
 
     fn on_publish(&mut self, p: &Publish) {
         let topic = String::from_utf8_lossy(&p.topic).into_owned();
-        let Some(sources) = self.sources.get(&topic).cloned() else { return };
+        let Some(sources) = self.sources.get(&topic).cloned() else {
+            self.on_frigate_picture(&topic, p);
+            return;
+        };
         let now = Instant::now();
         let armed = *self.armed.borrow();
         for source in sources {
@@ -260,18 +270,51 @@ impl Local {
             cameras: vec![camera.id.clone()],
             snapshot: None,
         };
-        match (f.api.clone(), sighting.object) {
-            (Some(api), Some(object)) => {
-                // Frigate's own picture of the object.
-                let site = self.site.clone();
-                tokio::spawn(async move {
-                    let mut alert = alert;
-                    alert.snapshot = frigate::snapshot(&api, &object).await;
-                    site.report(Input::Alert(alert));
-                });
+        // Frigate's picture of the object: from its API, else from its snapshot topic
+        // (waiting a little for one when there is no API), else the camera's own.
+        let api = f.api.clone().zip(sighting.object);
+        let topic_wait = if api.is_some() { Duration::ZERO } else { pictures::WITHIN };
+        let since = Instant::now().checked_sub(frigate::FRESH).unwrap_or_else(Instant::now);
+        let frigate_pictures = self.frigate_pictures.clone();
+        let own = self.snapshots.get(&camera.id).cloned();
+        let site = self.site.clone();
+        tokio::spawn(async move {
+            let mut alert = alert;
+            if let Some((api, object)) = api {
+                alert.snapshot = frigate::snapshot(&api, &object).await;
             }
-            _ => self.raise(alert),
+            if alert.snapshot.is_none()
+                && let Some(jpeg) =
+                    frigate_pictures.wait(&sighting.camera, &sighting.label, since, topic_wait).await
+            {
+                alert.snapshot = pictures::shrunk(&jpeg, &camera.id);
+            }
+            if alert.snapshot.is_none()
+                && let Some((url, credentials)) = own
+            {
+                alert.snapshot = pictures::fetch(&url, credentials.as_deref(), &camera.id).await;
+            }
+            site.report(Input::Alert(alert));
+        });
+    }
+
+    /// A picture on Frigate's snapshot topic of one of this site's cameras: kept for the
+    /// sightings to come (a retained one found on subscribing is old news).
+    fn on_frigate_picture(&self, topic: &str, p: &Publish) {
+        let Some(f) = &self.frigate else { return };
+        let Some((camera, label)) = frigate::snapshot_topic(&f.topic_prefix, topic) else { return };
+        if p.retain || !self.frigate_cameras.contains_key(camera) {
+            return;
         }
+        if p.payload.len() > frigate::MAX_PICTURE_BYTES {
+            tracing::warn!(
+                camera,
+                "ignored a picture from Frigate of {} bytes, over the limit",
+                p.payload.len()
+            );
+            return;
+        }
+        self.frigate_pictures.put(camera, label, &p.payload, Instant::now());
     }
 
     /// Raises an alert, with its camera's snapshot when the camera has one (fetched on the

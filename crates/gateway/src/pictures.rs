@@ -1,7 +1,7 @@
 //! Pictures for alerts (`docs/gateway.md`, Pictures): fetched over HTTP — a camera's own
 //! snapshot (with its credentials, Digest or Basic over TLS only, never to another
-//! address) or Frigate's picture of the object — within 3 s, and shrunk to the alert
-//! picture's bounds (320 px wide, at most 32 KiB). A picture that cannot be had leaves the
+//! address) or Frigate's picture of the object — within 3 s, or taken from Frigate's
+//! snapshot topic, and shrunk to the alert picture's bounds (320 px wide, at most 32 KiB). A picture that cannot be had leaves the
 //! alert without one; the alert is never held up longer.
 
 use mimamori_core::video::Credentials;
@@ -27,7 +27,13 @@ pub async fn fetch(url: &url::Url, credentials: Option<&Credentials>, what: &str
             return None;
         }
     };
-    match shrink_within(&body, ALERT_THUMBNAIL) {
+    shrunk(&body, what)
+}
+
+/// A picture shrunk to the alert picture's bounds; None (logged, with `what`) when it
+/// cannot be read or stays too large.
+pub fn shrunk(body: &[u8], what: &str) -> Option<Vec<u8>> {
+    match shrink_within(body, ALERT_THUMBNAIL) {
         Ok(small) if small.jpeg.len() <= mimamori_protocol::event::MAX_SNAPSHOT_BYTES => Some(small.jpeg),
         Ok(_) => {
             tracing::warn!(%what, "the picture is too large for an alert even shrunk");

@@ -510,10 +510,30 @@ name = "Entrance"
 zone = "lobby"
 main = "rtsp://127.0.0.1:9/x"
 frigate = "front_cam"
+
+[[camera]]
+id = "yard"
+name = "Yard"
+zone = "lobby"
+main = "rtsp://127.0.0.1:9/y"
+frigate = "back_cam"
 "#
         );
     std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
     std::fs::write(credentials(dir.path()).join("panel-code"), PANEL_CODE).unwrap();
+    // Frigate's pictures on its snapshot topic (raw JPEG, retained): one from before the
+    // gateway listened is old news.
+    let jpeg = dir.path().join("back_cam.jpg");
+    std::fs::write(&jpeg, mimamori_sim::camera::scene::still("back_cam", 640, 352, 15, 0)).unwrap();
+    let picture = |label: &str, retained: bool| {
+        let mut p = mosquitto_pub(&local, &format!("frigate/back_cam/{label}/snapshot"));
+        p.arg("-f").arg(&jpeg);
+        if retained {
+            p.arg("-r");
+        }
+        assert!(p.status().unwrap().success());
+    };
+    picture("car", true);
     alarm_panel(&local, PANEL_CODE).await;
     let mut gw = run(dir.path());
     let inbox = Arc::new(Inbox::in_memory().unwrap());
@@ -549,6 +569,23 @@ frigate = "front_cam"
         ("Entrance: person", vec!["entrance".to_owned()])
     );
     assert!(seen[0].has_snapshot, "with Frigate's picture: {seen:?}");
+    // At the yard, whose object Frigate's API does not have: the picture Frigate published
+    // on its snapshot topic instead, but never the old one found there retained.
+    picture("person", false);
+    let mut at_yard = |id: &str, label: &str| {
+        renewed["after"]["id"] = id.into();
+        renewed["after"]["camera"] = "back_cam".into();
+        renewed["after"]["data"]["objects"] = serde_json::json!([label]);
+        renewed["after"]["data"]["detections"] = serde_json::json!([format!("{id}-object")]);
+        device_says(&local, "frigate/reviews", None, Some(&renewed.to_string()));
+    };
+    at_yard("1718987300.000000-yard1", "person");
+    at_yard("1718987300.000000-yard2", "car");
+    let yard = |title: &str| inbox.alerts(10).unwrap().into_iter().find(|a| a.title == title);
+    until("both sightings at the yard", 10, || yard("Yard: person").is_some() && yard("Yard: car").is_some())
+        .await;
+    assert!(yard("Yard: person").unwrap().has_snapshot, "with the picture from the snapshot topic");
+    assert!(!yard("Yard: car").unwrap().has_snapshot, "not with the retained picture");
     // Nonsense from Frigate costs nothing.
     device_says(&local, "frigate/reviews", None, Some("{\"type\":"));
 
