@@ -852,6 +852,21 @@ test("a gateway site: armed from the app, its Zigbee door opens, the alert bring
   assert.equal(alert.camera, "front-cam");
   assert.match(alert.text, /正面扉/);
   await wd.screenshot(join(out, "gateway-alert.png"));
+  // The CLI says the same: the app's store holds the alert, and the owner's terminal (a
+  // session of its own) sees the site armed.
+  const stored = JSON.parse(execFileSync(cli, ["alerts", "--json"], { env: { ...process.env, ...appEnv, RUST_LOG: "warn" } }).toString());
+  const kept = stored.find((a) => a.id === alert.id);
+  assert.deepEqual([kept?.siteId, kept?.kind, kept?.cameras], ["office", "door", ["front-cam"]]);
+  const ownerDir = mkdtempSync(join(tmpdir(), "mimamori-e2e-owner-"));
+  try {
+    const [office] = JSON.parse(execFileSync(cli, ["sites", "--json"], { env: {
+      ...process.env, MIMAMORI_CONFIG_DIR: ownerDir, MIMAMORI_BROKER: `mqtt://127.0.0.1:${broker.plainPort}`, MIMAMORI_USER: "owner",
+      MIMAMORI_PASSWORD: CANARY, MIMAMORI_SITES: "office", MIMAMORI_CLIENT_ID: "cli-owner", RUST_LOG: "warn",
+    } }).toString());
+    assert.deepEqual([office.name, office.armed, office.link], ["東京事務所", "armed", "online"]);
+  } finally {
+    rmSync(ownerDir, { recursive: true, force: true });
+  }
   // One tap opens its camera, live.
   await tap(`[data-testid="alert-row"][data-alert-id="${alert.id}"] [data-testid="alert-camera"]`);
   await until("the front camera full screen, live", async () => {
