@@ -461,7 +461,11 @@ test("commands: a viewer gets no controls, an operator sounds the siren, unlocki
     return s?.state === "on" && s.text.includes("manager") && s;
   });
   assert.ok(siren);
-  const result = await until("the outcome shown", () => wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`));
+  // The site reports the siren's state before it answers the command: past "Sending…".
+  const result = await until("the outcome shown", async () => {
+    const text = await wd.exec(`return document.querySelector('[data-testid="control-result"]')?.textContent || null`);
+    return text && !/Sending|送信中/.test(text) && text;
+  });
   assert.match(result, /Done|完了/);
 
   await tap('[data-testid="site-card"][data-site-id="shop"]');
