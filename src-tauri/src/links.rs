@@ -1,7 +1,8 @@
 //! Enrolment links: `mimamori://enroll?code=…` (`docs/enrolment.md`) opens the app at its
-//! enrolment form, filled in; the PIN, handed over apart, is still typed. At start-up the app
-//! tells the desktop it handles the scheme (Linux: a `.desktop` entry and `xdg-mime`;
-//! Windows: the registry; the bundle declares it on macOS and mobile). A link opened while
+//! enrolment form, filled in; the PIN, handed over apart, is still typed. Installed from its
+//! package, the package's desktop entry handles the scheme (`docs/packaging.md`); run from
+//! elsewhere, the app tells the desktop at start-up (Linux: a `.desktop` entry of the user's
+//! and `xdg-mime`; Windows: the registry; the bundle declares it on macOS and mobile). A link opened while
 //! the app runs starts a second instance, which hands the link to the first (the
 //! single-instance plugin) and exits. A link is never logged: it carries a sealed code.
 
@@ -29,7 +30,9 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     #[cfg(any(target_os = "linux", windows))]
-    if let Err(e) = app.deep_link().register_all() {
+    if !registered_by_package()
+        && let Err(e) = app.deep_link().register_all()
+    {
         tracing::warn!("mimamori:// links will not open the app: {e}");
     }
     if let Ok(Some(urls)) = app.deep_link().get_current() {
@@ -45,6 +48,13 @@ fn receive<R: Runtime>(app: &AppHandle<R>, urls: Vec<url::Url>) {
     *app.state::<PendingLink>().0.lock().unwrap_or_else(|p| p.into_inner()) = Some(link.into());
     crate::background::show(app);
     let _ = app.emit(ENROL_LINK_EVENT, ());
+}
+
+/// Whether this binary was installed by its package, whose desktop entry handles the
+/// scheme: an entry of the user's would only shadow it (and pin the handler to this path).
+#[cfg(any(target_os = "linux", windows))]
+fn registered_by_package() -> bool {
+    cfg!(target_os = "linux") && std::env::current_exe().is_ok_and(|exe| exe.starts_with("/usr/"))
 }
 
 fn is_enrol_link(url: &url::Url) -> bool {
