@@ -465,8 +465,9 @@ export class WebDriver {
     }
   }
 
-  async open(application) {
-    const caps = { "tauri:options": { application } };
+  /** Starts `application` with `args` in a new session. */
+  async open(application, args = []) {
+    const caps = { "tauri:options": { application, args } };
     const value = await this.call("POST", "/session", { capabilities: { alwaysMatch: caps, firstMatch: [{}] } });
     this.session = value.sessionId;
   }
